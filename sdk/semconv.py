@@ -1,0 +1,130 @@
+"""Attribute names tracehouse emits and reads, in one place: the SDK writes them and the collector imports them.
+
+GenAI names follow the latest OpenTelemetry GenAI semantic conventions (pinned against
+opentelemetry-semantic-conventions 0.66b2); `tracehouse.*` names exist only where GenAI has none.
+"""
+
+from typing import Final
+
+# --- OpenTelemetry GenAI (latest) -------------------------------------------------------------------------------
+GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"
+GEN_AI_PROVIDER_NAME: Final = "gen_ai.provider.name"
+GEN_AI_SYSTEM: Final = "gen_ai.system"  # <= 1.36 spelling of the provider
+GEN_AI_REQUEST_MODEL: Final = "gen_ai.request.model"
+GEN_AI_REQUEST_MAX_TOKENS: Final = "gen_ai.request.max_tokens"
+GEN_AI_REQUEST_TEMPERATURE: Final = "gen_ai.request.temperature"
+GEN_AI_REQUEST_TOP_P: Final = "gen_ai.request.top_p"
+GEN_AI_REQUEST_TOP_K: Final = "gen_ai.request.top_k"
+GEN_AI_REQUEST_SEED: Final = "gen_ai.request.seed"
+GEN_AI_REQUEST_STOP_SEQUENCES: Final = "gen_ai.request.stop_sequences"
+GEN_AI_REQUEST_FREQUENCY_PENALTY: Final = "gen_ai.request.frequency_penalty"
+GEN_AI_REQUEST_PRESENCE_PENALTY: Final = "gen_ai.request.presence_penalty"
+GEN_AI_REQUEST_CHOICE_COUNT: Final = "gen_ai.request.choice.count"
+GEN_AI_OUTPUT_TYPE: Final = "gen_ai.output.type"
+GEN_AI_RESPONSE_MODEL: Final = "gen_ai.response.model"
+GEN_AI_RESPONSE_ID: Final = "gen_ai.response.id"
+GEN_AI_RESPONSE_FINISH_REASONS: Final = "gen_ai.response.finish_reasons"
+GEN_AI_USAGE_INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"
+GEN_AI_USAGE_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
+GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: Final = "gen_ai.usage.cache_read.input_tokens"
+GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: Final = "gen_ai.usage.cache_creation.input_tokens"
+GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: Final = "gen_ai.usage.reasoning.output_tokens"
+GEN_AI_USAGE_PROMPT_TOKENS: Final = "gen_ai.usage.prompt_tokens"  # before 1.27
+GEN_AI_USAGE_COMPLETION_TOKENS: Final = "gen_ai.usage.completion_tokens"  # before 1.27
+GEN_AI_AGENT_NAME: Final = "gen_ai.agent.name"
+GEN_AI_AGENT_ID: Final = "gen_ai.agent.id"
+GEN_AI_AGENT_DESCRIPTION: Final = "gen_ai.agent.description"
+GEN_AI_AGENT_VERSION: Final = "gen_ai.agent.version"
+GEN_AI_WORKFLOW_NAME: Final = "gen_ai.workflow.name"  # before semantic-conventions-genai v0.1.0
+GEN_AI_CONVERSATION_ID: Final = "gen_ai.conversation.id"
+GEN_AI_DATA_SOURCE_ID: Final = "gen_ai.data_source.id"
+GEN_AI_TOOL_NAME: Final = "gen_ai.tool.name"
+GEN_AI_TOOL_CALL_ID: Final = "gen_ai.tool.call.id"
+GEN_AI_TOOL_TYPE: Final = "gen_ai.tool.type"
+GEN_AI_TOOL_DESCRIPTION: Final = "gen_ai.tool.description"
+GEN_AI_TOOL_CALL_ARGUMENTS: Final = "gen_ai.tool.call.arguments"
+GEN_AI_TOOL_CALL_RESULT: Final = "gen_ai.tool.call.result"
+GEN_AI_SYSTEM_INSTRUCTIONS: Final = "gen_ai.system_instructions"
+GEN_AI_INPUT_MESSAGES: Final = "gen_ai.input.messages"
+GEN_AI_OUTPUT_MESSAGES: Final = "gen_ai.output.messages"
+GEN_AI_TOOL_DEFINITIONS: Final = "gen_ai.tool.definitions"
+ERROR_TYPE: Final = "error.type"
+SERVER_ADDRESS: Final = "server.address"
+SERVER_PORT: Final = "server.port"
+
+# gen_ai.operation.name values
+OP_CHAT: Final = "chat"
+OP_TEXT_COMPLETION: Final = "text_completion"
+OP_GENERATE_CONTENT: Final = "generate_content"
+OP_EMBEDDINGS: Final = "embeddings"
+OP_RETRIEVAL: Final = "retrieval"
+OP_EXECUTE_TOOL: Final = "execute_tool"
+OP_CREATE_AGENT: Final = "create_agent"
+OP_INVOKE_AGENT: Final = "invoke_agent"
+OP_INVOKE_WORKFLOW: Final = "invoke_workflow"
+
+# --- tracehouse's own (only where GenAI has no name) ------------------------------------------------------------
+COST_USD: Final = "tracehouse.cost.usd"
+RETRY_ATTEMPT: Final = "tracehouse.retry.attempt"  # 1 for the first attempt, 2 for the first retry, ...
+CONTENT_HASH: Final = "tracehouse.content.hash"  # sha256 hex of canonical JSON of the step's normalised input
+STEP_KEY: Final = "tracehouse.step.key"
+CHECKPOINT_ID: Final = "tracehouse.checkpoint.id"
+BUDGET_PREFIX: Final = "tracehouse.budget."
+BUDGET_SPENT_USD: Final = "tracehouse.budget.spent_usd"
+BUDGET_FRACTION: Final = "tracehouse.budget.fraction"
+MODEL_TIER_SWITCH: Final = "tracehouse.model.tier_switch"
+BREAKER_STATE: Final = "tracehouse.breaker.state"
+DEDUP_HIT: Final = "tracehouse.dedup.hit"  # true on a step that reused a concurrent/earlier identical execution
+ARBITER_PREFIX: Final = "tracehouse.arbiter."
+ARBITER_STRATEGY: Final = "tracehouse.arbiter.strategy"
+ARBITER_OUTCOME: Final = "tracehouse.arbiter.outcome"
+ROUTER_DECISION: Final = "tracehouse.router.decision"
+ROUTER_REASON: Final = "tracehouse.router.reason"
+LOOP_DETECTED: Final = "tracehouse.loop.detected"
+CONTRACT_PREFIX: Final = "tracehouse.contract."
+HANDOFF_SOURCE: Final = "tracehouse.handoff.source"
+HANDOFF_TARGET: Final = "tracehouse.handoff.target"
+HANDOFF_REASON: Final = "tracehouse.handoff.reason"
+HANDOFF_PAYLOAD: Final = "tracehouse.handoff.payload"  # only with content capture on
+HANDOFF_TOOL_PREFIX: Final = "transfer_to_"
+INPUT_PREVIEW: Final = "tracehouse.input.preview"  # only with content capture on
+OUTPUT_PREVIEW: Final = "tracehouse.output.preview"  # only with content capture on
+USAGE_REASONING_TOKENS_ALIASES: Final = (
+    GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+    "gen_ai.usage.reasoning_tokens",
+    "gen_ai.usage.output_tokens.reasoning",
+    "llm.token_count.completion_details.reasoning",
+)
+
+# --- OpenInference (Arize Phoenix) ------------------------------------------------------------------------------
+OI_SPAN_KIND: Final = "openinference.span.kind"
+OI_LLM_PROVIDER: Final = "llm.provider"
+OI_LLM_SYSTEM: Final = "llm.system"
+OI_LLM_MODEL_NAME: Final = "llm.model_name"
+OI_LLM_INVOCATION_PARAMETERS: Final = "llm.invocation_parameters"
+OI_EMBEDDING_MODEL_NAME: Final = "embedding.model_name"
+OI_TOKEN_PROMPT: Final = "llm.token_count.prompt"
+OI_TOKEN_COMPLETION: Final = "llm.token_count.completion"
+OI_TOKEN_TOTAL: Final = "llm.token_count.total"
+OI_TOKEN_CACHE_READ: Final = "llm.token_count.prompt_details.cache_read"
+OI_TOKEN_CACHE_WRITE: Final = "llm.token_count.prompt_details.cache_write"
+OI_TOKEN_REASONING: Final = "llm.token_count.completion_details.reasoning"
+OI_COST_TOTAL: Final = "llm.cost.total"
+OI_AGENT_NAME: Final = "agent.name"
+OI_GRAPH_NODE_ID: Final = "graph.node.id"
+OI_GRAPH_NODE_NAME: Final = "graph.node.name"
+OI_TOOL_NAME: Final = "tool.name"
+OI_TOOL_CALL_FUNCTION_NAME: Final = "tool_call.function.name"
+OI_TOOL_CALL_ID: Final = "tool_call.id"
+OI_INPUT_VALUE: Final = "input.value"
+OI_OUTPUT_VALUE: Final = "output.value"
+OI_SESSION_ID: Final = "session.id"
+OI_USER_ID: Final = "user.id"
+
+# --- OpenLLMetry (Traceloop) legacy -----------------------------------------------------------------------------
+TL_REQUEST_TYPE: Final = "llm.request.type"
+TL_SPAN_KIND: Final = "traceloop.span.kind"
+TL_ENTITY_NAME: Final = "traceloop.entity.name"
+TL_WORKFLOW_NAME: Final = "traceloop.workflow.name"
+TL_TOTAL_TOKENS: Final = "llm.usage.total_tokens"
+TL_ASSOCIATION_PREFIX: Final = "traceloop.association.properties."
