@@ -1,1 +1,36 @@
-"""x"""
+"""The store: the ClickHouse schema and the query functions every reader (dashboard, evals) goes through.
+
+Every function takes the project id explicitly; nothing here can read across projects by accident.
+"""
+
+from tracehouse.collector.store.client import DSN, BadDSN, Store, StoreError, StoreUnavailable
+from tracehouse.collector.store.stats import GroupStats, SeriesPoint, group_stats, time_series
+from tracehouse.collector.store.steps import get_trace_steps, insert_steps
+from tracehouse.collector.store.traces import (
+    BadFilter,
+    TraceFilter,
+    TracePage,
+    TraceSummary,
+    get_trace_summary,
+    list_traces,
+)
+
+__all__ = [
+    "DSN",
+    "BadDSN",
+    "BadFilter",
+    "GroupStats",
+    "SeriesPoint",
+    "Store",
+    "StoreError",
+    "StoreUnavailable",
+    "TraceFilter",
+    "TracePage",
+    "TraceSummary",
+    "get_trace_steps",
+    "get_trace_summary",
+    "group_stats",
+    "insert_steps",
+    "list_traces",
+    "time_series",
+]

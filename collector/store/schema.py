@@ -1,0 +1,277 @@
+"""The ClickHouse schema: DDL for every table, rendered for one node (the default) and applied as versioned,
+idempotent migrations.
+
+Why the tables look the way they do (the dashboard's and the evals' queries decide):
+- `steps`: one row per span. ReplacingMergeTree(version) keyed by (project, hour of start, trace, span): a span
+  delivered twice has the same key, so merges (and `FINAL`) keep one copy; `version` is the spool sequence of the
+  batch, so a late correction (an agent resolved when the agent's span arrived after its children) replaces the
+  earlier row. The hour bucket before the trace id lets time-window scans (per-agent stats, time series) read only
+  the hours they ask for; the trace id's bloom filter finds one trace's granules within those hours.
+  Monthly partitions keep parts few; TTL drops whole days past retention.
+- `traces`: per-trace summary kept by a materialized view from `steps`. Every state is idempotent under re-delivery
+  (uniqExact over span ids, sets, min / max, and usage as a set of (span, tokens, cost) tuples that is summed at
+  read time), because a view sees both copies of a re-sent span; block-level insert deduplication catches a
+  replayed spool batch before that (non_replicated_deduplication_window + insert_deduplication_token).
+- `scores`, `findings`, `alerts`, `alert_events`, `eval_runs`: written by evals and alerting; keyed so that
+  re-writing the same thing replaces it (ReplacingMergeTree on the natural key).
+- `api_keys`: hashed keys -> project. Tiny; ReplacingMergeTree keyed by the hash so revocation is an insert.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SCHEMA_VERSION = 1
+DEFAULT_RETENTION_DAYS = 30
+
+# Each migration is a list of statements; a statement is a template over {db}, {ttl_days} and the engine names.
+# Statements must be idempotent (IF NOT EXISTS): a migration interrupted half way is simply run again.
+_V1: list[str] = [
+    """
+    CREATE TABLE IF NOT EXISTS {db}.steps
+    (
+        project_id          LowCardinality(String),
+        trace_id            String CODEC(ZSTD(1)),
+        span_id             String CODEC(ZSTD(1)),
+        parent_span_id      String CODEC(ZSTD(1)),
+        start_time          DateTime64(9, 'UTC') CODEC(Delta, ZSTD(1)),
+        end_time            DateTime64(9, 'UTC') CODEC(Delta, ZSTD(1)),
+        duration_ns         UInt64 CODEC(T64, ZSTD(1)),
+        name                LowCardinality(String),
+        span_kind           LowCardinality(String),
+        status              LowCardinality(String),
+        status_message      String CODEC(ZSTD(3)),
+        service             LowCardinality(String),
+        scope               LowCardinality(String),
+        agent               LowCardinality(String),
+        agent_id            String CODEC(ZSTD(1)),
+        workflow            LowCardinality(String),
+        operation           LowCardinality(String),
+        step_type           LowCardinality(String),
+        provider            LowCardinality(String),
+        request_model       LowCardinality(String),
+        response_model      LowCardinality(String),
+        input_tokens        Nullable(UInt32),
+        output_tokens       Nullable(UInt32),
+        cache_read_tokens   Nullable(UInt32),
+        cache_write_tokens  Nullable(UInt32),
+        reasoning_tokens    Nullable(UInt32),
+        cost_usd            Nullable(Float64) CODEC(ZSTD(1)),
+        finish_reasons      Array(LowCardinality(String)),
+        tool_name           LowCardinality(String),
+        tool_call_id        String CODEC(ZSTD(1)),
+        handoff_source      LowCardinality(String),
+        handoff_target      LowCardinality(String),
+        conversation_id     String CODEC(ZSTD(1)),
+        retry_attempt       UInt16,
+        content_hash        String CODEC(ZSTD(1)),
+        input_preview       String CODEC(ZSTD(3)),
+        output_preview      String CODEC(ZSTD(3)),
+        error_type          LowCardinality(String),
+        attributes          Map(LowCardinality(String), String) CODEC(ZSTD(3)),
+        resource_attributes Map(LowCardinality(String), String) CODEC(ZSTD(3)),
+        events              Array(Tuple(time DateTime64(9, 'UTC'), name String, attributes Map(String, String)))
+                            CODEC(ZSTD(3)),
+        links               Array(Tuple(trace_id String, span_id String)) CODEC(ZSTD(1)),
+        dropped_attributes  UInt32,
+        version             UInt64,
+        INDEX idx_trace trace_id TYPE bloom_filter(0.001) GRANULARITY 1,
+        INDEX idx_name lower(name) TYPE ngrambf_v1(3, 4096, 3, 0) GRANULARITY 4,
+        INDEX idx_hash content_hash TYPE bloom_filter(0.01) GRANULARITY 4
+    )
+    ENGINE = {replacing}(version)
+    PARTITION BY toYYYYMM(start_time)
+    ORDER BY (project_id, toStartOfHour(start_time), trace_id, span_id)
+    TTL toDateTime(start_time) + INTERVAL {ttl_days} DAY
+    SETTINGS non_replicated_deduplication_window = 10000
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS {db}.traces
+    (
+        project_id   LowCardinality(String),
+        day          Date,
+        trace_id     String,
+        start_time   SimpleAggregateFunction(min, DateTime64(9, 'UTC')),
+        end_time     SimpleAggregateFunction(max, DateTime64(9, 'UTC')),
+        root         AggregateFunction(argMin, Tuple(String, String, String), Tuple(UInt8, DateTime64(9, 'UTC'))),
+        services     SimpleAggregateFunction(groupUniqArrayArray, Array(String)),
+        agents       SimpleAggregateFunction(groupUniqArrayArray, Array(String)),
+        models       SimpleAggregateFunction(groupUniqArrayArray, Array(String)),
+        spans        AggregateFunction(uniqExact, String),
+        errors       AggregateFunction(uniqExactIf, String, UInt8),
+        llm_calls    AggregateFunction(uniqExactIf, String, UInt8),
+        retries      AggregateFunction(uniqExactIf, String, UInt8),
+        unpriced     AggregateFunction(uniqExactIf, String, UInt8),
+        usage        AggregateFunction(groupUniqArrayIf, Tuple(String, UInt64, UInt64, Float64), UInt8)
+    )
+    ENGINE = {aggregating}
+    PARTITION BY toYYYYMM(day)
+    ORDER BY (project_id, day, trace_id)
+    TTL day + INTERVAL {ttl_days} DAY
+    SETTINGS non_replicated_deduplication_window = 10000
+    """,
+    """
+    CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.traces_mv TO {db}.traces AS
+    SELECT
+        project_id,
+        day,
+        trace_id,
+        min(span_start) AS start_time,
+        max(span_end) AS end_time,
+        argMinState((name, service, workflow), (toUInt8(parent_span_id != ''), span_start)) AS root,
+        groupUniqArray(service) AS services,
+        groupUniqArrayIf(agent, agent != '') AS agents,
+        groupUniqArrayIf(request_model, request_model != '') AS models,
+        uniqExactState(span_id) AS spans,
+        uniqExactIfState(span_id, toUInt8(status = 'error')) AS errors,
+        uniqExactIfState(span_id, toUInt8(step_type = 'llm')) AS llm_calls,
+        uniqExactIfState(span_id, toUInt8(retry_attempt > 1)) AS retries,
+        uniqExactIfState(span_id, toUInt8(step_type IN ('llm', 'embedding') AND cost_usd IS NULL)) AS unpriced,
+        groupUniqArrayIfState(
+            (span_id, toUInt64(ifNull(input_tokens, 0)), toUInt64(ifNull(output_tokens, 0)), ifNull(cost_usd, 0.)),
+            toUInt8(input_tokens IS NOT NULL OR output_tokens IS NOT NULL OR cost_usd IS NOT NULL)
+        ) AS usage
+    FROM
+    (
+        SELECT *, start_time AS span_start, end_time AS span_end, toDate(start_time) AS day
+        FROM {db}.steps
+    )
+    GROUP BY project_id, day, trace_id
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS {db}.scores
+    (
+        project_id   LowCardinality(String),
+        trace_id     String,
+        span_id      String,
+        name         LowCardinality(String),
+        value        Nullable(Float64),
+        label        String,
+        source       LowCardinality(String),
+        eval_run_id  String,
+        suite        LowCardinality(String),
+        agent        LowCardinality(String),
+        passed       Nullable(UInt8),
+        comment      String CODEC(ZSTD(3)),
+        created_at   DateTime64(3, 'UTC'),
+        INDEX idx_run eval_run_id TYPE bloom_filter(0.01) GRANULARITY 4
+    )
+    ENGINE = {replacing}(created_at)
+    PARTITION BY toYYYYMM(created_at)
+    ORDER BY (project_id, trace_id, name, span_id, suite, source)
+    TTL toDateTime(created_at) + INTERVAL {ttl_days} DAY
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS {db}.eval_runs
+    (
+        project_id   LowCardinality(String),
+        eval_run_id  String,
+        suite        LowCardinality(String),
+        started_at   DateTime64(3, 'UTC'),
+        finished_at  Nullable(DateTime64(3, 'UTC')),
+        status       LowCardinality(String),
+        summary      String CODEC(ZSTD(3)),
+        updated_at   DateTime64(3, 'UTC')
+    )
+    ENGINE = {replacing}(updated_at)
+    ORDER BY (project_id, eval_run_id)
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS {db}.findings
+    (
+        project_id      LowCardinality(String),
+        id              String,
+        kind            LowCardinality(String),
+        severity        LowCardinality(String),
+        trace_id        String,
+        span_ids        Array(String),
+        agents          Array(String),
+        wasted_tokens   UInt64,
+        wasted_cost_usd Float64,
+        explanation     String CODEC(ZSTD(3)),
+        details         String CODEC(ZSTD(3)),
+        detected_at     DateTime64(3, 'UTC'),
+        INDEX idx_trace trace_id TYPE bloom_filter(0.01) GRANULARITY 4
+    )
+    ENGINE = {replacing}(detected_at)
+    PARTITION BY toYYYYMM(detected_at)
+    ORDER BY (project_id, kind, id)
+    TTL toDateTime(detected_at) + INTERVAL {ttl_days} DAY
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS {db}.alerts
+    (
+        project_id   LowCardinality(String),
+        rule         String,
+        state        LowCardinality(String),
+        value        Nullable(Float64),
+        labels       Map(String, String),
+        since        DateTime64(3, 'UTC'),
+        updated_at   DateTime64(3, 'UTC')
+    )
+    ENGINE = {replacing}(updated_at)
+    ORDER BY (project_id, rule)
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS {db}.alert_events
+    (
+        project_id   LowCardinality(String),
+        id           String,
+        rule         String,
+        state        LowCardinality(String),
+        value        Nullable(Float64),
+        message      String,
+        notified     Array(String),
+        notify_error String,
+        at           DateTime64(3, 'UTC')
+    )
+    ENGINE = {replacing}(at)
+    PARTITION BY toYYYYMM(at)
+    ORDER BY (project_id, at, id)
+    TTL toDateTime(at) + INTERVAL {ttl_days} DAY
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS {db}.api_keys
+    (
+        key_hash     String,
+        project_id   LowCardinality(String),
+        name         String,
+        prefix       String,
+        created_at   DateTime64(3, 'UTC'),
+        revoked      UInt8,
+        updated_at   DateTime64(3, 'UTC')
+    )
+    ENGINE = {replacing}(updated_at)
+    ORDER BY key_hash
+    """,
+]
+
+MIGRATIONS: dict[int, list[str]] = {1: _V1}
+
+
+@dataclass(frozen=True)
+class SchemaOptions:
+    """How to render the DDL: the database, the retention, and (for clusters) the cluster name."""
+
+    database: str = "tracehouse"
+    retention_days: int = DEFAULT_RETENTION_DAYS
+    cluster: str | None = None
+
+
+def render(statement: str, options: SchemaOptions) -> str:
+    """One DDL template with the database, retention and single-node engines filled in."""
+    return statement.format(
+        db=options.database,
+        ttl_days=int(options.retention_days),
+        replacing="ReplacingMergeTree",
+        aggregating="AggregatingMergeTree",
+    ).strip()
+
+
+def single_node_ddl(options: SchemaOptions, since_version: int = 0) -> list[str]:
+    """Every statement of every migration newer than `since_version`, in order."""
+    statements = [f"CREATE DATABASE IF NOT EXISTS {options.database}"]
+    for version in sorted(MIGRATIONS):
+        if version > since_version:
+            statements.extend(render(s, options) for s in MIGRATIONS[version])
+    return statements

@@ -1,0 +1,121 @@
+"""Writing and reading `steps` rows: the column layout of a Step, the batched Native insert, and one trace's steps."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from tracehouse.collector.model import Event, Link, Status, Step, StepType
+from tracehouse.collector.store.client import Store
+
+# Column order of an insert; names are Step's fields (the table adds duration_ns and version).
+STEP_COLUMNS: tuple[str, ...] = (
+    "project_id", "trace_id", "span_id", "parent_span_id", "start_time", "end_time", "duration_ns", "name",
+    "span_kind", "status", "status_message", "service", "scope", "agent", "agent_id", "workflow", "operation",
+    "step_type", "provider", "request_model", "response_model", "input_tokens", "output_tokens",
+    "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "cost_usd", "finish_reasons", "tool_name",
+    "tool_call_id", "handoff_source", "handoff_target", "conversation_id", "retry_attempt", "content_hash",
+    "input_preview", "output_preview", "error_type", "attributes", "resource_attributes", "events", "links",
+    "dropped_attributes", "version",
+)  # fmt: skip
+
+
+def step_columns(steps: Sequence[Step], version: int) -> list[list[Any]]:
+    """Steps as insert columns, in STEP_COLUMNS order (column-oriented: one list per column)."""
+    n = len(steps)
+    return [
+        [s.project_id for s in steps],
+        [s.trace_id for s in steps],
+        [s.span_id for s in steps],
+        [s.parent_span_id for s in steps],
+        [s.start_time_ns for s in steps],
+        [s.end_time_ns for s in steps],
+        [max(s.end_time_ns - s.start_time_ns, 0) for s in steps],
+        [s.name for s in steps],
+        [s.span_kind for s in steps],
+        [str(s.status) for s in steps],
+        [s.status_message for s in steps],
+        [s.service for s in steps],
+        [s.scope for s in steps],
+        [s.agent for s in steps],
+        [s.agent_id for s in steps],
+        [s.workflow for s in steps],
+        [s.operation for s in steps],
+        [str(s.step_type) for s in steps],
+        [s.provider for s in steps],
+        [s.request_model for s in steps],
+        [s.response_model for s in steps],
+        [s.input_tokens for s in steps],
+        [s.output_tokens for s in steps],
+        [s.cache_read_tokens for s in steps],
+        [s.cache_write_tokens for s in steps],
+        [s.reasoning_tokens for s in steps],
+        [s.cost_usd for s in steps],
+        [s.finish_reasons for s in steps],
+        [s.tool_name for s in steps],
+        [s.tool_call_id for s in steps],
+        [s.handoff_source for s in steps],
+        [s.handoff_target for s in steps],
+        [s.conversation_id for s in steps],
+        [s.retry_attempt for s in steps],
+        [s.content_hash for s in steps],
+        [s.input_preview for s in steps],
+        [s.output_preview for s in steps],
+        [s.error_type for s in steps],
+        [s.attributes for s in steps],
+        [s.resource_attributes for s in steps],
+        [[(e.time_ns, e.name, e.attributes) for e in s.events] for s in steps],
+        [[(link.trace_id, link.span_id) for link in s.links] for s in steps],
+        [s.dropped_attributes for s in steps],
+        [version] * n,
+    ]
+
+
+def insert_steps(store: Store, steps: Sequence[Step], *, version: int, dedup_token: str) -> None:
+    """One Native insert of a batch; the same (version, token) re-sent after a crash is dropped by ClickHouse."""
+    if steps:
+        store.insert("steps", step_columns(steps, version), STEP_COLUMNS, dedup_token=dedup_token)
+
+
+# Reads decode DateTime64 to integer nanoseconds in SQL, so no timezone guessing happens in Python.
+_READ_COLUMNS = ", ".join(
+    {
+        "start_time": "toUnixTimestamp64Nano(start_time) AS start_time_ns",
+        "end_time": "toUnixTimestamp64Nano(end_time) AS end_time_ns",
+        "events": "arrayMap(e -> (toUnixTimestamp64Nano(e.1), e.2, e.3), events) AS events",
+    }.get(c, c)
+    for c in STEP_COLUMNS
+    if c not in ("duration_ns", "version")
+)
+
+
+def _row_to_step(row: dict[str, Any]) -> Step:
+    row["status"] = Status(row["status"]) if row["status"] in Status._value2member_map_ else Status.UNSET
+    step_type = row["step_type"]
+    row["step_type"] = StepType(step_type) if step_type in StepType._value2member_map_ else StepType.OTHER
+    row["events"] = [Event(time_ns=t, name=n, attributes=dict(a)) for t, n, a in row["events"]]
+    row["links"] = [Link(trace_id=t, span_id=s) for t, s in row["links"]]
+    row["finish_reasons"] = list(row["finish_reasons"])
+    row["attributes"] = dict(row["attributes"])
+    row["resource_attributes"] = dict(row["resource_attributes"])
+    return Step(**row)
+
+
+def get_trace_steps(
+    store: Store, project_id: str, trace_id: str, *, around: tuple[datetime, datetime] | None = None
+) -> list[Step]:
+    """All steps of one trace, deduplicated (FINAL), in start order.
+
+    `around` (the trace's start and end, from the summary) narrows the scan to the hours that hold the trace.
+    """
+    where = "project_id = {p:String} AND trace_id = {t:String}"
+    params: dict[str, Any] = {"p": project_id, "t": trace_id}
+    if around is not None:
+        where += " AND start_time >= {lo:DateTime64(9, 'UTC')} AND start_time <= {hi:DateTime64(9, 'UTC')}"
+        params["lo"], params["hi"] = around
+    rows = store.rows(
+        f"SELECT {_READ_COLUMNS} FROM {{db}}.steps FINAL WHERE {where} ORDER BY start_time, span_id",
+        params,
+    )
+    return [_row_to_step(r) for r in rows]

@@ -1,0 +1,228 @@
+"""The trace list and one trace's summary, read from the `traces` summary table (kept by a materialized view).
+
+The summary is an AggregatingMergeTree keyed by (project, day, trace): a query merges the partial states of each
+trace within the days it asks for, so a time window reads only its days' parts.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from tracehouse.collector.store.client import Store
+
+SortKey = Literal["start_time", "duration", "cost", "spans", "errors"]
+SORT_KEYS: tuple[str, ...] = ("start_time", "duration", "cost", "spans", "errors")
+MAX_PAGE = 500
+
+
+class BadFilter(ValueError):
+    """A filter or cursor that cannot be used (named in the message)."""
+
+
+@dataclass(frozen=True)
+class TraceFilter:
+    """What the trace list may be narrowed by; every field is optional."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    agent: str | None = None
+    model: str | None = None
+    status: Literal["ok", "error"] | None = None
+    service: str | None = None
+    q: str | None = None  # free text: root name, workflow, agents, service, trace id
+    trace_ids: tuple[str, ...] | None = None  # restrict to these (used by joins from findings / scores)
+    sort: SortKey = "start_time"
+    descending: bool = True
+    limit: int = 50
+    cursor: str | None = None
+
+
+@dataclass
+class TraceSummary:
+    trace_id: str
+    start_time: datetime
+    end_time: datetime
+    duration_ms: float
+    root_name: str
+    service: str
+    workflow: str
+    services: list[str]
+    agents: list[str]
+    models: list[str]
+    spans: int
+    errors: int
+    llm_calls: int
+    retries: int
+    unpriced: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float | None  # None when nothing in the trace was priced
+    extra: dict[str, Any] = field(default_factory=dict)  # what other parts attach (scores, findings)
+
+
+@dataclass
+class TracePage:
+    traces: list[TraceSummary]
+    next_cursor: str | None
+
+
+_SORT_EXPR = {
+    "start_time": "start_ns",
+    "duration": "duration_ns",
+    "cost": "cost_usd",
+    "spans": "spans",
+    "errors": "errors",
+}
+
+_SUMMARY_SELECT = """
+SELECT
+    trace_id,
+    min(start_time) AS start_at,
+    max(end_time) AS end_at,
+    toInt64(toUnixTimestamp64Nano(min(start_time))) AS start_ns,
+    toInt64(toUnixTimestamp64Nano(max(end_time)) - toUnixTimestamp64Nano(min(start_time))) AS duration_ns,
+    argMinMerge(root) AS root_info,
+    groupUniqArrayArray(services) AS services,
+    groupUniqArrayArray(agents) AS agents,
+    groupUniqArrayArray(models) AS models,
+    uniqExactMerge(spans) AS spans,
+    uniqExactIfMerge(errors) AS errors,
+    uniqExactIfMerge(llm_calls) AS llm_calls,
+    uniqExactIfMerge(retries) AS retries,
+    uniqExactIfMerge(unpriced) AS unpriced,
+    groupUniqArrayIfMerge(usage) AS usage_set,
+    arraySum(u -> u.2, usage_set) AS input_tokens,
+    arraySum(u -> u.3, usage_set) AS output_tokens,
+    arraySum(u -> u.4, usage_set) AS cost_usd
+FROM {db}.traces
+"""
+
+
+def _encode_cursor(value: float | int, trace_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([value, trace_id]).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[float, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        value, trace_id = json.loads(raw)
+        if not isinstance(value, int | float) or not isinstance(trace_id, str):
+            raise ValueError
+        return value, trace_id
+    except (ValueError, binascii.Error, TypeError):
+        raise BadFilter("cursor: not a cursor this server issued") from None
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _summary(row: dict[str, Any]) -> TraceSummary:
+    root_name, service, workflow = row["root_info"] if row["root_info"] else ("", "", "")
+    has_usage = bool(row["usage_set"])
+    return TraceSummary(
+        trace_id=row["trace_id"],
+        start_time=_to_utc(row["start_at"]),
+        end_time=_to_utc(row["end_at"]),
+        duration_ms=row["duration_ns"] / 1e6,
+        root_name=root_name,
+        service=service,
+        workflow=workflow,
+        services=sorted(s for s in row["services"] if s),
+        agents=sorted(row["agents"]),
+        models=sorted(row["models"]),
+        spans=int(row["spans"]),
+        errors=int(row["errors"]),
+        llm_calls=int(row["llm_calls"]),
+        retries=int(row["retries"]),
+        unpriced=int(row["unpriced"]),
+        input_tokens=int(row["input_tokens"]),
+        output_tokens=int(row["output_tokens"]),
+        cost_usd=float(row["cost_usd"]) if has_usage and any(u[3] for u in row["usage_set"]) else None,
+    )
+
+
+def list_traces(store: Store, project_id: str, flt: TraceFilter) -> TracePage:
+    """One page of traces matching `flt`, newest first by default; `next_cursor` fetches the next page."""
+    if flt.sort not in _SORT_EXPR:
+        raise BadFilter(f"sort: must be one of {', '.join(SORT_KEYS)}")
+    if not 1 <= flt.limit <= MAX_PAGE:
+        raise BadFilter(f"limit: must be between 1 and {MAX_PAGE}")
+    params: dict[str, Any] = {"p": project_id, "limit": flt.limit + 1}
+    where = ["project_id = {p:String}"]
+    having: list[str] = []
+    if flt.since is not None:
+        params["since"] = _to_utc(flt.since)
+        where.append("day >= toDate({since:DateTime64(9, 'UTC')})")
+        having.append("start_at >= {since:DateTime64(9, 'UTC')}")
+    if flt.until is not None:
+        params["until"] = _to_utc(flt.until)
+        where.append("day <= toDate({until:DateTime64(9, 'UTC')})")
+        having.append("start_at < {until:DateTime64(9, 'UTC')}")
+    if flt.trace_ids is not None:
+        params["ids"] = list(flt.trace_ids)
+        where.append("trace_id IN {ids:Array(String)}")
+    if flt.agent:
+        params["agent"] = flt.agent
+        having.append("has(agents, {agent:String})")
+    if flt.model:
+        params["model"] = flt.model
+        having.append("has(models, {model:String})")
+    if flt.service:
+        params["service"] = flt.service
+        having.append("has(services, {service:String})")
+    if flt.status == "error":
+        having.append("errors > 0")
+    elif flt.status == "ok":
+        having.append("errors = 0")
+    elif flt.status is not None:
+        raise BadFilter("status: must be 'ok' or 'error'")
+    if flt.q:
+        params["q"] = flt.q.lower()
+        having.append(
+            "(positionCaseInsensitiveUTF8(root_info.1, {q:String}) > 0 OR positionCaseInsensitiveUTF8(root_info.3, {q:String}) > 0"
+            " OR arrayExists(a -> positionCaseInsensitiveUTF8(a, {q:String}) > 0, agents)"
+            " OR startsWith(trace_id, {q:String}))"
+        )
+    sort_expr = _SORT_EXPR[flt.sort]
+    direction = "DESC" if flt.descending else "ASC"
+    if flt.cursor:
+        value, last_id = _decode_cursor(flt.cursor)
+        params["cv"], params["ct"] = value, last_id
+        cmp = "<" if flt.descending else ">"
+        # A cursor is the (sort value, trace id) of the last row shown: rows strictly after it in the sort order.
+        cursor_type = "Float64" if flt.sort == "cost" else "Int64"
+        having.append(
+            f"({sort_expr} {cmp} {{cv:{cursor_type}}} OR ({sort_expr} = {{cv:{cursor_type}}} AND trace_id {cmp} {{ct:String}}))"
+        )
+    sql = (
+        _SUMMARY_SELECT
+        + " WHERE " + " AND ".join(where)
+        + " GROUP BY trace_id"
+        + (" HAVING " + " AND ".join(having) if having else "")
+        + f" ORDER BY {sort_expr} {direction}, trace_id {direction} LIMIT {{limit:UInt32}}"
+    )  # fmt: skip
+    rows = store.rows(sql, params)
+    more = len(rows) > flt.limit
+    rows = rows[: flt.limit]
+    traces = [_summary(r) for r in rows]
+    next_cursor = None
+    if more and rows:
+        last = rows[-1]
+        value = last[sort_expr] if sort_expr != "cost_usd" else float(last["cost_usd"])
+        next_cursor = _encode_cursor(value, last["trace_id"])
+    return TracePage(traces=traces, next_cursor=next_cursor)
+
+
+def get_trace_summary(store: Store, project_id: str, trace_id: str) -> TraceSummary | None:
+    """The summary of one trace, or None when this project has no such trace."""
+    rows = store.rows(
+        _SUMMARY_SELECT + " WHERE project_id = {p:String} AND trace_id = {t:String} GROUP BY trace_id",
+        {"p": project_id, "t": trace_id},
+    )
+    return _summary(rows[0]) if rows else None

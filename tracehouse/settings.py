@@ -1,0 +1,113 @@
+"""Server settings, declared once: name, type, default and help. Flags override `TRACEHOUSE_*` environment
+variables, which override the TOML file (`--config` or $TRACEHOUSE_CONFIG), which overrides the defaults."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+CONFIG_ENV = "TRACEHOUSE_CONFIG"
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message is one line naming it."""
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("tracehouse"))
+
+
+class Settings(BaseSettings):
+    """Everything `tracehouse serve` can be told."""
+
+    model_config = SettingsConfigDict(env_prefix="TRACEHOUSE_", extra="forbid", validate_default=True)
+
+    host: str = Field("127.0.0.1", description="Address to listen on (OTLP/HTTP, API and dashboard).")
+    port: int = Field(4318, ge=0, le=65535, description="OTLP/HTTP, JSON API and dashboard port.")
+    grpc_port: int = Field(4317, ge=0, le=65535, description="OTLP/gRPC port (0 picks a free port; -1 is not allowed).")
+    data_dir: Path = Field(default_factory=default_data_dir, description="Embedded store, spool and admin token.")
+    dsn: str | None = Field(
+        None, description="ClickHouse DSN: chdb:///dir (embedded, default: <data-dir>/clickhouse) or http(s)://host:8123/db."
+    )
+    database: str = Field("tracehouse", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$", description="Database name.")
+    no_auth: bool = Field(False, description="Accept requests without a key (loopback addresses only).")
+    retention_days: int = Field(30, ge=1, le=3650, description="Days of data kept (TTL on every table).")
+    max_request_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="Largest OTLP request, after decompression.")
+    spool_max_bytes: int = Field(1024 * 1024 * 1024, ge=1024 * 1024, description="Spool size at which ingest says 503.")
+    spool_segment_bytes: int = Field(64 * 1024 * 1024, ge=64 * 1024, description="Spool segment size before rolling.")
+    writer_batch_spans: int = Field(50_000, ge=1, description="Most spans in one ClickHouse insert.")
+    writer_flush_ms: int = Field(500, ge=10, description="Longest a span waits in the spool before an insert.")
+    prices: Path | None = Field(None, description="TOML price file that extends/overrides the shipped price table.")
+    detect: bool = Field(True, description="Run the loop / duplicate / retry-storm detectors on new traces.")
+    alerts_file: Path | None = Field(None, description="Alert rules file (TOML or YAML); default rules otherwise.")
+    log_level: str = Field("info", pattern=r"^(debug|info|warning|error)$", description="Server log level.")
+
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.no_auth and self.host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError("no_auth: only allowed when host is a loopback address (127.0.0.1, localhost, ::1)")
+        if self.dsn is not None and not self.dsn.startswith(("chdb://", "http://", "https://")):
+            raise ValueError("dsn: must start with chdb://, http:// or https://")
+        return self
+
+    @property
+    def store_dsn(self) -> str:
+        return self.dsn or f"chdb://{self.data_dir / 'clickhouse'}"
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.data_dir / "spool"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config = os.environ.get(CONFIG_ENV)
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if config:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config))
+        return tuple(sources)
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Settings from flags (`overrides`, None meaning "not given"), environment and config file; one-line errors."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    previous = os.environ.get(CONFIG_ENV)
+    try:
+        if config_file is not None:
+            if not Path(config_file).is_file():
+                raise SettingsError(f"config: no such file {config_file}")
+            os.environ[CONFIG_ENV] = str(config_file)
+        return Settings(**given)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise SettingsError(f"{where}: {first['msg']}") from None
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, SettingsError):
+            raise
+        raise SettingsError(f"config: {exc}") from None
+    finally:
+        if config_file is not None:
+            if previous is None:
+                os.environ.pop(CONFIG_ENV, None)
+            else:
+                os.environ[CONFIG_ENV] = previous
+
+
+SETTINGS_HELP: dict[str, str] = {name: field.description or "" for name, field in Settings.model_fields.items()}
