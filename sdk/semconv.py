@@ -49,6 +49,21 @@ GEN_AI_INPUT_MESSAGES: Final = "gen_ai.input.messages"
 GEN_AI_OUTPUT_MESSAGES: Final = "gen_ai.output.messages"
 GEN_AI_TOOL_DEFINITIONS: Final = "gen_ai.tool.definitions"
 ERROR_TYPE: Final = "error.type"
+SERVICE_NAME: Final = "service.name"  # resource attribute
+EXCEPTION_EVENT: Final = "exception"  # span event recording an exception
+EXCEPTION_TYPE: Final = "exception.type"
+EXCEPTION_MESSAGE: Final = "exception.message"
+# older spellings of usage seen in the wild (cache tokens are included in the input tokens)
+GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS_OLD: Final = "gen_ai.usage.cache_read_input_tokens"
+GEN_AI_USAGE_INPUT_TOKENS_CACHED: Final = "gen_ai.usage.input_tokens.cached"
+GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS_OLD: Final = "gen_ai.usage.cache_creation_input_tokens"
+GEN_AI_USAGE_INPUT_TOKENS_CACHE_WRITE: Final = "gen_ai.usage.input_tokens.cache_write"
+GEN_AI_USAGE_TOTAL_TOKENS: Final = "gen_ai.usage.total_tokens"
+# <= 1.27 content events on spans: event `gen_ai.content.prompt` carries attribute `gen_ai.prompt`
+GEN_AI_CONTENT_PROMPT_EVENT: Final = "gen_ai.content.prompt"
+GEN_AI_CONTENT_COMPLETION_EVENT: Final = "gen_ai.content.completion"
+GEN_AI_PROMPT: Final = "gen_ai.prompt"
+GEN_AI_COMPLETION: Final = "gen_ai.completion"
 SERVER_ADDRESS: Final = "server.address"
 SERVER_PORT: Final = "server.port"
 
@@ -120,6 +135,11 @@ OI_INPUT_VALUE: Final = "input.value"
 OI_OUTPUT_VALUE: Final = "output.value"
 OI_SESSION_ID: Final = "session.id"
 OI_USER_ID: Final = "user.id"
+OI_INPUT_MIME_TYPE: Final = "input.mime_type"
+OI_OUTPUT_MIME_TYPE: Final = "output.mime_type"
+OI_COST_PROMPT: Final = "llm.cost.prompt"
+OI_COST_COMPLETION: Final = "llm.cost.completion"
+OI_HANDOFF_SPAN_PREFIX: Final = "handoff to "  # openinference-instrumentation-openai-agents: TOOL span "handoff to {agent}"
 
 # --- OpenLLMetry (Traceloop) legacy -----------------------------------------------------------------------------
 TL_REQUEST_TYPE: Final = "llm.request.type"
@@ -128,3 +148,15 @@ TL_ENTITY_NAME: Final = "traceloop.entity.name"
 TL_WORKFLOW_NAME: Final = "traceloop.workflow.name"
 TL_TOTAL_TOKENS: Final = "llm.usage.total_tokens"
 TL_ASSOCIATION_PREFIX: Final = "traceloop.association.properties."
+TL_ENTITY_INPUT: Final = "traceloop.entity.input"
+TL_ENTITY_OUTPUT: Final = "traceloop.entity.output"
+TL_SESSION_ID: Final = "traceloop.association.properties.session_id"
+TL_THREAD_ID: Final = "traceloop.association.properties.thread_id"
+TL_CONVERSATION_ID: Final = "traceloop.association.properties.conversation_id"
+TL_RESPONSE_FINISH_REASON: Final = "gen_ai.response.finish_reason"  # singular, OpenLLMetry
+TL_CACHE_READ_INPUT_TOKENS: Final = "llm.usage.cache_read_input_tokens"
+TL_INPUT_TOKENS_DETAILS_CACHED: Final = "gen_ai.usage.input_tokens_details.cached"
+TL_PROMPT_PREFIX: Final = "gen_ai.prompt."  # gen_ai.prompt.{i}.role / .content
+TL_COMPLETION_PREFIX: Final = "gen_ai.completion."  # gen_ai.completion.{i}.role / .content / .finish_reason
+TL_HANDOFF_FROM_AGENT: Final = "gen_ai.handoff.from_agent"  # traceloop.span.kind=handoff (openai-agents)
+TL_HANDOFF_TO_AGENT: Final = "gen_ai.handoff.to_agent"
