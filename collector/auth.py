@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from tracehouse.collector.store.client import Store
+from tracehouse.collector.store.client import Store, StoreError, StoreUnavailable
 
 KEY_PREFIX = "th_"
 DEFAULT_PROJECT = "default"
@@ -72,7 +72,11 @@ class KeyRing:
         digest = hash_key(key)
         record = self._by_hash.get(digest)
         if record is None:  # maybe created since the last refresh
-            self._refresh()
+            try:
+                self._refresh()
+            except StoreError:
+                if not self._loaded_at:
+                    raise StoreUnavailable("cannot check API keys: the store is unreachable") from None
             record = self._by_hash.get(digest)
         return record.project_id if record is not None and not record.revoked else None
 

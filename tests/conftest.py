@@ -65,7 +65,7 @@ class ServerProcess:
 
     @property
     def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.api_key}"}
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
     def start(self, timeout: float = 60.0) -> ServerProcess:
         self.log_path = self.data_dir.parent / f"serve-{self.port}.log"

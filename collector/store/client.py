@@ -17,8 +17,12 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 from clickhouse_connect.driver.query import QueryResult
-
-from tracehouse.collector.store.schema import SCHEMA_VERSION, SchemaOptions, single_node_ddl
+from tracehouse.collector.store.schema import (
+    DEFAULT_RETENTION_DAYS,
+    SCHEMA_VERSION,
+    SchemaOptions,
+    single_node_ddl,
+)
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +183,7 @@ class Store:
 
     def migrate(self, retention_days: int | None = None) -> int:
         """Bring the schema to SCHEMA_VERSION; safe to run on every start and concurrently from replicas."""
-        options = SchemaOptions(database=self.database, **({"retention_days": retention_days} if retention_days else {}))
+        options = SchemaOptions(database=self.database, retention_days=retention_days or DEFAULT_RETENTION_DAYS)
         current = self.schema_version()
         for statement in single_node_ddl(options, since_version=current):
             self.command(statement)
@@ -192,6 +196,9 @@ class Store:
         return SCHEMA_VERSION
 
 
+_UNAVAILABLE_HINTS = ("connection refused", "timed out", "max retries", "cannot lock file", "name or service")
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
@@ -200,6 +207,6 @@ def _first_line(exc: BaseException) -> str:
 def _wrap(exc: ClickHouseError) -> StoreError:
     message = _first_line(exc)
     lowered = str(exc).lower()
-    if any(s in lowered for s in ("connection refused", "timed out", "max retries", "cannot lock file", "name or service")):
+    if any(s in lowered for s in _UNAVAILABLE_HINTS):
         return StoreUnavailable(message)
     return StoreError(message)

@@ -13,7 +13,10 @@ Why the tables look the way they do (the dashboard's and the evals' queries deci
   read time), because a view sees both copies of a re-sent span; block-level insert deduplication catches a
   replayed spool batch before that (non_replicated_deduplication_window + insert_deduplication_token).
 - `scores`, `findings`, `alerts`, `alert_events`, `eval_runs`: written by evals and alerting; keyed so that
-  re-writing the same thing replaces it (ReplacingMergeTree on the natural key).
+  re-writing the same thing replaces it (ReplacingMergeTree on the natural key). `alerts` holds three kinds of record
+  told apart by `record`: 'state' (one alert instance: rule x label set), 'rule' (a rule created or edited through the
+  API; `body` is its JSON, `deleted` a tombstone) and 'silence' (`body` is its JSON); `alert_events` is the history,
+  re-written with the delivery outcome (`notified`, `notify_error`) once the notifiers have answered.
 - `api_keys`: hashed keys -> project. Tiny; ReplacingMergeTree keyed by the hash so revocation is an insert.
 """
 
@@ -34,46 +37,46 @@ _V1: list[str] = [
         trace_id            String CODEC(ZSTD(1)),
         span_id             String CODEC(ZSTD(1)),
         parent_span_id      String CODEC(ZSTD(1)),
-        start_time          DateTime64(9, 'UTC') CODEC(Delta, ZSTD(1)),
-        end_time            DateTime64(9, 'UTC') CODEC(Delta, ZSTD(1)),
+        start_time          DateTime64(9, 'UTC') CODEC(T64, ZSTD(3)),
+        end_time            DateTime64(9, 'UTC') CODEC(T64, ZSTD(3)),
         duration_ns         UInt64 CODEC(T64, ZSTD(1)),
-        name                LowCardinality(String),
-        span_kind           LowCardinality(String),
-        status              LowCardinality(String),
+        name                LowCardinality(String) CODEC(ZSTD(1)),
+        span_kind           LowCardinality(String) CODEC(ZSTD(1)),
+        status              LowCardinality(String) CODEC(ZSTD(1)),
         status_message      String CODEC(ZSTD(3)),
-        service             LowCardinality(String),
-        scope               LowCardinality(String),
-        agent               LowCardinality(String),
+        service             LowCardinality(String) CODEC(ZSTD(1)),
+        scope               LowCardinality(String) CODEC(ZSTD(1)),
+        agent               LowCardinality(String) CODEC(ZSTD(1)),
         agent_id            String CODEC(ZSTD(1)),
-        workflow            LowCardinality(String),
-        operation           LowCardinality(String),
-        step_type           LowCardinality(String),
-        provider            LowCardinality(String),
-        request_model       LowCardinality(String),
-        response_model      LowCardinality(String),
-        input_tokens        Nullable(UInt32),
-        output_tokens       Nullable(UInt32),
-        cache_read_tokens   Nullable(UInt32),
-        cache_write_tokens  Nullable(UInt32),
-        reasoning_tokens    Nullable(UInt32),
+        workflow            LowCardinality(String) CODEC(ZSTD(1)),
+        operation           LowCardinality(String) CODEC(ZSTD(1)),
+        step_type           LowCardinality(String) CODEC(ZSTD(1)),
+        provider            LowCardinality(String) CODEC(ZSTD(1)),
+        request_model       LowCardinality(String) CODEC(ZSTD(1)),
+        response_model      LowCardinality(String) CODEC(ZSTD(1)),
+        input_tokens        Nullable(UInt32) CODEC(T64, ZSTD(1)),
+        output_tokens       Nullable(UInt32) CODEC(T64, ZSTD(1)),
+        cache_read_tokens   Nullable(UInt32) CODEC(T64, ZSTD(1)),
+        cache_write_tokens  Nullable(UInt32) CODEC(T64, ZSTD(1)),
+        reasoning_tokens    Nullable(UInt32) CODEC(T64, ZSTD(1)),
         cost_usd            Nullable(Float64) CODEC(ZSTD(1)),
-        finish_reasons      Array(LowCardinality(String)),
-        tool_name           LowCardinality(String),
+        finish_reasons      Array(LowCardinality(String)) CODEC(ZSTD(3)),
+        tool_name           LowCardinality(String) CODEC(ZSTD(1)),
         tool_call_id        String CODEC(ZSTD(1)),
-        handoff_source      LowCardinality(String),
-        handoff_target      LowCardinality(String),
+        handoff_source      LowCardinality(String) CODEC(ZSTD(1)),
+        handoff_target      LowCardinality(String) CODEC(ZSTD(1)),
         conversation_id     String CODEC(ZSTD(1)),
-        retry_attempt       UInt16,
+        retry_attempt       UInt16 CODEC(T64, ZSTD(1)),
         content_hash        String CODEC(ZSTD(1)),
         input_preview       String CODEC(ZSTD(3)),
         output_preview      String CODEC(ZSTD(3)),
-        error_type          LowCardinality(String),
-        attributes          Map(LowCardinality(String), String) CODEC(ZSTD(3)),
-        resource_attributes Map(LowCardinality(String), String) CODEC(ZSTD(3)),
+        error_type          LowCardinality(String) CODEC(ZSTD(1)),
+        attributes          Map(LowCardinality(String), String) CODEC(ZSTD(6)),
+        resource_attributes Map(LowCardinality(String), String) CODEC(ZSTD(6)),
         events              Array(Tuple(time DateTime64(9, 'UTC'), name String, attributes Map(String, String)))
                             CODEC(ZSTD(3)),
         links               Array(Tuple(trace_id String, span_id String)) CODEC(ZSTD(1)),
-        dropped_attributes  UInt32,
+        dropped_attributes  UInt32 CODEC(T64, ZSTD(1)),
         version             UInt64,
         INDEX idx_trace trace_id TYPE bloom_filter(0.001) GRANULARITY 1,
         INDEX idx_name lower(name) TYPE ngrambf_v1(3, 4096, 3, 0) GRANULARITY 4,
@@ -126,7 +129,10 @@ _V1: list[str] = [
         uniqExactIfState(span_id, toUInt8(status = 'error')) AS errors,
         uniqExactIfState(span_id, toUInt8(step_type = 'llm')) AS llm_calls,
         uniqExactIfState(span_id, toUInt8(retry_attempt > 1)) AS retries,
-        uniqExactIfState(span_id, toUInt8(step_type IN ('llm', 'embedding') AND cost_usd IS NULL)) AS unpriced,
+        uniqExactIfState(
+            span_id,
+            toUInt8(cost_usd IS NULL AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL))
+        ) AS unpriced,
         groupUniqArrayIfState(
             (span_id, toUInt64(ifNull(input_tokens, 0)), toUInt64(ifNull(output_tokens, 0)), ifNull(cost_usd, 0.)),
             toUInt8(input_tokens IS NOT NULL OR output_tokens IS NOT NULL OR cost_usd IS NOT NULL)
@@ -151,13 +157,14 @@ _V1: list[str] = [
         eval_run_id  String,
         suite        LowCardinality(String),
         agent        LowCardinality(String),
+        agent_version LowCardinality(String),
         passed       Nullable(UInt8),
         comment      String CODEC(ZSTD(3)),
         created_at   DateTime64(3, 'UTC'),
         INDEX idx_run eval_run_id TYPE bloom_filter(0.01) GRANULARITY 4
     )
+    -- No time partition: a re-run's score must meet the row it replaces in one partition, or merges never drop it.
     ENGINE = {replacing}(created_at)
-    PARTITION BY toYYYYMM(created_at)
     ORDER BY (project_id, trace_id, name, span_id, suite, source)
     TTL toDateTime(created_at) + INTERVAL {ttl_days} DAY
     """,
@@ -202,15 +209,21 @@ _V1: list[str] = [
     CREATE TABLE IF NOT EXISTS {db}.alerts
     (
         project_id   LowCardinality(String),
+        record       LowCardinality(String),
         rule         String,
+        instance     String,
         state        LowCardinality(String),
+        severity     LowCardinality(String),
         value        Nullable(Float64),
         labels       Map(String, String),
         since        DateTime64(3, 'UTC'),
+        notified_at  Nullable(DateTime64(3, 'UTC')),
+        body         String CODEC(ZSTD(3)),
+        deleted      UInt8,
         updated_at   DateTime64(3, 'UTC')
     )
     ENGINE = {replacing}(updated_at)
-    ORDER BY (project_id, rule)
+    ORDER BY (project_id, record, rule, instance)
     """,
     """
     CREATE TABLE IF NOT EXISTS {db}.alert_events
@@ -218,14 +231,18 @@ _V1: list[str] = [
         project_id   LowCardinality(String),
         id           String,
         rule         String,
+        instance     String,
         state        LowCardinality(String),
+        severity     LowCardinality(String),
         value        Nullable(Float64),
+        labels       Map(String, String),
         message      String,
         notified     Array(String),
         notify_error String,
-        at           DateTime64(3, 'UTC')
+        at           DateTime64(3, 'UTC'),
+        updated_at   DateTime64(3, 'UTC')
     )
-    ENGINE = {replacing}(at)
+    ENGINE = {replacing}(updated_at)
     PARTITION BY toYYYYMM(at)
     ORDER BY (project_id, at, id)
     TTL toDateTime(at) + INTERVAL {ttl_days} DAY

@@ -118,7 +118,7 @@ def group_stats(
             sum(ifNull(input_tokens, 0)) AS in_tok,
             sum(ifNull(output_tokens, 0)) AS out_tok,
             sum(ifNull(cost_usd, 0)) AS cost,
-            countIf(step_type IN ('llm', 'embedding') AND cost_usd IS NULL) AS unpriced,
+            countIf(cost_usd IS NULL AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL)) AS unpriced,
             countIf(retry_attempt > 1) AS retries,
             countIf(retry_attempt > 0) AS attempted
         FROM {{db}}.steps FINAL

@@ -185,7 +185,8 @@ def list_traces(store: Store, project_id: str, flt: TraceFilter) -> TracePage:
     if flt.q:
         params["q"] = flt.q.lower()
         having.append(
-            "(positionCaseInsensitiveUTF8(root_info.1, {q:String}) > 0 OR positionCaseInsensitiveUTF8(root_info.3, {q:String}) > 0"
+            "(positionCaseInsensitiveUTF8(root_info.1, {q:String}) > 0"
+            " OR positionCaseInsensitiveUTF8(root_info.3, {q:String}) > 0"
             " OR arrayExists(a -> positionCaseInsensitiveUTF8(a, {q:String}) > 0, agents)"
             " OR startsWith(trace_id, {q:String}))"
         )
@@ -197,9 +198,8 @@ def list_traces(store: Store, project_id: str, flt: TraceFilter) -> TracePage:
         cmp = "<" if flt.descending else ">"
         # A cursor is the (sort value, trace id) of the last row shown: rows strictly after it in the sort order.
         cursor_type = "Float64" if flt.sort == "cost" else "Int64"
-        having.append(
-            f"({sort_expr} {cmp} {{cv:{cursor_type}}} OR ({sort_expr} = {{cv:{cursor_type}}} AND trace_id {cmp} {{ct:String}}))"
-        )
+        cv = f"{{cv:{cursor_type}}}"
+        having.append(f"({sort_expr} {cmp} {cv} OR ({sort_expr} = {cv} AND trace_id {cmp} {{ct:String}}))")
     sql = (
         _SUMMARY_SELECT
         + " WHERE " + " AND ".join(where)

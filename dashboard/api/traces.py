@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
+import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-
 from tracehouse.collector.deps import Project, StoreDep
 from tracehouse.collector.model import Step
 from tracehouse.collector.store import (
-    TraceFilter,
     TraceSummary,
     get_trace_steps,
     get_trace_summary,
@@ -20,9 +19,13 @@ from tracehouse.collector.store import (
     time_series,
 )
 
-router = APIRouter(prefix="/api", tags=["traces"])
+from tracehouse.dashboard import views
+from tracehouse.dashboard.params import TraceQuery, api_trace_query
+from tracehouse.dashboard.web import ApiRoute, PageError
 
-TRACE_ID_PATTERN = r"^[0-9a-f]{32}$"
+router = APIRouter(prefix="/api", tags=["traces"], route_class=ApiRoute)
+
+TRACE_ID_PATTERN = r"[0-9a-f]{32}"
 
 
 def rfc3339_ns(ns: int) -> str:
@@ -48,42 +51,89 @@ def summary_json(summary: TraceSummary) -> dict[str, Any]:
     return out
 
 
-def trace_filter(
-    since: datetime | None = None,
-    until: datetime | None = None,
-    agent: str | None = Query(None, max_length=200),
-    model: str | None = Query(None, max_length=200),
-    status: Literal["ok", "error"] | None = None,
-    service: str | None = Query(None, max_length=200),
-    q: str | None = Query(None, max_length=200),
-    sort: Literal["start_time", "duration", "cost", "spans", "errors"] = "start_time",
-    order: Literal["asc", "desc"] = "desc",
-    limit: int = Query(50, ge=1, le=500),
-    cursor: str | None = Query(None, max_length=500),
-) -> TraceFilter:
-    return TraceFilter(
-        since=since, until=until, agent=agent or None, model=model or None, status=status,
-        service=service or None, q=q or None, sort=sort, descending=order == "desc", limit=limit, cursor=cursor,
-    )  # fmt: skip
-
-
-TraceFilterDep = Annotated[TraceFilter, Depends(trace_filter)]
+TraceQueryDep = Annotated[TraceQuery, Depends(api_trace_query)]
 
 
 @router.get("/traces")
-def api_list_traces(project: Project, store: StoreDep, flt: TraceFilterDep) -> dict[str, Any]:
-    page = list_traces(store, project, flt)
-    return {"traces": [summary_json(t) for t in page.traces], "next_cursor": page.next_cursor}
+def api_list_traces(project: Project, store: StoreDep, query: TraceQueryDep) -> dict[str, Any]:
+    """The twin of the traces page: one page of trace summaries; `extra` holds findings per kind and the mean score."""
+    view = views.trace_list(store, project, query.filter, has_finding=query.has_finding,
+                            score_below=query.score_below, facets=False)  # fmt: skip
+    return {"traces": [summary_json(t) for t in view.page.traces], "next_cursor": view.page.next_cursor}
+
+
+def _trace_id(trace_id: str) -> str:
+    tid = trace_id.strip().lower()
+    if not re.fullmatch(TRACE_ID_PATTERN, tid):
+        raise PageError(400, f"trace id must be 32 hexadecimal characters (got {trace_id[:80]!r})")
+    return tid
 
 
 @router.get("/traces/{trace_id}")
 def api_get_trace(trace_id: str, project: Project, store: StoreDep) -> dict[str, Any]:
-    trace_id = trace_id.lower()
-    summary = get_trace_summary(store, project, trace_id) if len(trace_id) == 32 else None
+    trace_id = _trace_id(trace_id)
+    summary = get_trace_summary(store, project, trace_id)
     if summary is None:
-        raise HTTPException(status_code=404, detail=f"no trace {trace_id[:64]!r} in this project")
+        raise HTTPException(status_code=404, detail=f"no trace {trace_id} in this project")
     steps = get_trace_steps(store, project, trace_id, around=(summary.start_time, summary.end_time))
     return {"trace_id": trace_id, "summary": summary_json(summary), "steps": [step_json(s) for s in steps]}
+
+
+@router.get("/traces/{trace_id}/analysis")
+def api_trace_analysis(trace_id: str, project: Project, store: StoreDep) -> dict[str, Any]:
+    """The twin of the trace page's analysis: latency attribution and critical path, agent graph, cost by agent and
+    by model, hand-offs, findings and scores."""
+    view = views.trace_view(store, project, _trace_id(trace_id))
+    a = view.attribution
+    return {
+        "trace_id": view.summary.trace_id,
+        "summary": summary_json(view.summary),
+        "latency": {
+            "wall_ms": a.wall_ns / 1e6,
+            "critical_path_ms": {k: v / 1e6 for k, v in a.critical.items()},
+            "work_ms": {k: v / 1e6 for k, v in a.work.items()},
+            "gap_ms": a.gap_ns / 1e6,
+            "critical_path": [
+                {"span_id": g.span_id, "category": g.category, "start_time": rfc3339_ns(g.start_ns),
+                 "duration_ms": g.duration_ns / 1e6} for g in a.path
+            ],
+            "critical_span_ids": a.path_span_ids,
+        },
+        "agent_graph": views.to_jsonable(view.graph),
+        "cost_by_agent": views.to_jsonable(view.cost_by_agent),
+        "cost_by_model": views.to_jsonable(view.cost_by_model),
+        "handoffs": [
+            {"span_id": s.span_id, "source": s.handoff_source or s.agent, "target": s.handoff_target,
+             "reason": s.attributes.get("tracehouse.handoff.reason", ""), "start_time": rfc3339_ns(s.start_time_ns)}
+            for s in view.handoffs
+        ],
+        "findings": views.to_jsonable(view.findings),
+        "scores": views.to_jsonable(view.trace_scores + view.step_scores),
+    }  # fmt: skip
+
+
+@router.get("/traces/{trace_id}/steps/{span_id}")
+def api_step(trace_id: str, span_id: str, project: Project, store: StoreDep) -> dict[str, Any]:
+    """One step with why it ran (parent, previous sibling, hand-off, router decision), its findings and scores."""
+    if not re.fullmatch(r"[0-9a-fA-F]{1,32}", span_id):
+        raise PageError(400, "span id must be 1-32 hexadecimal characters")
+    d = views.step_view(store, project, _trace_id(trace_id), span_id.lower())
+    w = d.why
+    return {
+        "step": step_json(d.step),
+        "self_time_ms": d.self_ns / 1e6,
+        "why": {
+            "parent_span_id": w.parent.span_id if w.parent else None,
+            "previous_span_id": w.previous.span_id if w.previous else None,
+            "handoff_span_id": w.handoff.span_id if w.handoff else None,
+            "handoff_reason": w.handoff_reason,
+            "handoff_payload": w.handoff_payload,
+            "router_span_id": w.router_step.span_id if w.router_step else None,
+            "router_decision": w.router_decision,
+        },
+        "findings": views.to_jsonable(d.findings),
+        "scores": views.to_jsonable(d.scores),
+    }
 
 
 def default_window(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
@@ -107,9 +157,9 @@ def api_stats(
         "since": lo.isoformat(),
         "until": hi.isoformat(),
         "group_by": key,
-        group_by: [asdict(g) for g in group_stats(store, project, lo, hi, key)],  # type: ignore[arg-type]
+        group_by: [asdict(g) for g in group_stats(store, project, lo, hi, key)],
     }
     if series:
-        points = time_series(store, project, lo, hi, key, bucket_seconds=bucket_seconds)  # type: ignore[arg-type]
+        points = time_series(store, project, lo, hi, key, bucket_seconds=bucket_seconds)
         out["series"] = [{**asdict(p), "bucket": p.bucket.isoformat()} for p in points]
     return out

@@ -1,0 +1,1 @@
+"""OTLP receivers: decode a protocol, authenticate, apply limits, spool — nothing else."""

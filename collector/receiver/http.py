@@ -1,0 +1,88 @@
+"""OTLP/HTTP: `POST /v1/traces` with protobuf or JSON bodies (gzip allowed), answered as the OTLP spec says."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from google.protobuf.json_format import MessageToDict
+from google.rpc.status_pb2 import Status
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from tracehouse.collector.deps import resolve_project
+from tracehouse.collector.receiver.decode import PROTOBUF, decode, media_type
+from tracehouse.collector.receiver.errors import IngestError, Overloaded, PayloadTooLarge, Unauthorized
+from tracehouse.collector.receiver.ingest import Ingest, IngestResult
+from tracehouse.collector.store import StoreUnavailable
+
+router = APIRouter(tags=["otlp"])
+
+
+async def _read_bounded(request: Request, limit: int) -> bytes:
+    """The body, refusing it as soon as it passes `limit` bytes on the wire (before reading it all)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"request body is {declared} bytes; the limit is {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _answer(result: IngestResult, kind: str) -> Response:
+    response = ExportTraceServiceResponse()
+    if result.rejected:
+        response.partial_success.rejected_spans = result.rejected
+        response.partial_success.error_message = result.message
+    if kind == PROTOBUF:
+        return Response(response.SerializeToString(), media_type=PROTOBUF)
+    return Response(json.dumps(MessageToDict(response)), media_type="application/json")
+
+
+def _error(exc: IngestError, kind: str) -> Response:
+    """An OTLP error answer: a google.rpc.Status in the request's encoding, plus Retry-After when retryable."""
+    status = Status(code=14 if exc.retryable else 3, message=str(exc))
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Overloaded) else {}
+    if kind == PROTOBUF:
+        return Response(status.SerializeToString(), status_code=exc.http_status, media_type=PROTOBUF, headers=headers)
+    return Response(
+        content=json.dumps({"code": status.code, "message": status.message}),
+        status_code=exc.http_status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+@router.post("/v1/traces", summary="OTLP/HTTP trace export")
+async def export_traces(request: Request) -> Response:
+    ingest: Ingest = request.app.state.ingest
+    limit: int = request.app.state.settings.max_request_bytes
+    try:
+        kind = media_type(request.headers.get("content-type"))
+    except IngestError as exc:
+        return _error(exc, "application/json")
+    outcome = "ok"
+    try:
+        try:
+            project = resolve_project(request)
+        except StoreUnavailable as exc:
+            raise Overloaded(str(exc)) from None
+        if project is None:
+            raise Unauthorized("missing or invalid API key (Authorization: Bearer <key> or x-tracehouse-key)")
+        # Bounded by the wire limit here, and by the same limit after decompression in decode().
+        body = await _read_bounded(request, limit)
+        encoding = request.headers.get("content-encoding")
+        otlp, kind, payload = await run_in_threadpool(decode, body, kind, encoding, limit)
+        result = await run_in_threadpool(ingest.accept, project, otlp, payload)
+        if result.rejected:
+            outcome = "partial"
+        return _answer(result, kind)
+    except IngestError as exc:
+        outcome = type(exc).__name__
+        return _error(exc, kind)
+    finally:
+        ingest.metrics.requests.labels("http", outcome).inc()

@@ -1,0 +1,5 @@
+"""`python -m tracehouse` is the `tracehouse` command."""
+
+from tracehouse.cli import main
+
+main()

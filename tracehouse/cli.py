@@ -1,0 +1,145 @@
+"""The `tracehouse` command: serve, keys, schema — and the commands other parts contribute (demo, eval, alerts)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from tracehouse._version import __version__
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str, code: int = 2) -> None:
+    """One line on stderr and a non-zero exit: how every command reports bad input."""
+    click.echo(f"tracehouse: {message}", err=True)
+    sys.exit(code)
+
+
+def _settings(**flags: Any):
+    from tracehouse.settings import SettingsError, load_settings
+
+    config = flags.pop("config", None)
+    try:
+        return load_settings(config, **flags)
+    except SettingsError as exc:
+        fail(str(exc))
+
+
+def store_options(fn: F) -> F:
+    """Where the data is: shared by every command that reaches the store."""
+    for option in reversed(
+        [
+            click.option("--config", type=click.Path(dir_okay=False), help="TOML settings file."),
+            click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data directory."),
+            click.option("--dsn", help="ClickHouse DSN (chdb:///dir or http(s)://user:pass@host:8123/db)."),
+        ]
+    ):
+        fn = option(fn)
+    return fn
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tracehouse")
+def main() -> None:
+    """tracehouse: observability and evaluation for multi-agent LLM systems."""
+
+
+@main.command()
+@store_options
+@click.option("--host", help="Address to listen on [127.0.0.1].")
+@click.option("--port", type=int, help="OTLP/HTTP, API and dashboard port [4318].")
+@click.option("--grpc-port", type=int, help="OTLP/gRPC port [4317].")
+@click.option("--no-auth", is_flag=True, default=None, help="Accept requests without a key (loopback only).")
+@click.option("--retention-days", type=int, help="Days of data kept [30].")
+def serve(**flags: Any) -> None:
+    """Run the collector, API and dashboard (embedded ClickHouse unless --dsn says otherwise)."""
+    import logging
+
+    import uvicorn
+
+    from tracehouse.collector.store import StoreError
+    from tracehouse.server import build_app
+
+    settings = _settings(**flags)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = build_app(settings)
+    try:
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
+    except StoreError as exc:
+        fail(str(exc), 1)
+
+
+@main.group()
+def keys() -> None:
+    """Create, list and revoke API keys (each key belongs to one project)."""
+
+
+@keys.command("create")
+@store_options
+@click.option("--project", required=True, help="Project the key gives access to.")
+@click.option("--name", default="", help="A note to recognise the key by.")
+def keys_create(project: str, name: str, **flags: Any) -> None:
+    from tracehouse.keys_cli import key_admin
+
+    result = key_admin(_settings(**flags)).create(project, name)
+    click.echo(f"{result['key']}\n(project {result['project']}; shown once — store it now)")
+
+
+@keys.command("list")
+@store_options
+def keys_list(**flags: Any) -> None:
+    from tracehouse.keys_cli import key_admin
+
+    for k in key_admin(_settings(**flags)).list():
+        state = "revoked" if k["revoked"] else "active"
+        click.echo(f"{k['prefix']}…  {k['project']:<20} {state:<8} {k['created_at'][:19]}  {k['name']}")
+
+
+@keys.command("revoke")
+@store_options
+@click.argument("prefix")
+def keys_revoke(prefix: str, **flags: Any) -> None:
+    """Revoke the key starting with PREFIX (as `keys list` shows it)."""
+    from tracehouse.keys_cli import key_admin
+
+    record = key_admin(_settings(**flags)).revoke(prefix)
+    click.echo(f"revoked {record['prefix']}… of project {record['project']}")
+
+
+@main.command()
+@store_options
+@click.option("--apply", "apply_", is_flag=True, help="Run the DDL against the store instead of printing it.")
+@click.option("--retention-days", type=int, help="Days of data kept [30].")
+@click.option("--cluster", help="Render the sharded, replicated DDL for this ClickHouse cluster.")
+def schema(apply_: bool, cluster: str | None, **flags: Any) -> None:
+    """Print (or apply) the ClickHouse schema."""
+    from tracehouse.collector.store import Store, StoreError
+    from tracehouse.collector.store.schema import SchemaOptions, single_node_ddl
+
+    settings = _settings(**flags)
+    options = SchemaOptions(database=settings.database, retention_days=settings.retention_days, cluster=cluster)
+    if cluster:
+        from tracehouse.collector.store.cluster import cluster_ddl
+
+        statements = cluster_ddl(options)
+    else:
+        statements = single_node_ddl(options)
+    if not apply_:
+        click.echo(";\n\n".join(statements) + ";")
+        return
+    try:
+        store = Store(settings.store_dsn)
+        if cluster:
+            for statement in statements:
+                store.command(statement)
+            click.echo(f"applied {len(statements)} statements on cluster {cluster}")
+        else:
+            version = store.migrate(settings.retention_days)
+            click.echo(f"schema at version {version} in {store.dsn.redacted()}")
+    except StoreError as exc:
+        fail(str(exc), 1)

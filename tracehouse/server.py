@@ -1,0 +1,204 @@
+"""Server wiring: builds the FastAPI app and the services `tracehouse serve` runs, from Settings.
+
+It composes the parts (receivers, spool, writer, API, dashboard, evals); it does not contain them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import generate_latest
+
+from tracehouse import admin
+from tracehouse._version import __version__
+from tracehouse.collector.auth import DEFAULT_PROJECT, KeyRing
+from tracehouse.collector.metrics import CollectorMetrics
+from tracehouse.collector.receiver import http as otlp_http
+from tracehouse.collector.receiver.grpc import GrpcReceiver
+from tracehouse.collector.receiver.ingest import Ingest
+from tracehouse.collector.spool import Spool
+from tracehouse.collector.store import BadFilter, Store, StoreError, StoreUnavailable
+from tracehouse.collector.writer import Writer
+from tracehouse.dashboard.api import traces as traces_api
+from tracehouse.sdk.pricing import load_prices
+from tracehouse.settings import Settings
+
+log = logging.getLogger("tracehouse")
+
+DEFAULT_KEY_FILE = "default-key"
+ADMIN_TOKEN_FILE = "admin-token"
+
+
+class Service(Protocol):
+    """A background part of the server (writer, gRPC receiver, detectors, alert evaluation, online evals)."""
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+def _write_secret(path: Path, value: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(value + "\n")
+
+
+def ensure_default_key(keyring: KeyRing, data_dir: Path) -> tuple[str | None, Path]:
+    """On first start, a key for the default project, saved (0600) in the data dir; returns a key created now."""
+    path = data_dir / DEFAULT_KEY_FILE
+    if any(r.project_id == DEFAULT_PROJECT and not r.revoked for r in keyring.list()) and path.exists():
+        return None, path
+    key, _ = keyring.create(DEFAULT_PROJECT, "default key (created at first start)")
+    _write_secret(path, key)
+    return key, path
+
+
+def _error_body(message: str) -> dict[str, Any]:
+    return {"error": message}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Errors are types mapped to HTTP answers here, once: a message people can act on, never a stack trace."""
+
+    @app.exception_handler(BadFilter)
+    async def _bad_filter(request: Request, exc: BadFilter) -> Response:
+        return JSONResponse(_error_body(str(exc)), status_code=400)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("query", "body", "path"))
+        return JSONResponse(_error_body(f"{where or 'request'}: {first.get('msg')}"), status_code=400)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> Response:
+        return JSONResponse(_error_body(str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(StoreUnavailable)
+    async def _unavailable(request: Request, exc: StoreUnavailable) -> Response:
+        return JSONResponse(_error_body(f"store unavailable: {exc}"), status_code=503, headers={"Retry-After": "5"})
+
+    @app.exception_handler(StoreError)
+    async def _store(request: Request, exc: StoreError) -> Response:
+        log.error("store error: %s", exc)
+        return JSONResponse(_error_body("the store could not answer this query"), status_code=500)
+
+
+def build_app(settings: Settings) -> FastAPI:
+    """The whole HTTP surface; the lifespan starts and stops the background services."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = start_runtime(app, settings)
+        try:
+            yield
+        finally:
+            for service in reversed(services):
+                service.stop()
+            app.state.store.close()
+
+    app = FastAPI(title="tracehouse", version=__version__, lifespan=lifespan)
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(otlp_http.router)
+    app.include_router(traces_api.router)
+    app.include_router(admin.router)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/readyz", tags=["ops"])
+    def readyz(request: Request) -> Response:
+        state = request.app.state
+        problems = []
+        if not state.store.ping():
+            problems.append("store unreachable")
+        high_water = int(settings.spool_max_bytes * 0.8)
+        if state.spool.pending_bytes() > high_water:
+            problems.append(f"spool above its high-water mark ({state.spool.pending_bytes()} > {high_water} bytes)")
+        body = {"status": "ready" if not problems else "not ready", "problems": problems}
+        return JSONResponse(body, status_code=200 if not problems else 503)
+
+    @app.get("/metrics", tags=["ops"])
+    def metrics(request: Request) -> Response:
+        registry = request.app.state.metrics.registry
+        return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
+
+    return app
+
+
+def start_runtime(app: FastAPI, settings: Settings) -> list[Service]:
+    """Open the store, migrate, make the first key, and start the writer and the gRPC receiver."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(settings.store_dsn)
+    schema_ready = _try_migrate(store, settings)
+    keyring = KeyRing(store)
+    metrics = CollectorMetrics()
+    spool = Spool(settings.spool_dir, max_bytes=settings.spool_max_bytes, segment_bytes=settings.spool_segment_bytes)
+    ingest = Ingest(spool, metrics)
+    prices = load_prices(settings.prices)
+    writer = Writer(spool, store, prices, metrics, batch_spans=settings.writer_batch_spans,
+                    flush_ms=settings.writer_flush_ms,
+                    ensure_schema=None if schema_ready else lambda: store.migrate(settings.retention_days))  # fmt: skip
+    app.state.store, app.state.keyring, app.state.metrics = store, keyring, metrics
+    app.state.spool, app.state.ingest, app.state.writer = spool, ingest, writer
+    admin_token = secrets.token_urlsafe(24)
+    _write_secret(settings.data_dir / ADMIN_TOKEN_FILE, admin_token)
+    app.state.admin_token = admin_token
+
+    if not settings.no_auth and schema_ready:
+        created, path = ensure_default_key(keyring, settings.data_dir)
+        if created:
+            print(f"  default project key (shown once, also saved in {path}):\n    {created}", flush=True)
+        else:
+            print(f"  default project key: in {path}", flush=True)
+
+    def project_for_key(key: str | None) -> str | None:
+        return DEFAULT_PROJECT if settings.no_auth else keyring.project_for(key)
+
+    grpc_receiver = GrpcReceiver(ingest, project_for_key, settings.host, settings.grpc_port, settings.max_request_bytes)
+    services: list[Service] = [_SpoolCloser(spool), writer, grpc_receiver]
+    for service in services:
+        service.start()
+    print(
+        f"tracehouse {__version__} listening\n"
+        f"  dashboard + API   http://{settings.host}:{settings.port}/\n"
+        f"  OTLP/HTTP         http://{settings.host}:{settings.port}/v1/traces\n"
+        f"  OTLP/gRPC         {settings.host}:{grpc_receiver.port}\n"
+        f"  store             {store.dsn.redacted()}",
+        flush=True,
+    )
+    return services
+
+
+def _try_migrate(store: Store, settings: Settings) -> bool:
+    """Migrate now if the store answers; if it does not, start anyway (ingest spools) and let the writer migrate."""
+    try:
+        store.migrate(settings.retention_days)
+        return True
+    except StoreUnavailable as exc:
+        print(f"  store unreachable ({exc}); accepting into the spool until it returns", flush=True)
+        return False
+
+
+class _SpoolCloser:
+    """Closes the spool last, after the writer has drained what it could."""
+
+    def __init__(self, spool: Spool) -> None:
+        self._spool = spool
+
+    def start(self) -> None:
+        return None
+
+    def stop(self) -> None:
+        self._spool.close()
