@@ -92,3 +92,35 @@ def merge_fields(order: tuple[Convention, ...]) -> dict[Field, tuple[str, ...]]:
         if names:
             merged[fld] = tuple(names)
     return merged
+
+
+FIELDS: tuple[Field, ...] = tuple(Field)
+
+
+def field_index(merged: dict[Field, tuple[str, ...]]) -> dict[str, tuple[int, int]]:
+    """Attribute name -> (position of its field in `FIELDS`, rank among that field's names; lower wins).
+
+    Lets the normaliser walk a span's attributes once instead of probing every name of every row.
+    """
+    index: dict[str, tuple[int, int]] = {}
+    for position, fld in enumerate(FIELDS):
+        for rank, name in enumerate(merged.get(fld, ())):
+            index.setdefault(name, (position, rank))
+    return index
+
+
+def pick_fields(attrs: Attrs, index: dict[str, tuple[int, int]]) -> list[Any]:
+    """Per field (in `FIELDS` order) the value of its best-ranked present, non-empty attribute, else None."""
+    values: list[Any] = [None] * len(FIELDS)
+    ranks = [1 << 30] * len(FIELDS)
+    get = index.get
+    for name, value in attrs.items():
+        hit = get(name)
+        if hit is None or value is None or value == "":
+            continue
+        position, rank = hit
+        if rank < ranks[position]:
+            ranks[position] = rank
+            values[position] = value
+    return values
+

@@ -1,10 +1,10 @@
-"""Value plumbing for the normaliser: OTLP AnyValue to Python and to bounded strings, number coercion, finish reasons."""
+"""Value plumbing for the normaliser: OTLP AnyValue to Python and to bounded strings, numbers, finish reasons."""
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Any
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
@@ -79,7 +79,7 @@ def render(value: Any) -> str:
 
 
 def convert_attributes(
-    kvs: Iterable[KeyValue], max_attributes: int, max_chars: int
+    kvs: Sequence[KeyValue], max_attributes: int, max_chars: int
 ) -> tuple[dict[str, Any], dict[str, str], int]:
     """(every attribute as Python, the bounded string map to store, how many attributes the bounds cut).
 
@@ -89,6 +89,7 @@ def convert_attributes(
     raw: dict[str, Any] = {}
     out: dict[str, str] = {}
     cut = 0
+    bounded = len(kvs) > max_attributes
     for kv in kvs:
         value = kv.value
         which = value.WhichOneof("value")
@@ -103,13 +104,13 @@ def convert_attributes(
             text = render(py)
         key = kv.key
         raw[key] = py
-        if key in out or len(out) < max_attributes:
-            if len(text) > max_chars:
-                text = text[:max_chars]
-                cut += 1
-            out[key] = text
-        else:
+        if bounded and key not in out and len(out) >= max_attributes:
             cut += 1
+            continue
+        if len(text) > max_chars:
+            text = text[:max_chars]
+            cut += 1
+        out[key] = text
     return raw, out, cut
 
 
@@ -146,7 +147,7 @@ def as_str(value: Any) -> str:
 
 
 def finish_reasons(value: Any) -> list[str]:
-    """Raw finish reason(s) (list, JSON list text, or one string) mapped onto the one vocabulary; unknown ones skipped."""
+    """Raw finish reason(s) (list, JSON list text or one string) in the one vocabulary; unknown ones skipped."""
     if type(value) is str:
         if value.startswith("["):
             try:
