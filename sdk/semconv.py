@@ -139,7 +139,8 @@ OI_INPUT_MIME_TYPE: Final = "input.mime_type"
 OI_OUTPUT_MIME_TYPE: Final = "output.mime_type"
 OI_COST_PROMPT: Final = "llm.cost.prompt"
 OI_COST_COMPLETION: Final = "llm.cost.completion"
-OI_HANDOFF_SPAN_PREFIX: Final = "handoff to "  # openinference-instrumentation-openai-agents: TOOL span "handoff to {agent}"
+# openinference-instrumentation-openai-agents names a hand-off TOOL span "handoff to {agent}"
+OI_HANDOFF_SPAN_PREFIX: Final = "handoff to "
 
 # --- OpenLLMetry (Traceloop) legacy -----------------------------------------------------------------------------
 TL_REQUEST_TYPE: Final = "llm.request.type"
@@ -160,3 +161,34 @@ TL_PROMPT_PREFIX: Final = "gen_ai.prompt."  # gen_ai.prompt.{i}.role / .content
 TL_COMPLETION_PREFIX: Final = "gen_ai.completion."  # gen_ai.completion.{i}.role / .content / .finish_reason
 TL_HANDOFF_FROM_AGENT: Final = "gen_ai.handoff.from_agent"  # traceloop.span.kind=handoff (openai-agents)
 TL_HANDOFF_TO_AGENT: Final = "gen_ai.handoff.to_agent"
+
+# --- orchestrator facts (tracehouse.orchestrator) ---------------------------------------------------------------
+MODEL_REQUESTED: Final = "tracehouse.model.requested"  # the role's model before a budget tier switch
+RETRY_BUDGET_REMAINING: Final = "tracehouse.retry.budget.remaining"
+BUDGET_LIMIT_KIND: Final = "tracehouse.budget.limit_kind"  # cost_usd, tokens, model_calls, steps, handoff_hops, ...
+BUDGET_LIMIT: Final = "tracehouse.budget.limit"
+BUDGET_OBSERVED: Final = "tracehouse.budget.observed"
+BREAKER_NAME: Final = "tracehouse.breaker.name"
+BREAKER_FROM_STATE: Final = "tracehouse.breaker.from_state"
+LOOP_PATTERN: Final = "tracehouse.loop.pattern"  # action_observation, action_error, ping_pong, handoff_cycle, ...
+CONTRACT_EDGE: Final = "tracehouse.contract.edge"
+CONTRACT_VERSION: Final = "tracehouse.contract.version"
+CONTRACT_VIOLATION: Final = "tracehouse.contract.violation"  # payload, obligations, success
+ARBITER_WINNER: Final = "tracehouse.arbiter.winner"
+RUN_STATUS: Final = "tracehouse.run.status"  # succeeded, failed, interrupted
+RESUMED_FROM: Final = "tracehouse.run.resumed_from"  # last checkpoint id of the run being resumed
+EFFECT_KEY: Final = "tracehouse.effect.key"
+INTERRUPT_ID: Final = "tracehouse.interrupt.id"
+STATE_MACHINE_STATE: Final = "tracehouse.state_machine.state"
+COMPACTION_BEFORE_TOKENS: Final = "tracehouse.compaction.before_tokens"
+COMPACTION_AFTER_TOKENS: Final = "tracehouse.compaction.after_tokens"
+# span event names
+EVENT_BREAKER_TRANSITION: Final = "tracehouse.breaker.transition"
+EVENT_RUN_TERMINATED: Final = "tracehouse.run.terminated"
+EVENT_COMPACTION: Final = "tracehouse.compaction"
+EVENT_LOOP_DETECTED: Final = "tracehouse.loop.detected"
+EVENT_CONTRACT_VIOLATION: Final = "tracehouse.contract.violation"
+EVENT_ARBITER_BALLOT: Final = "tracehouse.arbiter.ballot"
+EVENT_ESCALATION: Final = "tracehouse.escalation"
+EVENT_TRANSITION: Final = "tracehouse.state_machine.transition"
+EVENT_DEDUP_HIT: Final = "tracehouse.dedup.hit"
