@@ -34,8 +34,9 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    """The session's embedded store, migrated."""
-    s = Store(f"chdb://{tmp_path_factory.mktemp('store')}")
+    """The session's store, migrated: embedded, or the ClickHouse server named by TRACEHOUSE_TEST_CLICKHOUSE_URL
+    (so every store test runs against a real server too when one is available)."""
+    s = Store(os.environ.get("TRACEHOUSE_TEST_CLICKHOUSE_URL") or f"chdb://{tmp_path_factory.mktemp('store')}")
     s.migrate()
     yield s
     s.close()

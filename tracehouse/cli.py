@@ -123,23 +123,23 @@ def schema(apply_: bool, cluster: str | None, **flags: Any) -> None:
 
     settings = _settings(**flags)
     options = SchemaOptions(database=settings.database, retention_days=settings.retention_days, cluster=cluster)
-    if cluster:
-        from tracehouse.collector.store.cluster import cluster_ddl
+    from tracehouse.collector.store.cluster import (
+        ClusterDDLError,
+        apply_cluster_schema,
+        cluster_ddl,
+        statements_text,
+    )
 
-        statements = cluster_ddl(options)
-    else:
-        statements = single_node_ddl(options)
-    if not apply_:
-        click.echo(";\n\n".join(statements) + ";")
-        return
     try:
+        if not apply_:
+            click.echo(statements_text(cluster_ddl(options) if cluster else single_node_ddl(options)))
+            return
         store = Store(settings.store_dsn)
         if cluster:
-            for statement in statements:
-                store.command(statement)
-            click.echo(f"applied {len(statements)} statements on cluster {cluster}")
+            version = apply_cluster_schema(store, options)
+            click.echo(f"schema at version {version} on cluster {cluster} in {store.dsn.redacted()}")
         else:
             version = store.migrate(settings.retention_days)
             click.echo(f"schema at version {version} in {store.dsn.redacted()}")
-    except StoreError as exc:
+    except (StoreError, ClusterDDLError) as exc:
         fail(str(exc), 1)

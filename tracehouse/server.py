@@ -119,15 +119,21 @@ def build_app(settings: Settings) -> FastAPI:
 
     @app.get("/readyz", tags=["ops"])
     def readyz(request: Request) -> Response:
+        # Ready means "can accept": with the store down the spool still absorbs ingest, and taking every replica
+        # out of a load balancer then would turn a store outage into a collector outage. The store's state is
+        # reported; only a spool past its high-water mark makes the replica unready.
         state = request.app.state
-        problems = []
-        if not state.store.ping():
-            problems.append("store unreachable")
         high_water = int(settings.spool_max_bytes * 0.8)
-        if state.spool.pending_bytes() > high_water:
-            problems.append(f"spool above its high-water mark ({state.spool.pending_bytes()} > {high_water} bytes)")
-        body = {"status": "ready" if not problems else "not ready", "problems": problems}
-        return JSONResponse(body, status_code=200 if not problems else 503)
+        pending = state.spool.pending_bytes()
+        store_ok = state.store.ping()
+        problems = [] if store_ok else ["store unreachable: accepting into the spool"]
+        ready = pending <= high_water
+        if not ready:
+            problems.append(f"spool above its high-water mark ({pending} > {high_water} bytes)")
+        body = {"status": "ready" if ready else "not ready", "store": "ok" if store_ok else "unreachable",
+                "spool_bytes": pending, "writer": "ok" if state.writer.healthy else state.writer.last_error,
+                "problems": problems}  # fmt: skip
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get("/metrics", tags=["ops"])
     def metrics(request: Request) -> Response:

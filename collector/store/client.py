@@ -193,6 +193,10 @@ class Store:
         )
         if current < SCHEMA_VERSION:
             self.insert("schema_migrations", [[SCHEMA_VERSION]], ["version"])
+        if retention_days is not None:  # only when asked: a bare migrate() must not reset every TTL to the default
+            from tracehouse.collector.store.migrations import apply_retention  # it imports this module
+
+            apply_retention(self, retention_days)
         return SCHEMA_VERSION
 
 

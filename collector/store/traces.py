@@ -147,6 +147,22 @@ def _summary(row: dict[str, Any]) -> TraceSummary:
     )
 
 
+# Phase one of the list computes only what the filters and the sort need; the full summaries (the costly merges of
+# every aggregate state) are then computed for the one page of ids alone.
+_PHASE_ONE_EXPR: dict[str, str] = {
+    "start_at": "min(start_time)",
+    "start_ns": "toInt64(toUnixTimestamp64Nano(min(start_time)))",
+    "duration_ns": "toInt64(toUnixTimestamp64Nano(max(end_time)) - toUnixTimestamp64Nano(min(start_time)))",
+    "agents": "groupUniqArrayArray(agents)",
+    "models": "groupUniqArrayArray(models)",
+    "services": "groupUniqArrayArray(services)",
+    "errors": "uniqExactIfMerge(errors)",
+    "spans": "uniqExactMerge(spans)",
+    "root_info": "argMinMerge(root)",
+    "cost_usd": "arraySum(u -> u.4, groupUniqArrayIfMerge(usage))",
+}
+
+
 def list_traces(store: Store, project_id: str, flt: TraceFilter) -> TracePage:
     """One page of traces matching `flt`, newest first by default; `next_cursor` fetches the next page."""
     if flt.sort not in _SORT_EXPR:
@@ -156,32 +172,33 @@ def list_traces(store: Store, project_id: str, flt: TraceFilter) -> TracePage:
     params: dict[str, Any] = {"p": project_id, "limit": flt.limit + 1}
     where = ["project_id = {p:String}"]
     having: list[str] = []
+    needed = {_SORT_EXPR[flt.sort]}
     if flt.since is not None:
         params["since"] = _to_utc(flt.since)
         where.append("day >= toDate({since:DateTime64(9, 'UTC')})")
         having.append("start_at >= {since:DateTime64(9, 'UTC')}")
+        needed.add("start_at")
     if flt.until is not None:
         params["until"] = _to_utc(flt.until)
         where.append("day <= toDate({until:DateTime64(9, 'UTC')})")
         having.append("start_at < {until:DateTime64(9, 'UTC')}")
+        needed.add("start_at")
     if flt.trace_ids is not None:
         params["ids"] = list(flt.trace_ids)
         where.append("trace_id IN {ids:Array(String)}")
-    if flt.agent:
-        params["agent"] = flt.agent
-        having.append("has(agents, {agent:String})")
-    if flt.model:
-        params["model"] = flt.model
-        having.append("has(models, {model:String})")
-    if flt.service:
-        params["service"] = flt.service
-        having.append("has(services, {service:String})")
+    for name, wanted in (("agent", flt.agent), ("model", flt.model), ("service", flt.service)):
+        if wanted:
+            params[name] = wanted
+            having.append(f"has({name}s, {{{name}:String}})")
+            needed.add(f"{name}s")
     if flt.status == "error":
         having.append("errors > 0")
     elif flt.status == "ok":
         having.append("errors = 0")
     elif flt.status is not None:
         raise BadFilter("status: must be 'ok' or 'error'")
+    if flt.status is not None:
+        needed.add("errors")
     if flt.q:
         params["q"] = flt.q.lower()
         having.append(
@@ -190,31 +207,40 @@ def list_traces(store: Store, project_id: str, flt: TraceFilter) -> TracePage:
             " OR arrayExists(a -> positionCaseInsensitiveUTF8(a, {q:String}) > 0, agents)"
             " OR startsWith(trace_id, {q:String}))"
         )
+        needed.update(("root_info", "agents"))
     sort_expr = _SORT_EXPR[flt.sort]
     direction = "DESC" if flt.descending else "ASC"
     if flt.cursor:
-        value, last_id = _decode_cursor(flt.cursor)
-        params["cv"], params["ct"] = value, last_id
+        cursor_value, last_id = _decode_cursor(flt.cursor)
+        params["cv"], params["ct"] = cursor_value, last_id
         cmp = "<" if flt.descending else ">"
         # A cursor is the (sort value, trace id) of the last row shown: rows strictly after it in the sort order.
         cursor_type = "Float64" if flt.sort == "cost" else "Int64"
         cv = f"{{cv:{cursor_type}}}"
         having.append(f"({sort_expr} {cmp} {cv} OR ({sort_expr} = {cv} AND trace_id {cmp} {{ct:String}}))")
-    sql = (
-        _SUMMARY_SELECT
-        + " WHERE " + " AND ".join(where)
+    select = ", ".join(f"{_PHASE_ONE_EXPR[name]} AS {name}" for name in sorted(needed))
+    page = store.rows(
+        f"SELECT trace_id, {select} FROM {{db}}.traces WHERE " + " AND ".join(where)
         + " GROUP BY trace_id"
         + (" HAVING " + " AND ".join(having) if having else "")
-        + f" ORDER BY {sort_expr} {direction}, trace_id {direction} LIMIT {{limit:UInt32}}"
+        + f" ORDER BY {sort_expr} {direction}, trace_id {direction} LIMIT {{limit:UInt32}}",
+        params,
     )  # fmt: skip
-    rows = store.rows(sql, params)
-    more = len(rows) > flt.limit
-    rows = rows[: flt.limit]
-    traces = [_summary(r) for r in rows]
+    more = len(page) > flt.limit
+    page = page[: flt.limit]
+    if not page:
+        return TracePage(traces=[], next_cursor=None)
+    ids = [r["trace_id"] for r in page]
+    full = store.rows(
+        _SUMMARY_SELECT + " WHERE project_id = {p:String} AND trace_id IN {ids:Array(String)} GROUP BY trace_id",
+        {"p": project_id, "ids": ids},
+    )
+    by_id = {r["trace_id"]: _summary(r) for r in full}
+    traces = [by_id[i] for i in ids if i in by_id]
     next_cursor = None
-    if more and rows:
-        last = rows[-1]
-        value = last[sort_expr] if sort_expr != "cost_usd" else float(last["cost_usd"])
+    if more:
+        last = page[-1]
+        value = float(last["cost_usd"]) if sort_expr == "cost_usd" else last[sort_expr]
         next_cursor = _encode_cursor(value, last["trace_id"])
     return TracePage(traces=traces, next_cursor=next_cursor)
 

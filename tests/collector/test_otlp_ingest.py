@@ -95,4 +95,4 @@ def test_unknown_trace_is_404_with_json_error(server: Any) -> None:
     r = httpx.get(f"{server.url}/api/traces/{'ab' * 16}", headers=server.headers)
     assert r.status_code == 404 and "no trace" in r.json()["error"]
     r = httpx.get(f"{server.url}/api/traces/not-a-trace", headers=server.headers)
-    assert r.status_code == 404
+    assert r.status_code == 400 and "trace id" in r.json()["error"]
