@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import click
 
@@ -43,7 +44,33 @@ def store_options(fn: F) -> F:
     return fn
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """Commands the other parts contribute, imported only when run (click's documented lazy-loading pattern), so
+    `pip install tracehouse` without the server extra still runs `tracehouse demo`."""
+
+    lazy: ClassVar[dict[str, str]] = {
+        "demo": "tracehouse.orchestrator.cli:demo",
+        "eval": "tracehouse.evals.cli:eval_group",
+        "alerts": "tracehouse.evals.alerting.cli:alerts_group",
+        "detect": "tracehouse.evals.detect.cli:detect_group",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.lazy:
+            return super().get_command(ctx, cmd_name)
+        module_name, attr = self.lazy[cmd_name].split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            fail(f"'{cmd_name}' needs the server extra: pip install 'tracehouse[server]' ({exc.name} is missing)")
+        command: click.Command = getattr(module, attr)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tracehouse")
 def main() -> None:
     """tracehouse: observability and evaluation for multi-agent LLM systems."""
@@ -63,11 +90,15 @@ def serve(**flags: Any) -> None:
     import uvicorn
 
     from tracehouse.collector.store import StoreError
+    from tracehouse.evals.alerting import RuleFileError
     from tracehouse.server import build_app
 
     settings = _settings(**flags)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = build_app(settings)
+    try:
+        app = build_app(settings)
+    except RuleFileError as exc:
+        fail(str(exc))
     try:
         uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
     except StoreError as exc:

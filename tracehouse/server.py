@@ -29,6 +29,10 @@ from tracehouse.collector.spool import Spool
 from tracehouse.collector.store import BadFilter, Store, StoreError, StoreUnavailable
 from tracehouse.collector.writer import Writer
 from tracehouse.dashboard.api import traces as traces_api
+from tracehouse.evals.alerting import api as alerts_api
+from tracehouse.evals.alerting.service import AlertService
+from tracehouse.evals.detect import api as findings_api
+from tracehouse.evals.detect.service import DetectionService
 from tracehouse.sdk.pricing import load_prices
 from tracehouse.settings import Settings
 
@@ -108,10 +112,12 @@ def build_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="tracehouse", version=__version__, lifespan=lifespan)
     app.state.settings = settings
+    # Built here, before the server starts, so a bad rules file is a one-line error and not a failed startup.
+    app.state.store = Store(settings.store_dsn)
+    app.state.alert_service = AlertService(app.state.store, settings.alerts_file)
     install_error_handlers(app)
-    app.include_router(otlp_http.router)
-    app.include_router(traces_api.router)
-    app.include_router(admin.router)
+    for router in (otlp_http.router, traces_api.router, admin.router, findings_api.router, alerts_api.router):
+        app.include_router(router)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:
@@ -146,7 +152,7 @@ def build_app(settings: Settings) -> FastAPI:
 def start_runtime(app: FastAPI, settings: Settings) -> list[Service]:
     """Open the store, migrate, make the first key, and start the writer and the gRPC receiver."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.store_dsn)
+    store: Store = app.state.store
     schema_ready = _try_migrate(store, settings)
     keyring = KeyRing(store)
     metrics = CollectorMetrics()
@@ -173,7 +179,10 @@ def start_runtime(app: FastAPI, settings: Settings) -> list[Service]:
         return DEFAULT_PROJECT if settings.no_auth else keyring.project_for(key)
 
     grpc_receiver = GrpcReceiver(ingest, project_for_key, settings.host, settings.grpc_port, settings.max_request_bytes)
-    services: list[Service] = [_SpoolCloser(spool), writer, grpc_receiver]
+    services: list[Service] = [_SpoolCloser(spool), writer, grpc_receiver, app.state.alert_service]
+    if settings.detect:
+        app.state.detection_service = DetectionService(store)
+        services.append(app.state.detection_service)
     for service in services:
         service.start()
     print(

@@ -1,0 +1,262 @@
+"""SQL for the detectors: which traces finished recently, their steps in bulk, the `findings` table, and retry
+rates over a window. Findings are written by `tracehouse.evals.detect`; this module knows only their columns."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from tracehouse.collector.model import Status, Step, StepType
+from tracehouse.collector.store.client import Store
+
+FINDING_COLUMNS: tuple[str, ...] = (
+    "project_id", "id", "kind", "severity", "trace_id", "span_ids", "agents", "wasted_tokens", "wasted_cost_usd",
+    "explanation", "details", "detected_at",
+)  # fmt: skip
+
+
+class FindingLike(Protocol):
+    id: str
+    kind: str
+    severity: str
+    trace_id: str
+    span_ids: list[str]
+    agents: list[str]
+    wasted_tokens: int
+    wasted_cost_usd: float
+    explanation: str
+    details: dict[str, Any]
+    detected_at: datetime
+
+
+@dataclass(frozen=True)
+class EndedTrace:
+    project_id: str
+    trace_id: str
+    start_time: datetime
+    end_time: datetime
+    spans: int
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def write_findings(store: Store, project_id: str, findings: Sequence[FindingLike]) -> None:
+    """One insert; a finding with an id already stored replaces it (ReplacingMergeTree(detected_at) keyed by
+    project, kind, id)."""
+    if not findings:
+        return
+    rows = [
+        [
+            project_id, f.id, str(f.kind), str(f.severity), f.trace_id, list(f.span_ids), list(f.agents),
+            max(int(f.wasted_tokens), 0), float(f.wasted_cost_usd), f.explanation,
+            json.dumps(f.details, sort_keys=True, default=str), _utc(f.detected_at),
+        ]
+        for f in findings
+    ]  # fmt: skip
+    columns = [list(c) for c in zip(*rows, strict=True)]
+    store.insert("findings", columns, FINDING_COLUMNS)
+
+
+def list_findings(
+    store: Store,
+    project_id: str,
+    *,
+    kind: str | None = None,
+    trace_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 200,
+) -> list[dict[str, Any]]:
+    """Newest first, one row per finding id (the latest detection), `details` decoded.
+
+    The table's ORDER BY (project_id, kind, id) serves a kind filter; a trace filter uses the trace-id bloom index.
+    `LIMIT 1 BY id` keeps the latest detection even before a merge (and across monthly partitions).
+    """
+    where = ["project_id = {p:String}"]
+    params: dict[str, Any] = {"p": project_id, "limit": limit}
+    if kind:
+        where.append("kind = {kind:String}")
+        params["kind"] = kind
+    if trace_id:
+        where.append("trace_id = {t:String}")
+        params["t"] = trace_id
+    if since is not None:
+        where.append("detected_at >= {since:DateTime64(3, 'UTC')}")
+        params["since"] = _utc(since)
+    if until is not None:
+        where.append("detected_at < {until:DateTime64(3, 'UTC')}")
+        params["until"] = _utc(until)
+    rows = store.rows(
+        f"""
+        SELECT {", ".join(FINDING_COLUMNS[1:])}
+        FROM {{db}}.findings
+        WHERE {" AND ".join(where)}
+        ORDER BY detected_at DESC, id
+        LIMIT 1 BY id
+        LIMIT {{limit:UInt32}}
+        """,
+        params,
+    )
+    for r in rows:
+        r["detected_at"] = _utc(r["detected_at"])
+        r["span_ids"] = list(r["span_ids"])
+        r["agents"] = list(r["agents"])
+        try:
+            r["details"] = json.loads(r["details"]) if r["details"] else {}
+        except ValueError:
+            r["details"] = {}
+    return rows
+
+
+def count_findings(
+    store: Store,
+    since: datetime,
+    until: datetime,
+    *,
+    project_id: str | None = None,
+    kind: str | None = None,
+    agent: str | None = None,
+) -> dict[str, int]:
+    """Distinct findings detected in [since, until) per project (for alert rules on findings per window)."""
+    where = ["detected_at >= {since:DateTime64(3, 'UTC')}", "detected_at < {until:DateTime64(3, 'UTC')}"]
+    params: dict[str, Any] = {"since": _utc(since), "until": _utc(until)}
+    if project_id is not None:
+        where.append("project_id = {p:String}")
+        params["p"] = project_id
+    if kind:
+        where.append("kind = {kind:String}")
+        params["kind"] = kind
+    if agent:
+        where.append("has(agents, {agent:String})")
+        params["agent"] = agent
+    rows = store.rows(
+        f"SELECT project_id, uniqExact(id) AS n FROM {{db}}.findings WHERE {' AND '.join(where)} GROUP BY project_id",
+        params,
+    )
+    return {r["project_id"]: int(r["n"]) for r in rows}
+
+
+def traces_ended_between(
+    store: Store, lo: datetime, hi: datetime, *, project_id: str | None = None, limit: int = 5000
+) -> list[EndedTrace]:
+    """Traces whose last span ended in (lo, hi], oldest end first.
+
+    Reads the `traces` summary (ORDER BY project_id, day, trace_id): the day range bounds the scan to the days
+    that can hold such traces; a trace that started before `lo`'s day by more than a day is not seen.
+    """
+    where = ["day >= toDate({lo:DateTime64(9, 'UTC')}) - 1", "day <= toDate({hi:DateTime64(9, 'UTC')})"]
+    params: dict[str, Any] = {"lo": _utc(lo), "hi": _utc(hi), "limit": limit}
+    if project_id is not None:
+        where.append("project_id = {p:String}")
+        params["p"] = project_id
+    rows = store.rows(
+        f"""
+        SELECT project_id, trace_id, min(start_time) AS start_at, max(end_time) AS end_at,
+               uniqExactMerge(spans) AS n
+        FROM {{db}}.traces
+        WHERE {" AND ".join(where)}
+        GROUP BY project_id, trace_id
+        HAVING end_at > {{lo:DateTime64(9, 'UTC')}} AND end_at <= {{hi:DateTime64(9, 'UTC')}}
+        ORDER BY end_at, trace_id
+        LIMIT {{limit:UInt32}}
+        """,
+        params,
+    )
+    return [
+        EndedTrace(r["project_id"], r["trace_id"], _utc(r["start_at"]), _utc(r["end_at"]), int(r["n"])) for r in rows
+    ]
+
+
+# The detectors need no events, links, previews of input or resource attributes: leave them out of the read.
+_DETECT_COLUMNS = (
+    "trace_id", "span_id", "parent_span_id", "name", "status", "agent", "operation", "step_type", "provider",
+    "request_model", "input_tokens", "output_tokens", "cost_usd", "tool_name", "handoff_source", "handoff_target",
+    "retry_attempt", "content_hash", "output_preview", "error_type", "attributes",
+)  # fmt: skip
+
+
+def steps_for_traces(
+    store: Store, project_id: str, trace_ids: Sequence[str], lo: datetime, hi: datetime
+) -> dict[str, list[Step]]:
+    """The steps of many traces of one project in one query (FINAL: a re-delivered span counts once).
+
+    [lo, hi] bounds the steps' start times, so the (project_id, toStartOfHour(start_time), ...) ORDER BY prunes
+    to the hours that hold these traces; the trace-id bloom index narrows further.
+    """
+    if not trace_ids:
+        return {}
+    rows = store.query(
+        f"""
+        SELECT project_id, toUnixTimestamp64Nano(start_time) AS start_ns, toUnixTimestamp64Nano(end_time) AS end_ns,
+               {", ".join(_DETECT_COLUMNS)}
+        FROM {{db}}.steps FINAL
+        WHERE project_id = {{p:String}} AND trace_id IN {{ids:Array(String)}}
+          AND start_time >= {{lo:DateTime64(9, 'UTC')}} AND start_time <= {{hi:DateTime64(9, 'UTC')}}
+        ORDER BY trace_id, start_time, span_id
+        """,
+        {"p": project_id, "ids": list(trace_ids), "lo": _utc(lo), "hi": _utc(hi)},
+    ).result_rows
+    out: dict[str, list[Step]] = {}
+    for r in rows:
+        (project, start_ns, end_ns, trace_id, span_id, parent, name, status, agent, operation, step_type, provider,
+         model, in_tok, out_tok, cost, tool, h_src, h_tgt, attempt, chash, out_prev, err, attrs) = r  # fmt: skip
+        out.setdefault(trace_id, []).append(
+            Step(
+                project_id=project, trace_id=trace_id, span_id=span_id, parent_span_id=parent,
+                start_time_ns=int(start_ns), end_time_ns=int(end_ns), name=name,
+                status=Status(status) if status in Status._value2member_map_ else Status.UNSET,
+                agent=agent, operation=operation,
+                step_type=StepType(step_type) if step_type in StepType._value2member_map_ else StepType.OTHER,
+                provider=provider, request_model=model, input_tokens=in_tok, output_tokens=out_tok, cost_usd=cost,
+                tool_name=tool, handoff_source=h_src, handoff_target=h_tgt, retry_attempt=int(attempt),
+                content_hash=chash, output_preview=out_prev, error_type=err, attributes=dict(attrs),
+            )
+        )  # fmt: skip
+    return out
+
+
+@dataclass(frozen=True)
+class RetryRate:
+    project_id: str
+    key: str
+    calls: int
+    retries: int
+
+    @property
+    def rate(self) -> float:
+        return self.retries / self.calls if self.calls else 0.0
+
+
+_RETRY_GROUP = {"agent": "agent", "provider": "provider", "project": "''"}
+
+
+def retry_rates(
+    store: Store, since: datetime, until: datetime, group_by: str, *, project_id: str | None = None
+) -> list[RetryRate]:
+    """Per project and group: call steps (model, tool, retrieval, embedding calls) and how many were retries
+    (attempt > 1). The leading (project_id, hour) of the steps' ORDER BY prunes to the window."""
+    col = _RETRY_GROUP[group_by]
+    where = [
+        "start_time >= {since:DateTime64(9, 'UTC')}",
+        "start_time < {until:DateTime64(9, 'UTC')}",
+        "step_type IN ('llm', 'tool', 'retrieval', 'embedding')",
+    ]
+    params: dict[str, Any] = {"since": _utc(since), "until": _utc(until)}
+    if project_id is not None:
+        where.append("project_id = {p:String}")
+        params["p"] = project_id
+    rows = store.rows(
+        f"""
+        SELECT project_id, {col} AS key, count() AS calls, countIf(retry_attempt > 1) AS retries
+        FROM {{db}}.steps
+        WHERE {" AND ".join(where)}
+        GROUP BY project_id, key
+        """,
+        params,
+    )
+    return [RetryRate(r["project_id"], r["key"], int(r["calls"]), int(r["retries"])) for r in rows]

@@ -1,0 +1,147 @@
+"""`/api/alerts*`: rules with their state, history, on-demand evaluation, and the edits the Alerts page makes
+(rules and silences). Rules edited here are stored per project in the `alerts` table; file rules stay in the file."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
+from pydantic import BaseModel, Field
+from tracehouse.collector.deps import Project, StoreDep
+from tracehouse.collector.store.alerts import list_events
+from tracehouse.evals.alerting.engine import RuleConflict, RuleNotFound
+from tracehouse.evals.alerting.rules import METRICS, RuleFileError, parse_duration
+from tracehouse.evals.alerting.service import AlertService
+
+router = APIRouter(prefix="/api/alerts", tags=["alerts"])
+
+
+def get_alert_service(request: Request) -> AlertService:
+    service: AlertService | None = getattr(request.app.state, "alert_service", None)
+    if service is None:
+        raise HTTPException(status_code=503, detail="alert evaluation is not running in this server")
+    return service
+
+
+Alerts = Annotated[AlertService, Depends(get_alert_service)]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
+
+
+def _overview(service: AlertService, project: str) -> dict[str, Any]:
+    engine = service.engine
+    return {
+        "rules": engine.overview(project),
+        "notifiers": engine.notifier_health(),
+        "silences": [s.to_json() for s in engine.silences(project)],
+        "metrics": list(METRICS),
+        "evaluation": {
+            "interval_s": service.interval_s,
+            "last_at": _iso(engine.last_evaluation),
+            "last_duration_s": engine.last_duration_s,
+            "last_error": engine.last_error,
+            "rules_file": str(service.rules_file) if service.rules_file else None,
+        },
+    }
+
+
+@router.get("")
+def api_alerts(project: Project, service: Alerts) -> dict[str, Any]:
+    """Every rule of the project (file, defaults and API-made) with its state and instances."""
+    return _overview(service, project)
+
+
+@router.get("/history")
+def api_alert_history(
+    project: Project,
+    store: StoreDep,
+    rule: str | None = Query(None, max_length=100),
+    since: datetime | None = None,
+    limit: int = Query(200, ge=1, le=1000),
+) -> dict[str, Any]:
+    """State changes and notifications, newest first; `notified` and `notify_error` show delivery."""
+    events = list_events(store, project, rule=rule, since=since, limit=limit)
+    return {"events": [{**e, "at": _iso(e["at"]), "updated_at": _iso(e["updated_at"])} for e in events]}
+
+
+@router.post("/check")
+def api_alerts_check(project: Project, service: Alerts) -> dict[str, Any]:
+    """Evaluate every rule now; returns the transitions of this project and the rules' state."""
+    transitions = service.check()
+    mine = [t.__dict__ for t in transitions if t.project_id == project]
+    return {"transitions": mine, **_overview(service, project)}
+
+
+def _bad(exc: Exception) -> HTTPException:
+    return HTTPException(status_code=400, detail=str(exc))
+
+
+@router.post("/rules", status_code=201)
+def api_create_rule(project: Project, service: Alerts, rule: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    try:
+        created = service.engine.put_rule(project, rule, create=True)
+    except RuleFileError as exc:
+        raise _bad(exc) from None
+    except RuleConflict as exc:
+        raise HTTPException(status_code=409, detail=str(exc)) from None
+    return created.to_json()
+
+
+@router.put("/rules/{name}")
+def api_update_rule(
+    name: str, project: Project, service: Alerts, rule: Annotated[dict[str, Any], Body()]
+) -> dict[str, Any]:
+    try:
+        updated = service.engine.put_rule(project, {"name": name, **rule}, name=name)
+    except RuleFileError as exc:
+        raise _bad(exc) from None
+    except RuleNotFound:
+        raise HTTPException(status_code=404, detail=f"no rule named {name!r}") from None
+    return updated.to_json()
+
+
+@router.delete("/rules/{name}", status_code=204)
+def api_delete_rule(name: str, project: Project, service: Alerts) -> None:
+    try:
+        service.engine.delete_rule(project, name)
+    except RuleNotFound:
+        raise HTTPException(status_code=404, detail=f"no rule named {name!r}") from None
+
+
+class SilenceIn(BaseModel):
+    rule: str | None = Field(None, description="Rule name; all rules when absent.")
+    labels: dict[str, str] = Field(default_factory=dict, description="Exact label matches, e.g. {'agent': 'x'}.")
+    duration: str | float | None = Field(None, description="e.g. '2h' (default 1h) — or give ends_at.")
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    comment: str = Field("", max_length=1000)
+    created_by: str = Field("", max_length=200)
+
+
+@router.get("/silences")
+def api_silences(project: Project, service: Alerts, expired: bool = False) -> dict[str, Any]:
+    return {"silences": [s.to_json() for s in service.engine.silences(project, include_expired=expired)]}
+
+
+@router.post("/silences", status_code=201)
+def api_create_silence(project: Project, service: Alerts, body: SilenceIn) -> dict[str, Any]:
+    try:
+        duration = parse_duration(body.duration) if body.duration is not None else None
+        silence = service.engine.add_silence(
+            project, rule=body.rule, labels=body.labels, duration_s=duration, starts_at=body.starts_at,
+            ends_at=body.ends_at, comment=body.comment, created_by=body.created_by,
+        )  # fmt: skip
+    except (RuleFileError, ValueError) as exc:
+        raise _bad(exc) from None
+    return silence.to_json()
+
+
+@router.delete("/silences/{silence_id}", status_code=204)
+def api_delete_silence(silence_id: str, project: Project, service: Alerts) -> None:
+    try:
+        service.engine.delete_silence(project, silence_id)
+    except RuleNotFound:
+        raise HTTPException(status_code=404, detail=f"no active silence {silence_id!r}") from None

@@ -1,0 +1,58 @@
+"""`GET /api/findings` (the detectors' findings) and `POST /api/detect/run` (detect over a window now)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+from tracehouse.collector.deps import Project, StoreDep
+from tracehouse.collector.store.findings import list_findings
+from tracehouse.evals.detect.service import run_window
+
+router = APIRouter(prefix="/api", tags=["findings"])
+
+_PUBLIC = ("id", "kind", "severity", "trace_id", "span_ids", "agents", "wasted_tokens", "wasted_cost_usd",
+           "explanation", "details", "detected_at")  # fmt: skip
+
+
+def _finding_json(row: dict[str, Any]) -> dict[str, Any]:
+    out = {k: row[k] for k in _PUBLIC}
+    out["detected_at"] = row["detected_at"].astimezone(UTC).isoformat().replace("+00:00", "Z")
+    out["wasted_cost_usd"] = round(float(row["wasted_cost_usd"]), 9)
+    return out
+
+
+@router.get("/findings")
+def api_findings(
+    project: Project,
+    store: StoreDep,
+    kind: Literal["loop", "duplicate_work", "retry_storm"] | None = None,
+    trace_id: str | None = Query(None, pattern=r"^[0-9a-fA-F]{32}$"),
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = Query(200, ge=1, le=1000),
+) -> dict[str, Any]:
+    """Findings newest first; `since`/`until` bound the detection time."""
+    rows = list_findings(
+        store, project, kind=kind, trace_id=trace_id.lower() if trace_id else None, since=since, until=until,
+        limit=limit,
+    )  # fmt: skip
+    return {"findings": [_finding_json(r) for r in rows]}
+
+
+class DetectRun(BaseModel):
+    since: datetime | None = Field(None, description="Start of the window (default: an hour ago).")
+    until: datetime | None = None
+    cross_trace: bool = Field(False, description="Also look for duplicate work across the window's traces.")
+
+
+@router.post("/detect/run")
+def api_detect_run(project: Project, store: StoreDep, body: DetectRun | None = None) -> dict[str, Any]:
+    """Run every detector over the project's traces that ended in the window; findings are written and returned."""
+    body = body or DetectRun.model_validate({})
+    until = body.until or datetime.now(UTC)
+    since = body.since or until - timedelta(hours=1)
+    report = run_window(store, project, since, until, cross_trace=body.cross_trace)
+    return {"since": since.isoformat(), "until": until.isoformat(), **report.to_json()}

@@ -1,0 +1,268 @@
+"""Running the detectors: on one trace, over a window on demand, and continuously in `tracehouse serve` on traces
+that finished a quiet period ago (a background thread polling the trace summaries)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from tracehouse.collector.model import Step
+from tracehouse.collector.store.client import Store, StoreError
+from tracehouse.collector.store.findings import (
+    EndedTrace,
+    retry_rates,
+    steps_for_traces,
+    traces_ended_between,
+    write_findings,
+)
+from tracehouse.evals.detect.duplicates import detect_cross_trace_duplicates, detect_duplicate_work
+from tracehouse.evals.detect.loops import detect_loops
+from tracehouse.evals.detect.model import DetectConfig, Finding, Kind, Severity, finding_id
+from tracehouse.evals.detect.retries import detect_retry_storms
+
+log = logging.getLogger(__name__)
+
+BATCH_TRACES = 500
+
+
+def detect_trace(steps: Sequence[Step], config: DetectConfig | None = None) -> list[Finding]:
+    """Every detector over one trace's steps."""
+    config = config or DetectConfig()
+    return [*detect_loops(steps, config), *detect_duplicate_work(steps, config), *detect_retry_storms(steps, config)]
+
+
+@dataclass
+class RunReport:
+    """What one detection pass did."""
+
+    traces: int = 0
+    steps: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, object]:
+        by_kind: dict[str, int] = {}
+        for f in self.findings:
+            by_kind[str(f.kind)] = by_kind.get(str(f.kind), 0) + 1
+        return {
+            "traces": self.traces,
+            "steps": self.steps,
+            "seconds": round(self.seconds, 3),
+            "by_kind": by_kind,
+            "findings": [f.to_json() for f in self.findings],
+        }
+
+
+def scan_traces(
+    store: Store, project_id: str, traces: Sequence[EndedTrace], config: DetectConfig | None = None
+) -> RunReport:
+    """Load the traces' steps in batches, detect, write the findings; returns what was found."""
+    config = config or DetectConfig()
+    report = RunReport()
+    started = time.perf_counter()
+    for i in range(0, len(traces), BATCH_TRACES):
+        batch = traces[i : i + BATCH_TRACES]
+        lo = min(t.start_time for t in batch) - timedelta(seconds=1)
+        hi = max(t.end_time for t in batch) + timedelta(seconds=1)
+        by_trace = steps_for_traces(store, project_id, [t.trace_id for t in batch], lo, hi)
+        found: list[Finding] = []
+        for steps in by_trace.values():
+            found.extend(detect_trace(steps, config))
+            report.steps += len(steps)
+        write_findings(store, project_id, found)
+        report.traces += len(by_trace)
+        report.findings.extend(found)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def run_window(
+    store: Store,
+    project_id: str,
+    since: datetime,
+    until: datetime | None = None,
+    config: DetectConfig | None = None,
+    *,
+    cross_trace: bool = False,
+) -> RunReport:
+    """On demand: every trace of the project that ended in [since, until), plus (optionally) duplicate work across
+    those traces and the window's retry-rate spikes."""
+    config = config or DetectConfig()
+    until = until or datetime.now(UTC)
+    started = time.perf_counter()
+    traces: list[EndedTrace] = []
+    lo = since - timedelta(microseconds=1)
+    while True:
+        page = traces_ended_between(store, lo, until, project_id=project_id, limit=5000)
+        traces.extend(page)
+        if len(page) < 5000:
+            break
+        lo = page[-1].end_time  # traces ending at the very same instant as the page's last may repeat: harmless
+    report = scan_traces(store, project_id, traces, config)
+    extra: list[Finding] = []
+    if cross_trace and traces:
+        lo_t = min(t.start_time for t in traces) - timedelta(seconds=1)
+        by_trace = steps_for_traces(store, project_id, [t.trace_id for t in traces][:BATCH_TRACES], lo_t, until)
+        extra.extend(detect_cross_trace_duplicates(by_trace, config))
+    extra.extend(detect_retry_rate_spikes(store, until, config, project_id=project_id).get(project_id, []))
+    write_findings(store, project_id, extra)
+    report.findings.extend(extra)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def detect_retry_rate_spikes(
+    store: Store, now: datetime, config: DetectConfig | None = None, *, project_id: str | None = None
+) -> dict[str, list[Finding]]:
+    """Per project, agent and provider: the retry rate of the last `rate_window_s` against the `rate_baseline_s`
+    before it. Fires when the window has enough calls, its rate is at least `rate_min` and at least `rate_factor`
+    times the baseline (a baseline with too few calls to say anything does not count as zero)."""
+    config = config or DetectConfig()
+    window_start = now - timedelta(seconds=config.rate_window_s)
+    baseline_start = window_start - timedelta(seconds=config.rate_baseline_s)
+    out: dict[str, list[Finding]] = {}
+    bucket = int(window_start.timestamp()) // config.rate_window_s
+    for group_by in ("project", "agent", "provider"):
+        current = retry_rates(store, window_start, now, group_by, project_id=project_id)
+        if not current:
+            continue
+        base = {
+            (r.project_id, r.key): r
+            for r in retry_rates(store, baseline_start, window_start, group_by, project_id=project_id)
+        }
+        for r in current:
+            if group_by != "project" and not r.key:
+                continue
+            b = base.get((r.project_id, r.key))
+            if r.calls < config.rate_min_calls or r.rate < config.rate_min:
+                continue
+            if b is None or b.calls < config.rate_min_calls or r.rate < config.rate_factor * b.rate:
+                continue
+            scope = "project" if group_by == "project" else f"{group_by} {r.key}"
+            out.setdefault(r.project_id, []).append(
+                Finding(
+                    id=finding_id(Kind.RETRY_STORM, "", "window", group_by, r.key, str(bucket)),
+                    kind=Kind.RETRY_STORM,
+                    severity=Severity.CRITICAL if r.rate >= 0.5 else Severity.WARNING,
+                    trace_id="",
+                    span_ids=[],
+                    agents=[r.key] if group_by == "agent" else [],
+                    wasted_tokens=0,
+                    wasted_cost_usd=0.0,
+                    explanation=(
+                        f"retry rate of {scope} is {r.rate:.0%} over the last {config.rate_window_s // 60 or 1} min "
+                        f"({r.retries} of {r.calls} calls), baseline {b.rate:.0%}"
+                    ),
+                    details={
+                        "scope": "window",
+                        "group_by": group_by,
+                        "key": r.key,
+                        "rate": round(r.rate, 4),
+                        "calls": r.calls,
+                        "retries": r.retries,
+                        "baseline_rate": round(b.rate, 4),
+                        "baseline_calls": b.calls,
+                        "window_start": window_start.isoformat(),
+                    },
+                    detected_at=now,
+                )
+            )
+    return out
+
+
+class DetectionService:
+    """Background detection for `tracehouse serve`.
+
+    Every `interval_s` it asks the trace summaries which traces ended in the last minutes but at least `quiet_s`
+    ago, skips those already scanned with the same end and span count (a trace that grew is scanned again — ids are
+    deterministic, so that replaces its findings), and scans the rest in batches. Every `rate_interval_s` it runs
+    the window-level retry-rate detector. Errors are logged and retried on the next tick; `stop()` joins the thread.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        config: DetectConfig | None = None,
+        *,
+        interval_s: float = 2.0,
+        quiet_s: float = 5.0,
+        lookback_s: float = 900.0,
+        rate_interval_s: float = 60.0,
+        rescan_margin_s: float = 600.0,
+    ) -> None:
+        self.store = store
+        self.config = config or DetectConfig()
+        self.interval_s = interval_s
+        self.quiet_s = quiet_s
+        self.lookback_s = lookback_s
+        self.rate_interval_s = rate_interval_s
+        self.rescan_margin_s = rescan_margin_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._scanned: dict[tuple[str, str], tuple[datetime, int]] = {}
+        self._watermark: datetime | None = None
+        self._last_rate_check = 0.0
+        self.traces_scanned = 0
+        self.findings_written = 0
+        self.last_error: str | None = None
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="tracehouse-detect", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.scan_once()
+                if time.monotonic() - self._last_rate_check >= self.rate_interval_s:
+                    self._last_rate_check = time.monotonic()
+                    for project, found in detect_retry_rate_spikes(self.store, datetime.now(UTC), self.config).items():
+                        write_findings(self.store, project, found)
+                        self.findings_written += len(found)
+                self.last_error = None
+            except StoreError as exc:
+                self.last_error = str(exc)
+                log.warning("detection pass failed (retrying next tick): %s", exc)
+            except Exception as exc:  # a detector bug must not kill the thread; it is logged with its trace
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("detection pass failed")
+            self._stop.wait(self.interval_s)
+
+    def scan_once(self, now: datetime | None = None) -> RunReport:
+        """One pass: scan every trace that has been quiet for `quiet_s` and was not scanned in this shape."""
+        now = now or datetime.now(UTC)
+        hi = now - timedelta(seconds=self.quiet_s)
+        # Re-read a margin behind the last pass: a late span can extend a trace already scanned.
+        first = self._watermark is None
+        lo = hi - timedelta(seconds=self.lookback_s if first else max(self.rescan_margin_s, 2 * self.interval_s))
+        ended = traces_ended_between(self.store, lo, hi, limit=20_000)
+        todo: dict[str, list[EndedTrace]] = {}
+        for t in ended:
+            if self._scanned.get((t.project_id, t.trace_id)) != (t.end_time, t.spans):
+                todo.setdefault(t.project_id, []).append(t)
+        report = RunReport()
+        for project, traces in todo.items():
+            part = scan_traces(self.store, project, traces, self.config)
+            report.traces += part.traces
+            report.steps += part.steps
+            report.findings.extend(part.findings)
+            for t in traces:
+                self._scanned[(t.project_id, t.trace_id)] = (t.end_time, t.spans)
+        self._watermark = hi
+        self._scanned = {k: v for k, v in self._scanned.items() if v[0] > lo}
+        self.traces_scanned += report.traces
+        self.findings_written += len(report.findings)
+        return report

@@ -1,0 +1,225 @@
+"""`Orchestrator`: build a workflow once (validated, fingerprinted), then run, resume, fork and inspect its runs."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from tracehouse.sdk import semconv as sc
+from tracehouse.sdk.pricing import PriceTable, default_prices
+
+from tracehouse import sdk
+
+from .arbitration import Arbiter
+from .breaker import BreakerRegistry, process_breakers
+from .budget import Ledger, Limits, Role, Usage
+from .clock import Clock, RealClock
+from .contracts import HandoffContract
+from .errors import GraphFingerprintMismatch, HumanInputRequired, OrchestratorError
+from .graph import Graph, build_graph
+from .loops import LoopPolicy
+from .nodes import Node
+from .providers.base import Provider
+from .providers.fake import FakeProvider
+from .retry import RetryBudgetConfig, RetryPolicy
+from .runtime import Frame, Run, RunConfig, RunResult, resume_links, terminal_attrs
+from .state import BranchRecord, Checkpoint, RunRecord, SQLiteStateStore, StateSchema, StateStore
+from .summarise import ContextPolicy
+
+
+class Orchestrator:
+    """A validated workflow plus everything its runs share (store, provider, policies).
+
+    >>> orch = Orchestrator("demo.chain", Sequential("chain", [a, b]), provider=FakeProvider())
+    >>> result = orch.run({"topic": "tides"})
+    """
+
+    def __init__(
+        self,
+        name: str,
+        flow: Node,
+        *,
+        store: StateStore | None = None,
+        provider: Provider | None = None,
+        schema: StateSchema | None = None,
+        limits: Limits | None = None,
+        roles: Sequence[Role] = (),
+        retry: RetryPolicy | None = None,
+        retry_budget: RetryBudgetConfig | None = None,
+        breakers: BreakerRegistry | None = None,
+        loop_policy: LoopPolicy | None = None,
+        contracts: Sequence[HandoffContract] = (),
+        context: ContextPolicy | None = None,
+        clock: Clock | None = None,
+        prices: PriceTable | None = None,
+        default_model: str = "fake-small",
+        arbiter: Arbiter | None = None,
+    ) -> None:
+        self.name = name
+        self.flow = flow
+        self.limits = limits or Limits()
+        self.schema = schema or StateSchema()
+        role_map = {r.name: r for r in roles}
+        self.graph: Graph = build_graph(flow, limits=self.limits, contracts=contracts, schema=self.schema,
+                                        roles=role_map)
+        self.store = store or SQLiteStateStore()
+        self.clock = clock or RealClock()
+        prices = prices or default_prices()
+        self.config = RunConfig(
+            workflow=name, schema=self.schema, store=self.store, provider=provider or FakeProvider(clock=self.clock),
+            limits=self.limits, roles=role_map, retry=retry or RetryPolicy(),
+            retry_budget=retry_budget or RetryBudgetConfig(), breakers=breakers or process_breakers(),
+            loop_policy=loop_policy or LoopPolicy(), contracts=tuple(contracts), context=context, clock=self.clock,
+            default_model=default_model, nodes=self.graph.nodes, arbiter=arbiter or Arbiter(),
+            ledger_factory=lambda lim: Ledger(lim, prices),
+        )
+
+    @property
+    def fingerprint(self) -> str:
+        return self.graph.fingerprint
+
+    # -- public verbs ------------------------------------------------------------------------------------------
+
+    def run(self, inputs: Mapping[str, Any] | None = None, *, trace_id: str | None = None,
+            limits: Limits | None = None) -> RunResult:
+        """Start a run, or — given the trace id of an existing run — resume it from its last successful step."""
+        if trace_id is not None and self.store.get_run(trace_id) is not None:
+            return self.resume(trace_id, limits=limits)
+        return self._execute(None, inputs, trace_id, "main", limits, None)
+
+    async def arun(self, inputs: Mapping[str, Any] | None = None, *, trace_id: str | None = None,
+                   limits: Limits | None = None) -> RunResult:
+        if trace_id is not None and self.store.get_run(trace_id) is not None:
+            return await self.aresume(trace_id, limits=limits)
+        return await self._aexecute(None, inputs, trace_id, "main", limits, None)
+
+    def resume(self, trace_id: str, *, branch: str = "main", answers: Mapping[str, Any] | None = None,
+               limits: Limits | None = None) -> RunResult:
+        """Continue a run from its frontier: finished steps are not re-run (their recorded results are reused)."""
+        record = self._prepare_resume(trace_id, answers)
+        return self._execute(record, None, trace_id, branch, limits, self._fork_of(trace_id, branch))
+
+    async def aresume(self, trace_id: str, *, branch: str = "main", answers: Mapping[str, Any] | None = None,
+                      limits: Limits | None = None) -> RunResult:
+        record = self._prepare_resume(trace_id, answers)
+        return await self._aexecute(record, None, trace_id, branch, limits, self._fork_of(trace_id, branch))
+
+    def fork(self, trace_id: str, checkpoint_id: str, *, edits: Mapping[str, Any] | None = None,
+             branch: str | None = None) -> str:
+        """A new branch whose history is the run's up to `checkpoint_id` (plus `edits`); history is never mutated.
+        Run it with `resume(trace_id, branch=...)`."""
+        self._prepare_resume(trace_id, None)
+        cp = self.store.checkpoint(checkpoint_id)
+        if cp is None or cp.trace_id != trace_id:
+            raise OrchestratorError(f"run {trace_id} has no checkpoint {checkpoint_id}")
+        if not cp.meta.get("top"):
+            raise OrchestratorError(f"checkpoint {checkpoint_id} is inside a step (a staged write); fork from a "
+                                    "top-level checkpoint")
+        name = branch or f"fork-{uuid.uuid4().hex[:8]}"
+        state = {**cp.state, **dict(edits or {})}
+        fork_cp = Checkpoint(f"{trace_id[:16]}-{name}-{cp.seq:06d}", trace_id, name, cp.seq, cp.checkpoint_id,
+                             cp.step_key, state, {"top": True, "kind": "fork", "edits": sorted(edits or {})})
+        self.store.create_branch(BranchRecord(trace_id, name, cp.branch, cp.seq, dict(edits or {})), fork_cp)
+        return name
+
+    def history(self, trace_id: str, branch: str = "main") -> list[Checkpoint]:
+        return self.store.history(trace_id, branch)
+
+    def pending_interrupts(self, trace_id: str) -> list[Any]:
+        return [i for i in self.store.interrupts(trace_id) if i.status == "pending"]
+
+    # -- internals ---------------------------------------------------------------------------------------------
+
+    def _prepare_resume(self, trace_id: str, answers: Mapping[str, Any] | None) -> RunRecord:
+        record = self.store.get_run(trace_id)
+        if record is None:
+            raise OrchestratorError(f"no run {trace_id} in the store")
+        if record.fingerprint != self.fingerprint:
+            raise GraphFingerprintMismatch(trace_id, record.fingerprint, self.fingerprint)
+        for interrupt_id, answer in (answers or {}).items():
+            self.store.answer_interrupt(trace_id, interrupt_id, answer)
+        return record
+
+    def _fork_of(self, trace_id: str, branch: str) -> tuple[str, int, dict[str, Any]] | None:
+        info = self.store.get_branch(trace_id, branch)
+        if info is None or info.parent_branch is None:
+            return None
+        return info.parent_branch, info.fork_seq, info.edits
+
+    def _start(self, record: RunRecord | None, inputs: Mapping[str, Any] | None, trace_id: str | None,
+               branch: str, limits: Limits | None,
+               fork: tuple[str, int, dict[str, Any]] | None) -> tuple[Any, Run]:
+        parent: Any = None
+        links: list[Any] = []
+        if record is not None:
+            parent, links = resume_links(record.trace_id, record.root_span_id)
+        span_cm = sdk.workflow(self.name, parent=parent) if parent is not None else sdk.workflow(self.name)
+        span = span_cm.__enter__()
+        ctx = span.span.get_span_context()
+        if record is None:
+            tid = trace_id or (format(ctx.trace_id, "032x") if ctx.is_valid else uuid.uuid4().hex)
+            initial = self.schema.initial(inputs)
+            self.store.create_run(RunRecord(tid, self.name, self.fingerprint, "running", dict(initial),
+                                            format(ctx.span_id, "016x") if ctx.is_valid else None, None))
+        else:
+            tid, initial = record.trace_id, record.initial_state
+            for link in links:
+                span.span.add_link(link.context, {"tracehouse.link": "resumed_from"})
+            history = self.store.history(tid, branch)
+            if history:
+                span.set_attribute(sc.RESUMED_FROM, history[-1].checkpoint_id)
+            self.store.set_run_status(tid, "running")
+        span.set_attribute(sc.GEN_AI_CONVERSATION_ID, tid)
+        run = Run(self.config, tid, branch, dict(initial), limits or self.limits, fork)
+        return (span_cm, span), run
+
+    def _finish(self, handles: Any, run: Run, output: Any, error: BaseException | None) -> RunResult:
+        span_cm, span = handles
+        status = "succeeded" if error is None else ("interrupted" if isinstance(error, HumanInputRequired)
+                                                    else "failed")
+        span.set_attributes({sc.RUN_STATUS: status, sc.BUDGET_SPENT_USD: run.ledger.spent_usd,
+                             sc.BUDGET_FRACTION: run.ledger.fraction()})
+        if run.last_checkpoint:
+            span.set_attribute(sc.CHECKPOINT_ID, run.last_checkpoint)
+        if error is not None:
+            span.add_event(sc.EVENT_RUN_TERMINATED, terminal_attrs(error))
+        self.store.set_run_status(run.trace_id, status, None if error is None else f"{type(error).__name__}: {error}")
+        exc_info = (type(error), error, error.__traceback__) if status == "failed" and error else (None, None, None)
+        span_cm.__exit__(*exc_info)
+        run.close()
+        snap = run.ledger.snapshot()
+        usage = Usage(snap.spent_usd, run.ledger.settled.input_tokens, run.ledger.settled.output_tokens,
+                      snap.model_calls, snap.tool_calls, snap.steps, snap.hops, run.retry_budget.first_attempts,
+                      run.retry_budget.retries)
+        return RunResult(run.trace_id, run.branch, status, dict(run.top.state), output, error, run.last_checkpoint,
+                         snap.spent_usd, usage)
+
+    def _execute(self, record: RunRecord | None, inputs: Mapping[str, Any] | None, trace_id: str | None,
+                 branch: str, limits: Limits | None, fork: tuple[str, int, dict[str, Any]] | None) -> RunResult:
+        handles, run = self._start(record, inputs, trace_id, branch, limits, fork)
+        try:
+            output = self.flow.execute(Frame(run, "root", run.top, input=dict(run.top.state)))
+        except Exception as exc:
+            return self._finish(handles, run, None, exc)
+        except BaseException as exc:  # KeyboardInterrupt, SystemExit: end the span, leave the run resumable
+            handles[0].__exit__(type(exc), exc, exc.__traceback__)
+            run.close()
+            raise
+        return self._finish(handles, run, output, None)
+
+    async def _aexecute(self, record: RunRecord | None, inputs: Mapping[str, Any] | None, trace_id: str | None,
+                        branch: str, limits: Limits | None,
+                        fork: tuple[str, int, dict[str, Any]] | None) -> RunResult:
+        handles, run = self._start(record, inputs, trace_id, branch, limits, fork)
+        run._loop = asyncio.get_running_loop()
+        try:
+            output = await self.flow.aexecute(Frame(run, "root", run.top, input=dict(run.top.state)))
+        except Exception as exc:
+            return self._finish(handles, run, None, exc)
+        except BaseException as exc:
+            handles[0].__exit__(type(exc), exc, exc.__traceback__)
+            run.close()
+            raise
+        return self._finish(handles, run, output, None)

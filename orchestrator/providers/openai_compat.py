@@ -1,0 +1,101 @@
+"""An OpenAI-compatible chat-completions provider over httpx, for any base URL (OpenAI, vLLM, Ollama, LiteLLM...).
+
+It never retries (the orchestrator is the one retry layer) and classifies failures like the breaker does:
+timeouts, connection errors, 429 and 5xx are retryable (with `Retry-After`), other 4xx are not.
+httpx is imported when the provider is created, so the light install does not need it unless this is used.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ..errors import ProviderError, ProviderTimeout
+from .base import ModelRequest, ModelResponse, Provider
+
+
+class OpenAICompatibleProvider(Provider):
+    """`POST {base_url}/chat/completions` with a bearer key (`api_key` or $OPENAI_API_KEY)."""
+
+    def __init__(self, base_url: str = "https://api.openai.com/v1", api_key: str | None = None, *,
+                 name: str = "openai", timeout_s: float = 60.0, headers: dict[str, str] | None = None,
+                 transport: Any = None, async_transport: Any = None) -> None:
+        import httpx
+
+        self.name = name
+        self.base_url = base_url.rstrip("/")
+        key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
+        self._headers = {"Content-Type": "application/json", **(headers or {})}
+        if key:
+            self._headers["Authorization"] = f"Bearer {key}"
+        self._timeout = timeout_s
+        self._httpx = httpx
+        self._client = httpx.Client(timeout=timeout_s, transport=transport)
+        self._async_transport = async_transport
+        self._aclient: Any = None
+
+    def _body(self, request: ModelRequest) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": request.model,
+            "messages": [{"role": m["role"], "content": m["content"]} for m in request.messages],
+            "max_tokens": request.max_tokens,
+            **request.extra,
+        }
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        return body
+
+    def complete(self, request: ModelRequest) -> ModelResponse:
+        try:
+            resp = self._client.post(f"{self.base_url}/chat/completions", json=self._body(request),
+                                     headers=self._headers, timeout=request.timeout_s or self._timeout)
+        except self._httpx.TimeoutException as exc:
+            raise ProviderTimeout(f"{self.name}/{request.model}: {exc}") from exc
+        except self._httpx.TransportError as exc:
+            raise ProviderError(f"{self.name}: {exc}", retryable=True, error_type="connection_error") from exc
+        return self._parse(request, resp)
+
+    async def acomplete(self, request: ModelRequest) -> ModelResponse:
+        if self._aclient is None:
+            self._aclient = self._httpx.AsyncClient(timeout=self._timeout, transport=self._async_transport)
+        try:
+            resp = await self._aclient.post(f"{self.base_url}/chat/completions", json=self._body(request),
+                                            headers=self._headers, timeout=request.timeout_s or self._timeout)
+        except self._httpx.TimeoutException as exc:
+            raise ProviderTimeout(f"{self.name}/{request.model}: {exc}") from exc
+        except self._httpx.TransportError as exc:
+            raise ProviderError(f"{self.name}: {exc}", retryable=True, error_type="connection_error") from exc
+        return self._parse(request, resp)
+
+    def _parse(self, request: ModelRequest, resp: Any) -> ModelResponse:
+        if resp.status_code >= 400:
+            retry_after = resp.headers.get("retry-after")
+            raise ProviderError(
+                f"{self.name}/{request.model}: HTTP {resp.status_code}: {resp.text[:300]}",
+                retryable=resp.status_code == 429 or resp.status_code >= 500,
+                status=resp.status_code,
+                retry_after_s=_seconds(retry_after),
+            )
+        data = resp.json()
+        choice = (data.get("choices") or [{}])[0]
+        usage = data.get("usage") or {}
+        details = usage.get("prompt_tokens_details") or {}
+        return ModelResponse(
+            text=(choice.get("message") or {}).get("content") or "",
+            model=data.get("model") or request.model,
+            input_tokens=usage.get("prompt_tokens"),
+            output_tokens=usage.get("completion_tokens"),
+            cache_read_tokens=details.get("cached_tokens"),
+            finish_reason=choice.get("finish_reason") or "stop",
+            id=data.get("id"),
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None

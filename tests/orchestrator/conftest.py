@@ -1,0 +1,66 @@
+"""Fixtures for the orchestrator suite: real spans (in-memory exporter), real SQLite, a fake clock and provider."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from tracehouse.orchestrator import BreakerConfig, BreakerRegistry, FakeClock, SQLiteStateStore
+
+_EXPORTER = InMemorySpanExporter()
+
+
+def _install() -> None:
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
+
+
+_install()
+
+
+class Spans:
+    """The spans finished during one test, with helpers to read them."""
+
+    def __init__(self, exporter: InMemorySpanExporter) -> None:
+        self._exporter = exporter
+
+    def all(self) -> list[ReadableSpan]:
+        return list(self._exporter.get_finished_spans())
+
+    def named(self, prefix: str) -> list[ReadableSpan]:
+        return [s for s in self.all() if s.name.startswith(prefix)]
+
+    def by_op(self, op: str) -> list[ReadableSpan]:
+        return [s for s in self.all() if (s.attributes or {}).get("gen_ai.operation.name") == op]
+
+
+@pytest.fixture
+def spans() -> Iterator[Spans]:
+    _EXPORTER.clear()
+    yield Spans(_EXPORTER)
+    _EXPORTER.clear()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SQLiteStateStore]:
+    s = SQLiteStateStore(tmp_path / "runs.db")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def breakers(clock: FakeClock) -> BreakerRegistry:
+    return BreakerRegistry(BreakerConfig(jitter=0.0), clock)
