@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+
 from tracehouse.collector.auth import DEFAULT_PROJECT, KeyRing
 from tracehouse.collector.store.client import Store
 

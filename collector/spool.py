@@ -16,9 +16,9 @@ import struct
 import threading
 import zlib
 from collections.abc import Iterator
-from typing import BinaryIO
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 _MAGIC = 0x54485331  # "THS1"
 _HEADER = struct.Struct("<IIIQH")  # magic, payload length, crc32, sequence, project length

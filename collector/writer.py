@@ -1,9 +1,11 @@
-"""The writer: drains the spool into ClickHouse in large batches, in a thread of its own.
+"""The writer: drains the spool into ClickHouse in large batches.
 
-A batch is a run of spool records. Before inserting, the writer records the batch's bounds (the spool's intent
-file); the insert carries a deduplication token made of those bounds, and the batch's last sequence number is the
-rows' `version`. After a crash the same records form the same batch with the same token, so ClickHouse drops the
-replay if the first insert had landed. A failing store is retried with backoff forever: the spool holds the data.
+A batch is a run of spool records. A worker process (collector.encoder) decodes, normalises and serialises it while
+this process inserts the previous one, so the two cores share the work. Before inserting, the writer records the
+batch's bounds (the spool's intent file); the insert carries a deduplication token made of those bounds, and the
+batch's last sequence number is the rows' `version`. After a crash the same records form the same batch with the
+same token, so ClickHouse drops the replay if the first insert had landed. A failing store is retried with backoff
+forever: the spool holds the data.
 """
 
 from __future__ import annotations
@@ -12,15 +14,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from tracehouse.collector.lineage import Lineage
+from tracehouse.collector.encoder import Encoded, EncodeError, EncoderProcess, RawRecord
 from tracehouse.collector.metrics import CollectorMetrics
-from tracehouse.collector.model import Step
-from tracehouse.collector.normalise import Limits, normalise_request
+from tracehouse.collector.normalise import Limits
 from tracehouse.collector.spool import Record, Spool
-from tracehouse.collector.store import Store, StoreError, insert_steps
-from tracehouse.sdk.pricing import PriceTable
+from tracehouse.collector.store import Store, StoreError
+from tracehouse.collector.store.steps import STEP_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -28,16 +29,27 @@ _BYTES_PER_SPAN_GUESS = 400  # to size a batch in spool bytes before decoding it
 _MAX_BACKOFF = 5.0
 
 
+class _Batch:
+    def __init__(self, records: list[Record]) -> None:
+        self.records = records
+        self.first, self.last = records[0].seq, records[-1].seq
+        self.encoded: Encoded | None = None
+
+    @property
+    def token(self) -> str:
+        return f"spool-{self.first}-{self.last}"
+
+
 class Writer:
-    """Spool -> normalise -> ClickHouse. `start()` runs it in a daemon thread; `stop()` drains what it can."""
+    """Spool -> encoder process -> ClickHouse. `start()` runs it in a thread; `stop()` writes what it can first."""
 
     def __init__(
         self,
         spool: Spool,
         store: Store,
-        prices: PriceTable,
         metrics: CollectorMetrics,
         *,
+        prices_path: Path | None = None,
         batch_spans: int = 50_000,
         flush_ms: int = 500,
         limits: Limits | None = None,
@@ -45,14 +57,15 @@ class Writer:
     ) -> None:
         self.spool = spool
         self.store = store
-        self.prices = prices
         self.metrics = metrics
         self.batch_bytes = max(batch_spans * _BYTES_PER_SPAN_GUESS, 64 * 1024)
         self.flush_seconds = flush_ms / 1000
-        self.limits = limits or Limits()
-        self.lineage = Lineage()
+        self._prices_path = prices_path
+        self._limits = limits or Limits()
         self._ensure_schema = ensure_schema
-        self._schema_ready = ensure_schema is None
+        self._encoder: EncoderProcess | None = None
+        self._current: _Batch | None = None  # encoded (or being encoded), to be inserted next
+        self._ahead: _Batch | None = None  # read ahead and submitted to the encoder
         self.healthy = True
         self.last_error = ""
         self._stop = threading.Event()
@@ -67,6 +80,8 @@ class Writer:
         self._thread.join(timeout)
         if not self._thread.is_alive():
             self.drain(timeout)
+            if self._encoder is not None:
+                self._encoder.close()
 
     # -- the loop --------------------------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -78,69 +93,84 @@ class Writer:
                 self.healthy, self.last_error = True, ""
                 if not wrote:
                     self.spool.wait(self.flush_seconds)
-            except StoreError as exc:
+            except (StoreError, EncodeError) as exc:
                 self.metrics.write_errors.inc()
-                self.healthy, self.last_error = False, str(exc)
-                log.warning("store write failed, retrying in %.1fs: %s", backoff, exc)
+                self.healthy, self.last_error = False, str(exc).splitlines()[-1]
+                log.warning("writing a batch failed, retrying in %.1fs: %s", backoff, exc)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, _MAX_BACKOFF)
-            except Exception:  # a bug must not stop ingestion for good; the batch is retried
+            except Exception:  # a bug must not stop ingestion for good; the batch stays spooled and is retried
                 self.metrics.write_errors.inc()
                 log.exception("writer failed on a batch; retrying")
+                self._current = self._ahead = None
                 self._stop.wait(1.0)
             finally:
-                self._update_gauges()
+                self.metrics.spool_bytes.set(self.spool.pending_bytes())
+                self.metrics.spool_lag.set(self.spool.last_seq - self.spool.checkpoint)
 
-    def _update_gauges(self) -> None:
-        self.metrics.spool_bytes.set(self.spool.pending_bytes())
-        self.metrics.spool_lag.set(self.spool.last_seq - self.spool.checkpoint)
+    def _encoder_process(self) -> EncoderProcess:
+        if self._encoder is None:
+            if self._ensure_schema is not None:
+                self._ensure_schema()  # the store was down when the server started
+                self._ensure_schema = None
+            types = self.store.column_types("steps")
+            self._encoder = EncoderProcess([types[c] for c in STEP_COLUMNS], self._prices_path, self._limits)
+        return self._encoder
 
-    def _next_batch(self) -> list[Record]:
-        intent = self.spool.intent()
-        if intent is not None:  # a crash interrupted this batch: re-form exactly it
-            records = self.spool.read(intent.first_seq - 1, intent.last_seq - intent.first_seq + 1, 1 << 62)
-            return [r for r in records if r.seq <= intent.last_seq]
-        records = self.spool.read(self.spool.checkpoint, 100_000, self.batch_bytes)
-        # Few spans waiting: give senders up to flush_ms to fill the batch, so inserts stay large and rare.
+    def _read(self, after_seq: int, fill: bool) -> list[Record]:
+        """Records after `after_seq`; with `fill`, wait up to flush_ms for a batch worth inserting."""
+        records = self.spool.read(after_seq, 100_000, self.batch_bytes)
         deadline = time.monotonic() + self.flush_seconds
-        while records and sum(len(r.payload) for r in records) < self.batch_bytes // 4:
+        while fill and records and sum(len(r.payload) for r in records) < self.batch_bytes // 4:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or self._stop.is_set():
                 break
             self.spool.wait(min(remaining, 0.05))
-            more = self.spool.read(records[-1].seq, 100_000, self.batch_bytes)
-            if not more:
-                continue
-            records.extend(more)
+            records.extend(self.spool.read(records[-1].seq, 100_000, self.batch_bytes))
         return records
 
-    def step(self) -> int:
-        """Write one batch; the number of steps written (0 when the spool had nothing)."""
-        records = self._next_batch()
-        if not records:
-            return 0
-        if not self._schema_ready and self._ensure_schema is not None:
-            self._ensure_schema()  # the store was down when the server started
-            self._schema_ready = True
-        first, last = records[0].seq, records[-1].seq
-        self.spool.begin(first, last)
-        steps = self._normalise(records)
-        corrections = self.lineage.process(steps)
-        insert_steps(self.store, steps + corrections, version=last, dedup_token=f"spool-{first}-{last}")
-        self.spool.commit(last)
-        self.metrics.spans_written.inc(len(steps))
-        self.metrics.corrections_written.inc(len(corrections))
-        return len(steps) + len(corrections)
+    def _first_batch(self) -> _Batch | None:
+        intent = self.spool.intent()
+        if intent is not None:  # a crash interrupted this batch: re-form exactly it
+            records = self.spool.read(intent.first_seq - 1, intent.last_seq - intent.first_seq + 1, 1 << 62)
+            records = [r for r in records if r.seq <= intent.last_seq]
+        else:
+            records = self._read(self.spool.checkpoint, fill=True)
+        return _Batch(records) if records else None
 
-    def _normalise(self, records: list[Record]) -> list[Step]:
-        steps: list[Step] = []
-        for record in records:
-            request = ExportTraceServiceRequest()
-            request.ParseFromString(record.payload)
-            result = normalise_request(request, record.project_id, self.prices, self.limits)
-            self.metrics.attributes_dropped.inc(result.dropped_attributes)
-            steps.extend(result.steps)
-        return steps
+    def _submit(self, batch: _Batch) -> None:
+        raw = [RawRecord(r.seq, r.project_id, r.payload) for r in batch.records]
+        self._encoder_process().submit(raw, batch.last)
+
+    def step(self) -> int:
+        """Insert one batch (while the encoder works on the next); the number of rows written, 0 when idle."""
+        if self._current is None:
+            self._current = self._first_batch()
+            if self._current is None:
+                return 0
+            self._submit(self._current)
+        batch = self._current
+        if batch.encoded is None:
+            try:
+                batch.encoded = self._encoder_process().result()
+            except EncodeError:
+                self._submit(batch)  # resubmit the same records; raise so the loop backs off
+                raise
+        if self._ahead is None:
+            ahead = self._read(batch.last, fill=False)
+            if ahead:
+                self._ahead = _Batch(ahead)
+                self._submit(self._ahead)
+        encoded = batch.encoded
+        self.spool.begin(batch.first, batch.last)
+        if encoded.block:
+            self.store.insert_native("steps", STEP_COLUMNS, encoded.block, dedup_token=batch.token)
+        self.spool.commit(batch.last)
+        self.metrics.spans_written.inc(encoded.steps)
+        self.metrics.corrections_written.inc(encoded.corrections)
+        self.metrics.attributes_dropped.inc(encoded.dropped_attributes)
+        self._current, self._ahead = self._ahead, None
+        return encoded.steps + encoded.corrections or 1
 
     def drain(self, timeout: float) -> bool:
         """Write until the spool is empty or `timeout` passes (used on shutdown)."""
@@ -148,6 +178,6 @@ class Writer:
         while self.spool.last_seq > self.spool.checkpoint and time.monotonic() < deadline:
             try:
                 self.step()
-            except StoreError:
+            except (StoreError, EncodeError):
                 return False
         return self.spool.last_seq <= self.spool.checkpoint

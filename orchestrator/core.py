@@ -7,10 +7,9 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from tracehouse import sdk
 from tracehouse.sdk import semconv as sc
 from tracehouse.sdk.pricing import PriceTable, default_prices
-
-from tracehouse import sdk
 
 from .arbitration import Arbiter
 from .breaker import BreakerRegistry, process_breakers

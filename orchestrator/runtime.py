@@ -21,9 +21,9 @@ from typing import Any, TypeVar
 
 from opentelemetry import trace as otel_trace
 from opentelemetry.trace import Link
-from tracehouse.sdk import semconv as sc
 
 from tracehouse import sdk
+from tracehouse.sdk import semconv as sc
 
 from ._support import Scope, StateView, last_values, roundtrip, step_key
 from .arbitration import Arbiter, Candidate, Decision, choose_by_human

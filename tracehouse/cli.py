@@ -91,13 +91,14 @@ def serve(**flags: Any) -> None:
 
     from tracehouse.collector.store import StoreError
     from tracehouse.evals.alerting import RuleFileError
+    from tracehouse.evals.suite import SuiteError
     from tracehouse.server import build_app
 
     settings = _settings(**flags)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         app = build_app(settings)
-    except RuleFileError as exc:
+    except (RuleFileError, SuiteError) as exc:
         fail(str(exc))
     try:
         uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)

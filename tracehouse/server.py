@@ -28,11 +28,16 @@ from tracehouse.collector.receiver.ingest import Ingest
 from tracehouse.collector.spool import Spool
 from tracehouse.collector.store import BadFilter, Store, StoreError, StoreUnavailable
 from tracehouse.collector.writer import Writer
+from tracehouse.dashboard.api import overview as overview_api
 from tracehouse.dashboard.api import traces as traces_api
+from tracehouse.dashboard.pages import mount_static
+from tracehouse.dashboard.pages import router as pages_router
+from tracehouse.evals import api as evals_api
 from tracehouse.evals.alerting import api as alerts_api
 from tracehouse.evals.alerting.service import AlertService
 from tracehouse.evals.detect import api as findings_api
 from tracehouse.evals.detect.service import DetectionService
+from tracehouse.evals.online import OnlineEvaluator
 from tracehouse.sdk.pricing import load_prices
 from tracehouse.settings import Settings
 
@@ -115,9 +120,17 @@ def build_app(settings: Settings) -> FastAPI:
     # Built here, before the server starts, so a bad rules file is a one-line error and not a failed startup.
     app.state.store = Store(settings.store_dsn)
     app.state.alert_service = AlertService(app.state.store, settings.alerts_file)
+    app.state.online_evals = (
+        OnlineEvaluator.from_files(app.state.store, settings.online_suites, interval_seconds=settings.online_interval_s)
+        if settings.online_suites
+        else None
+    )
     install_error_handlers(app)
-    for router in (otlp_http.router, traces_api.router, admin.router, findings_api.router, alerts_api.router):
+    routers = (otlp_http.router, traces_api.router, overview_api.router, admin.router, findings_api.router,
+               alerts_api.router, evals_api.router, pages_router)  # fmt: skip
+    for router in routers:
         app.include_router(router)
+    mount_static(app)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:
@@ -158,8 +171,8 @@ def start_runtime(app: FastAPI, settings: Settings) -> list[Service]:
     metrics = CollectorMetrics()
     spool = Spool(settings.spool_dir, max_bytes=settings.spool_max_bytes, segment_bytes=settings.spool_segment_bytes)
     ingest = Ingest(spool, metrics)
-    prices = load_prices(settings.prices)
-    writer = Writer(spool, store, prices, metrics, batch_spans=settings.writer_batch_spans,
+    load_prices(settings.prices)  # a bad price file fails here, not in the encoder process
+    writer = Writer(spool, store, metrics, prices_path=settings.prices, batch_spans=settings.writer_batch_spans,
                     flush_ms=settings.writer_flush_ms,
                     ensure_schema=None if schema_ready else lambda: store.migrate(settings.retention_days))  # fmt: skip
     app.state.store, app.state.keyring, app.state.metrics = store, keyring, metrics
@@ -183,6 +196,8 @@ def start_runtime(app: FastAPI, settings: Settings) -> list[Service]:
     if settings.detect:
         app.state.detection_service = DetectionService(store)
         services.append(app.state.detection_service)
+    if app.state.online_evals is not None:
+        services.append(app.state.online_evals)
     for service in services:
         service.start()
     print(

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     prices: Path | None = Field(None, description="TOML price file that extends/overrides the shipped price table.")
     detect: bool = Field(True, description="Run the loop / duplicate / retry-storm detectors on new traces.")
     alerts_file: Path | None = Field(None, description="Alert rules file (TOML or YAML); default rules otherwise.")
+    online_suites: list[Path] = Field(
+        default_factory=list, description="Eval suite files run continuously on newly arrived traces."
+    )
+    online_interval_s: float = Field(30.0, gt=0, description="How often online evals look for new traces.")
     log_level: str = Field("info", pattern=r"^(debug|info|warning|error)$", description="Server log level.")
 
     @field_validator("data_dir", mode="after")

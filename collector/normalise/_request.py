@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
 from tracehouse.collector.model import Step
 from tracehouse.sdk import semconv as sc
 from tracehouse.sdk.pricing import PriceTable

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
 from tracehouse.collector.model import Event, Link, Status, Step, StepType
 from tracehouse.sdk import content_hash
 from tracehouse.sdk import semconv as sc

@@ -11,6 +11,7 @@ from typing import Any
 from google.protobuf.json_format import ParseDict, ParseError
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
 from tracehouse.collector.receiver.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
 PROTOBUF = "application/x-protobuf"

@@ -16,6 +16,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
+
 from tracehouse.collector.receiver.errors import IngestError, Overloaded, Unauthorized
 from tracehouse.collector.receiver.ingest import Ingest
 from tracehouse.collector.store import StoreUnavailable

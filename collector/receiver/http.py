@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from google.protobuf.json_format import MessageToDict
 from google.rpc.status_pb2 import Status
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
 from tracehouse.collector.deps import resolve_project
 from tracehouse.collector.receiver.decode import PROTOBUF, decode, media_type
 from tracehouse.collector.receiver.errors import IngestError, Overloaded, PayloadTooLarge, Unauthorized

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
 from tracehouse.collector.metrics import CollectorMetrics
 from tracehouse.collector.normalise import count_invalid_spans
 from tracehouse.collector.receiver.errors import Overloaded

@@ -17,6 +17,7 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 from clickhouse_connect.driver.query import QueryResult
+
 from tracehouse.collector.store.schema import (
     DEFAULT_RETENTION_DAYS,
     SCHEMA_VERSION,
@@ -163,6 +164,26 @@ class Store:
             )
         except ClickHouseError as exc:
             raise _wrap(exc) from exc
+
+    def insert_native(
+        self, table: str, column_names: Sequence[str], block: bytes, *, dedup_token: str | None = None
+    ) -> None:
+        """Insert rows already serialised in ClickHouse's Native format (built off-thread, e.g. by the encoder)."""
+        settings: dict[str, Any] = dict(_TRANSIENT_SETTINGS)
+        if dedup_token:
+            settings["insert_deduplication_token"] = dedup_token
+        try:
+            self.client().raw_insert(f"{self.database}.{table}", list(column_names), block, settings, fmt="Native")
+        except ClickHouseError as exc:
+            raise _wrap(exc) from exc
+
+    def column_types(self, table: str) -> dict[str, str]:
+        """Column name -> ClickHouse type of one table, as the server reports it."""
+        rows = self.rows(
+            "SELECT name, type FROM system.columns WHERE database = {d:String} AND table = {t:String}",
+            {"d": self.database, "t": table},
+        )
+        return {r["name"]: r["type"] for r in rows}
 
     def ping(self) -> bool:
         try:

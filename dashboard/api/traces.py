@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
-import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
+
 from tracehouse.collector.deps import Project, StoreDep
 from tracehouse.collector.model import Step
 from tracehouse.collector.store import (
@@ -15,10 +16,8 @@ from tracehouse.collector.store import (
     get_trace_steps,
     get_trace_summary,
     group_stats,
-    list_traces,
     time_series,
 )
-
 from tracehouse.dashboard import views
 from tracehouse.dashboard.params import TraceQuery, api_trace_query
 from tracehouse.dashboard.web import ApiRoute, PageError

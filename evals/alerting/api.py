@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
+
 from tracehouse.collector.deps import Project, StoreDep
 from tracehouse.collector.store.alerts import list_events
 from tracehouse.evals.alerting.engine import RuleConflict, RuleNotFound

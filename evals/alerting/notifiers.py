@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
 from tracehouse.evals.alerting.rules import Notifier
 
 log = logging.getLogger("tracehouse.alerts")

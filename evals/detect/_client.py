@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 import httpx
+
 from tracehouse.evals.alerting.rules import parse_duration
 
 DEFAULT_URL = "http://127.0.0.1:4318"

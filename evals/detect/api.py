@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
+
 from tracehouse.collector.deps import Project, StoreDep
 from tracehouse.collector.store.findings import list_findings
 from tracehouse.evals.detect.service import run_window

@@ -9,6 +9,7 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.table import Table
+
 from tracehouse.evals.detect._client import CommandError, api_key, call, parse_since, server_options
 
 

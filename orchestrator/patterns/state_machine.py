@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace as otel_trace
+
 from tracehouse.sdk import semconv as sc
 
 from .._support import Scope, StateView, roundtrip

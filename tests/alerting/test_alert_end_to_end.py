@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from tracehouse.evals.alerting import verify
 from tracehouse.orchestrator.demo import run_demo
 

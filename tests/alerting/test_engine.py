@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+
 from tracehouse.collector.store import Store, insert_steps
 from tracehouse.collector.store.alerts import list_events, write_records
 from tracehouse.collector.store.findings import write_findings

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
 from tracehouse.evals.alerting import DEFAULT_RULES, RuleFileError, load_rules_file
 from tracehouse.evals.alerting.cli import alerts_group
 from tracehouse.evals.alerting.rules import effective_file_rules

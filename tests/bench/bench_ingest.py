@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
-import os
 import random
 import socket
 import statistics
@@ -27,7 +26,7 @@ import httpx
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_normalise import T0, build_batch  # noqa: E402
+from bench_normalise import T0, build_batch
 
 
 def free_port() -> int:

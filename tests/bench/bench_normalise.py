@@ -19,6 +19,7 @@ from typing import Any
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+
 from tracehouse.collector.normalise import normalise_request
 from tracehouse.sdk.pricing import default_prices
 

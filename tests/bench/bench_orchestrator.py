@@ -16,6 +16,7 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
 from tracehouse.orchestrator import Agent, Orchestrator, StateMachine
 from tracehouse.orchestrator.state import SQLiteStateStore
 

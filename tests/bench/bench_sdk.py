@@ -18,9 +18,9 @@ from collections.abc import Callable, Sequence
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import SpanKind
-from tracehouse.sdk import semconv as sc
 
 from tracehouse import sdk
+from tracehouse.sdk import semconv as sc
 
 
 class _Discard(SpanExporter):

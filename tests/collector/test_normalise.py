@@ -6,12 +6,12 @@ import json
 from typing import Any
 
 import pytest
+
+from tests.collector.otlp_builders import CLIENT, ERROR, OK, TRACE_ID, UNSET, make_request, make_span, new_span_id
 from tracehouse.collector.model import Status, Step, StepType
 from tracehouse.collector.normalise import Limits, count_invalid_spans, normalise_request, resolve_agents
 from tracehouse.sdk import content_hash
 from tracehouse.sdk.pricing import ModelPrice, PriceTable
-
-from tests.collector.otlp_builders import CLIENT, ERROR, OK, TRACE_ID, UNSET, make_request, make_span, new_span_id
 
 PRICES = PriceTable(
     {

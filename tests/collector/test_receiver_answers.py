@@ -87,7 +87,8 @@ def test_gzip_protobuf_body_gets_a_protobuf_answer(server: Any) -> None:
         span["traceId"] = base64.b64encode(bytes.fromhex(span["traceId"])).decode()
         span["spanId"] = base64.b64encode(bytes.fromhex(span["spanId"])).decode()
     ParseDict(doc, request)
-    r = post(server, gzip.compress(request.SerializeToString()), "application/x-protobuf", **{"content-encoding": "gzip"})
+    body = gzip.compress(request.SerializeToString())
+    r = post(server, body, "application/x-protobuf", **{"content-encoding": "gzip"})
     assert r.status_code == 200 and r.headers["content-type"] == "application/x-protobuf"
     answer = ExportTraceServiceResponse.FromString(r.content)
     assert answer.partial_success.rejected_spans == 0

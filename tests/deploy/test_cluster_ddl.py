@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from tracehouse.collector.store import Store
 from tracehouse.collector.store import cluster as cluster_module
 from tracehouse.collector.store.cluster import (

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+
 from tracehouse.collector.model import Status, Step, StepType
 from tracehouse.collector.store import DSN, Store, get_trace_steps, get_trace_summary, insert_steps
 from tracehouse.collector.store.cluster import public_tables

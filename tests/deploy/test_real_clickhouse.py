@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlparse, urlunparse
 
 import pytest
+
 from tracehouse.collector.model import Status, Step, StepType
 from tracehouse.collector.store import (
     Store,

@@ -7,6 +7,7 @@ import time
 
 import httpx
 import pytest
+
 from tracehouse.orchestrator.demo import run_demo
 
 EXPECTED_KIND = {"handoff_loop": "loop", "duplicate_work": "duplicate_work", "retry_storm": "retry_storm"}

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+
 from tracehouse.collector.model import StepType
 from tracehouse.collector.store import Store, insert_steps
 from tracehouse.collector.store.findings import list_findings

@@ -10,6 +10,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
 from tracehouse.orchestrator import BreakerConfig, BreakerRegistry, FakeClock, SQLiteStateStore
 
 _EXPORTER = InMemorySpanExporter()

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from tracehouse.orchestrator import HandoffContract, ModelRequest, OpenAICompatibleProvider, ProviderError
 from tracehouse.orchestrator.errors import ProviderTimeout
 

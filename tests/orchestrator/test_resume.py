@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.orchestrator.chain_workflow import Service, build, calls
 from tracehouse.orchestrator import (
     Agent,
     EffectInDoubt,
@@ -26,8 +28,6 @@ from tracehouse.orchestrator import (
 )
 from tracehouse.orchestrator.state import SQLiteStateStore
 from tracehouse.sdk import semconv as sc
-
-from tests.orchestrator.chain_workflow import Service, build, calls
 
 HERE = Path(__file__).parent
 

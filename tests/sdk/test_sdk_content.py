@@ -6,11 +6,11 @@ import dataclasses
 import json
 
 import pytest
-from tracehouse.sdk import semconv as sc
-from tracehouse.sdk._content import ContentPolicy
 
 from tests.sdk.sdk_testing import Recorder, make_recorder
 from tracehouse import sdk
+from tracehouse.sdk import semconv as sc
+from tracehouse.sdk._content import ContentPolicy
 
 
 def test_content_is_off_by_default_but_the_hash_is_always_recorded(traced: Recorder) -> None:

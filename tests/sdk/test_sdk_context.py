@@ -10,10 +10,10 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 from opentelemetry import context as otel_context
-from tracehouse.sdk import semconv as sc
 
 from tests.sdk.sdk_testing import Recorder
 from tracehouse import sdk
+from tracehouse.sdk import semconv as sc
 
 
 def test_thread_pool_with_wrap_keeps_parent_and_agent(traced: Recorder) -> None:

@@ -10,10 +10,10 @@ from typing import Any
 
 import openai
 import pytest
-from tracehouse.sdk import semconv as sc
 
 from tests.sdk.sdk_testing import Recorder, make_recorder
 from tracehouse import sdk
+from tracehouse.sdk import semconv as sc
 
 _USAGE = {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17}
 

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
-from tracehouse.sdk import semconv as sc
 
 from tests.sdk.sdk_testing import Recorder, make_recorder
 from tracehouse import sdk
+from tracehouse.sdk import semconv as sc
 
 
 def test_agent_context_manager_gives_invoke_agent_span(traced: Recorder) -> None:

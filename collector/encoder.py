@@ -1,0 +1,150 @@
+"""Turning spooled OTLP batches into one ClickHouse Native block of `steps` rows, in a worker process.
+
+Decoding, normalising and serialising are the collector's CPU-heavy Python work; in a process of their own they run
+on the second core while the server process answers requests and ClickHouse (which releases the GIL) inserts.
+The worker also owns the `Lineage` of recent traces, since it sees every batch in order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing as mp
+import multiprocessing.connection
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from tracehouse.collector.lineage import Lineage
+from tracehouse.collector.normalise import Limits, normalise_request
+from tracehouse.collector.store.steps import STEP_COLUMNS, step_columns
+from tracehouse.sdk.pricing import PriceTable, load_prices
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    seq: int
+    project_id: str
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    block: bytes  # Native-format rows for STEP_COLUMNS, no INSERT prefix
+    steps: int
+    corrections: int
+    dropped_attributes: int
+
+
+class EncodeError(RuntimeError):
+    """The worker failed on a batch; the message carries its traceback."""
+
+
+class BatchEncoder:
+    """records -> Native block. Pure but for the lineage it keeps across batches."""
+
+    def __init__(self, column_types: Sequence[str], prices: PriceTable, limits: Limits) -> None:
+        from clickhouse_connect.datatypes.registry import get_from_name
+
+        self._types = [get_from_name(t) for t in column_types]
+        self._prices = prices
+        self._limits = limits
+        self.lineage = Lineage()
+
+    def encode(self, records: Sequence[RawRecord], version: int) -> Encoded:
+        from clickhouse_connect.driver.insert import InsertContext
+        from clickhouse_connect.driver.transform import NativeTransform
+
+        steps = []
+        dropped = 0
+        for record in records:
+            request = ExportTraceServiceRequest.FromString(record.payload)
+            result = normalise_request(request, record.project_id, self._prices, self._limits)
+            steps.extend(result.steps)
+            dropped += result.dropped_attributes
+        corrections = self.lineage.process(steps)
+        rows = steps + corrections
+        if not rows:
+            return Encoded(b"", 0, 0, dropped)
+        context = InsertContext("steps", list(STEP_COLUMNS), self._types, data=step_columns(rows, version),
+                                column_oriented=True)  # fmt: skip
+        chunks = list(NativeTransform.build_insert(context))
+        chunks[0] = chunks[0].split(b"\n", 1)[1]  # build_insert starts with an HTTP-style "INSERT ... FORMAT Native\n"
+        return Encoded(b"".join(chunks), len(steps), len(corrections), dropped)
+
+
+def _worker(conn: multiprocessing.connection.Connection, column_types: list[str], prices_path: str | None,
+            limits: Limits) -> None:  # fmt: skip
+    encoder = BatchEncoder(column_types, load_prices(prices_path), limits)
+    while True:
+        try:
+            message = conn.recv()
+        except EOFError:  # the server went away (even by kill -9): nothing is lost, the spool holds the batch
+            return
+        if message is None:
+            return
+        records, version = message
+        try:
+            conn.send(encoder.encode(records, version))
+        except Exception:  # sent back, so the server logs it and retries the batch
+            conn.send(EncodeError(traceback.format_exc(limit=5)))
+
+
+class EncoderProcess:
+    """A spawned worker running BatchEncoder; one batch in flight at a time, restarted if it dies."""
+
+    def __init__(self, column_types: Sequence[str], prices_path: Path | None, limits: Limits) -> None:
+        self._args = (list(column_types), str(prices_path) if prices_path else None, limits)
+        self._ctx = mp.get_context("spawn")  # the server has threads: never fork it
+        self._process: mp.process.BaseProcess | None = None
+        self._conn: multiprocessing.connection.Connection | None = None
+        self._busy = False
+
+    def _ensure(self) -> multiprocessing.connection.Connection:
+        if self._process is None or not self._process.is_alive() or self._conn is None:
+            self.close()
+            parent, child = self._ctx.Pipe()
+            self._process = self._ctx.Process(target=_worker, args=(child, *self._args), name="tracehouse-encoder",
+                                              daemon=True)  # fmt: skip
+            self._process.start()
+            child.close()
+            self._conn = parent
+            self._busy = False
+        return self._conn
+
+    def submit(self, records: Sequence[RawRecord], version: int) -> None:
+        conn = self._ensure()
+        conn.send((list(records), version))
+        self._busy = True
+
+    def result(self, timeout: float = 300.0) -> Encoded:
+        conn = self._conn
+        if conn is None or not self._busy:
+            raise EncodeError("no batch in flight")
+        try:
+            if not conn.poll(timeout):
+                raise EncodeError(f"encoder gave no answer within {timeout:.0f}s")
+            answer = conn.recv()
+        except (EOFError, OSError) as exc:
+            self.close()
+            raise EncodeError(f"encoder process died: {exc}") from None
+        finally:
+            self._busy = False
+        if isinstance(answer, EncodeError):
+            raise answer
+        encoded: Encoded = answer
+        return encoded
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(OSError, BrokenPipeError):
+                self._conn.send(None)
+            self._conn.close()
+            self._conn = None
+        if self._process is not None:
+            self._process.join(timeout=5)
+            if self._process.is_alive():
+                self._process.kill()
+            self._process = None

@@ -1,0 +1,401 @@
+"""The query layer for `scores` and `eval_runs`: writing scores and runs, reading them back, and quality per agent.
+
+Both tables are ReplacingMergeTree, so every read here says `FINAL`:
+- `scores` is ORDER BY (project_id, trace_id, name, span_id, suite, source) with `created_at` as the version: a suite
+  re-run writes the same key with a later `created_at` and replaces the earlier score instead of adding one. Reads by
+  trace hit the key's prefix; reads by time window or run scan the project's range (small next to `steps`).
+- `eval_runs` is ORDER BY (project_id, eval_run_id) with `updated_at` as the version: a run is written when it starts
+  and again when it finishes, and the later row wins.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from tracehouse.collector.store.client import Store
+
+SCORE_COLUMNS: tuple[str, ...] = (
+    "project_id",
+    "trace_id",
+    "span_id",
+    "name",
+    "value",
+    "label",
+    "source",
+    "eval_run_id",
+    "suite",
+    "agent",
+    "agent_version",
+    "passed",
+    "comment",
+    "created_at",
+)
+MAX_SCORES = 10_000
+
+
+@dataclass
+class Score:
+    """One score on a trace (span_id "") or on one step of it; field names are the `scores` columns."""
+
+    project_id: str
+    trace_id: str
+    name: str
+    span_id: str = ""
+    value: float | None = None
+    label: str = ""
+    source: str = "api"
+    eval_run_id: str = ""
+    suite: str = ""
+    agent: str = ""
+    agent_version: str = ""
+    passed: bool | None = None
+    comment: str = ""
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass
+class EvalRun:
+    """One run of a suite: when, how it ended, and its summary (per-scorer numbers, thresholds, totals)."""
+
+    project_id: str
+    eval_run_id: str
+    suite: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    status: str = "running"  # running / passed / failed / error
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class AgentQuality:
+    """Scores attributed to one agent (and version) over a window."""
+
+    agent: str
+    agent_version: str
+    scores: int
+    mean: float | None
+    pass_rate: float | None
+    failed: int
+    errors: int
+    trend: list[dict[str, Any]] = field(default_factory=list)  # [{"bucket", "mean", "pass_rate", "scores"}]
+
+
+@dataclass
+class FailureShare:
+    """How much of the failing traces one agent's steps make up, and the failed scores sitting on its own steps."""
+
+    agent: str
+    failing_traces: int  # failing traces this agent has steps in
+    steps_in_failing: int
+    error_steps_in_failing: int
+    failed_scores_on_agent: int  # failed scores attributed to this agent (its step or the trace's blamed agent)
+    share: float  # failed_scores_on_agent / all failed scores in the window
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# -- scores ---------------------------------------------------------------------------------------------------------
+
+
+def insert_scores(store: Store, scores: list[Score]) -> None:
+    """One Native insert; a score with the same key as a stored one replaces it (the later `created_at` wins)."""
+    if not scores:
+        return
+    columns: list[list[Any]] = [
+        [s.project_id for s in scores],
+        [s.trace_id for s in scores],
+        [s.span_id for s in scores],
+        [s.name for s in scores],
+        [s.value for s in scores],
+        [s.label for s in scores],
+        [s.source for s in scores],
+        [s.eval_run_id for s in scores],
+        [s.suite for s in scores],
+        [s.agent for s in scores],
+        [s.agent_version for s in scores],
+        [None if s.passed is None else int(s.passed) for s in scores],
+        [s.comment for s in scores],
+        [_utc(s.created_at) for s in scores],
+    ]
+    store.insert("scores", columns, SCORE_COLUMNS)
+
+
+def list_scores(
+    store: Store,
+    project_id: str,
+    *,
+    trace_id: str | None = None,
+    name: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    suite: str | None = None,
+    eval_run_id: str | None = None,
+    source: str | None = None,
+    limit: int = 1000,
+) -> list[Score]:
+    """Scores of a project, newest first, narrowed by any of the filters (all optional)."""
+    where = ["project_id = {p:String}"]
+    params: dict[str, Any] = {"p": project_id, "limit": max(1, min(limit, MAX_SCORES))}
+    for column, value in (
+        ("trace_id", trace_id),
+        ("name", name),
+        ("suite", suite),
+        ("eval_run_id", eval_run_id),
+        ("source", source),
+    ):
+        if value is not None:
+            params[column] = value
+            where.append(f"{column} = {{{column}:String}}")
+    if since is not None:
+        params["since"] = _utc(since)
+        where.append("created_at >= {since:DateTime64(3, 'UTC')}")
+    if until is not None:
+        params["until"] = _utc(until)
+        where.append("created_at < {until:DateTime64(3, 'UTC')}")
+    rows = store.rows(
+        f"SELECT {', '.join(SCORE_COLUMNS)} FROM {{db}}.scores FINAL WHERE {' AND '.join(where)}"
+        " ORDER BY created_at DESC, trace_id, name, span_id LIMIT {limit:UInt32}",
+        params,
+    )
+    return [_score(r) for r in rows]
+
+
+def _score(row: dict[str, Any]) -> Score:
+    row["passed"] = None if row["passed"] is None else bool(row["passed"])
+    row["created_at"] = _utc(row["created_at"])
+    return Score(**row)
+
+
+# -- eval runs ------------------------------------------------------------------------------------------------------
+
+_RUN_COLUMNS = ("project_id", "eval_run_id", "suite", "started_at", "finished_at", "status", "summary", "updated_at")
+
+
+def upsert_eval_run(store: Store, run: EvalRun) -> None:
+    """Write the run's current state; the row with the latest `updated_at` is the one reads see."""
+    row = [
+        run.project_id,
+        run.eval_run_id,
+        run.suite,
+        _utc(run.started_at),
+        None if run.finished_at is None else _utc(run.finished_at),
+        run.status,
+        json.dumps(run.summary, default=str),
+        datetime.now(UTC),
+    ]
+    store.insert("eval_runs", [[v] for v in row], _RUN_COLUMNS)
+
+
+def list_eval_runs(
+    store: Store, project_id: str, *, suite: str | None = None, eval_run_id: str | None = None, limit: int = 50
+) -> list[EvalRun]:
+    """Runs of a project, newest first."""
+    where = ["project_id = {p:String}"]
+    params: dict[str, Any] = {"p": project_id, "limit": max(1, min(limit, 1000))}
+    if suite is not None:
+        params["suite"] = suite
+        where.append("suite = {suite:String}")
+    if eval_run_id is not None:
+        params["run"] = eval_run_id
+        where.append("eval_run_id = {run:String}")
+    rows = store.rows(
+        "SELECT project_id, eval_run_id, suite, started_at, finished_at, status, summary"
+        f" FROM {{db}}.eval_runs FINAL WHERE {' AND '.join(where)}"
+        " ORDER BY started_at DESC, eval_run_id LIMIT {limit:UInt32}",
+        params,
+    )
+    runs = []
+    for r in rows:
+        try:
+            summary = json.loads(r["summary"]) if r["summary"] else {}
+        except ValueError:
+            summary = {"unreadable": r["summary"][:200]}
+        runs.append(
+            EvalRun(
+                project_id=r["project_id"],
+                eval_run_id=r["eval_run_id"],
+                suite=r["suite"],
+                started_at=_utc(r["started_at"]),
+                finished_at=None if r["finished_at"] is None else _utc(r["finished_at"]),
+                status=r["status"],
+                summary=summary,
+            )
+        )
+    return runs
+
+
+# -- quality attribution --------------------------------------------------------------------------------------------
+
+
+def _window(
+    project_id: str, since: datetime, until: datetime, suite: str | None, name: str | None
+) -> tuple[str, dict[str, Any]]:
+    where = [
+        "project_id = {p:String}",
+        "created_at >= {since:DateTime64(3, 'UTC')}",
+        "created_at < {until:DateTime64(3, 'UTC')}",
+    ]
+    params: dict[str, Any] = {"p": project_id, "since": _utc(since), "until": _utc(until)}
+    if suite is not None:
+        params["suite"] = suite
+        where.append("suite = {suite:String}")
+    if name is not None:
+        params["name"] = name
+        where.append("name = {name:String}")
+    return " AND ".join(where), params
+
+
+def agent_quality(
+    store: Store,
+    project_id: str,
+    since: datetime,
+    until: datetime,
+    *,
+    suite: str | None = None,
+    name: str | None = None,
+    bucket_seconds: int = 86400,
+) -> list[AgentQuality]:
+    """Per agent and agent version: mean score, pass rate, failures and a trend in `bucket_seconds` buckets.
+
+    Scores without an agent are grouped under "" (trace-level scores the suite could not attribute).
+    """
+    where, params = _window(project_id, since, until, suite, name)
+    params["b"] = max(60, int(bucket_seconds))
+    # pass rate counts only scores that decided pass/fail; errors are scores with label 'error' and no value.
+    aggregates = """
+        count() AS scores,
+        avgOrNull(value) AS mean,
+        countIf(passed = 1) / nullIf(countIf(passed IS NOT NULL), 0) AS pass_rate,
+        countIf(passed = 0) AS failed,
+        countIf(label = 'error' AND value IS NULL) AS errors
+    """
+    totals = store.rows(
+        f"SELECT agent, agent_version, {aggregates} FROM {{db}}.scores FINAL WHERE {where}"
+        " GROUP BY agent, agent_version ORDER BY agent, agent_version",
+        params,
+    )
+    series = store.rows(
+        f"SELECT agent, agent_version, toStartOfInterval(created_at, INTERVAL {{b:UInt32}} SECOND) AS bucket,"
+        f" {aggregates} FROM {{db}}.scores FINAL WHERE {where}"
+        " GROUP BY agent, agent_version, bucket ORDER BY agent, agent_version, bucket",
+        params,
+    )
+    trends: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in series:
+        trends.setdefault((r["agent"], r["agent_version"]), []).append(
+            {
+                "bucket": _utc(r["bucket"]).isoformat(),
+                "scores": int(r["scores"]),
+                "mean": _num(r["mean"]),
+                "pass_rate": _num(r["pass_rate"]),
+            }
+        )
+    return [
+        AgentQuality(
+            agent=r["agent"],
+            agent_version=r["agent_version"],
+            scores=int(r["scores"]),
+            mean=_num(r["mean"]),
+            pass_rate=_num(r["pass_rate"]),
+            failed=int(r["failed"]),
+            errors=int(r["errors"]),
+            trend=trends.get((r["agent"], r["agent_version"]), []),
+        )
+        for r in totals
+    ]
+
+
+def failure_shares(
+    store: Store, project_id: str, since: datetime, until: datetime, *, suite: str | None = None
+) -> list[FailureShare]:
+    """Which agents the failing traces' low scores sit on, most to blame first.
+
+    Reads `scores FINAL` for the failed scores of the window, then `steps FINAL` for the failing traces only: the
+    steps table is ORDER BY (project, hour, trace, span) with a bloom filter on trace_id, and the hour range (a day
+    either side of the window) keeps the scan to the parts that can hold those traces.
+    """
+    where, params = _window(project_id, since, until, suite, None)
+    failed = store.rows(
+        f"SELECT agent, count() AS n FROM {{db}}.scores FINAL WHERE {where} AND passed = 0 GROUP BY agent", params
+    )
+    total_failed = sum(int(r["n"]) for r in failed)
+    if total_failed == 0:
+        return []
+    on_agent = {r["agent"]: int(r["n"]) for r in failed}
+    steps = store.rows(
+        f"""
+        SELECT agent, uniqExact(trace_id) AS traces, count() AS steps, countIf(status = 'error') AS error_steps
+        FROM {{db}}.steps FINAL
+        WHERE project_id = {{p:String}}
+          AND start_time >= {{since:DateTime64(3, 'UTC')}} - INTERVAL 1 DAY
+          AND start_time < {{until:DateTime64(3, 'UTC')}} + INTERVAL 1 DAY
+          AND agent != ''
+          AND trace_id IN (SELECT trace_id FROM {{db}}.scores FINAL WHERE {where} AND passed = 0)
+        GROUP BY agent
+        """,
+        params,
+    )
+    by_agent = {r["agent"]: r for r in steps}
+    agents = set(by_agent) | {a for a in on_agent if a}
+    out = [
+        FailureShare(
+            agent=a,
+            failing_traces=int(by_agent[a]["traces"]) if a in by_agent else 0,
+            steps_in_failing=int(by_agent[a]["steps"]) if a in by_agent else 0,
+            error_steps_in_failing=int(by_agent[a]["error_steps"]) if a in by_agent else 0,
+            failed_scores_on_agent=on_agent.get(a, 0),
+            share=on_agent.get(a, 0) / total_failed,
+        )
+        for a in agents
+    ]
+    return sorted(out, key=lambda f: (-f.failed_scores_on_agent, -f.error_steps_in_failing, f.agent))
+
+
+def _num(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return None if number != number else number  # NaN -> None
+
+
+# -- what the online evaluator and the behavioural scorers read ------------------------------------------------------
+
+
+def finished_traces(
+    store: Store, since: datetime, until: datetime, *, project_id: str | None = None, limit: int = 10_000
+) -> list[tuple[str, str, datetime]]:
+    """(project, trace, last end time) of traces whose last span ended in [since, until), oldest first.
+
+    Reads the `traces` summary (ORDER BY project, day, trace): the day range prunes to the window's days.
+    """
+    where = ["day >= toDate({since:DateTime64(3, 'UTC')}) - 1"]
+    params: dict[str, Any] = {"since": _utc(since), "until": _utc(until), "limit": limit}
+    if project_id is not None:
+        params["p"] = project_id
+        where.append("project_id = {p:String}")
+    rows = store.rows(
+        f"SELECT project_id, trace_id, max(end_time) AS end_at FROM {{db}}.traces WHERE {' AND '.join(where)}"
+        " GROUP BY project_id, trace_id"
+        " HAVING end_at >= {since:DateTime64(3, 'UTC')} AND end_at < {until:DateTime64(3, 'UTC')}"
+        " ORDER BY end_at, trace_id LIMIT {limit:UInt32}",
+        params,
+    )
+    return [(r["project_id"], r["trace_id"], _utc(r["end_at"])) for r in rows]
+
+
+def trace_findings(store: Store, project_id: str, trace_id: str) -> list[dict[str, Any]]:
+    """What the detectors recorded on one trace (kind, span ids, agents, explanation); [] when they did not run.
+
+    `findings` is ORDER BY (project, kind, id); the trace_id bloom filter finds one trace's granules.
+    """
+    rows = store.rows(
+        "SELECT kind, severity, span_ids, agents, wasted_tokens, wasted_cost_usd, explanation"
+        " FROM {db}.findings FINAL WHERE project_id = {p:String} AND trace_id = {t:String}",
+        {"p": project_id, "t": trace_id},
+    )
+    return [{**r, "span_ids": list(r["span_ids"]), "agents": list(r["agents"])} for r in rows]

@@ -1,0 +1,1 @@
+"""Package data: shipped with the wheel so the dashboard works offline (not code)."""
