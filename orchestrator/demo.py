@@ -49,8 +49,10 @@ class DemoReport:
         return f"{self.endpoint.rstrip('/')}/traces/{run.trace_id}"
 
 
-def _reply(text: str, out_tokens: int = 60, latency_s: float = 0.01) -> Scripted:
-    return Scripted(text=text, output_tokens=out_tokens, latency_s=latency_s)
+def _reply(text: str, out_tokens: int = 60, latency_s: float | None = None) -> Scripted:
+    # Latency grows with the answer, as a real model's does, so the demo's waterfalls look like real ones.
+    latency = 0.02 + out_tokens * 0.0005 if latency_s is None else latency_s
+    return Scripted(text=text, output_tokens=out_tokens, latency_s=latency)
 
 
 def _breakers() -> BreakerRegistry:
@@ -230,9 +232,10 @@ def _handoff_loop() -> Orchestrator:
 # --- planted: duplicate work -------------------------------------------------------------------------------------
 
 def _duplicate_work() -> Orchestrator:
+    digest = _reply("ACME 2025: revenue 1.2 bn USD, margin 14 %, guidance raised", 180)
     provider = FakeProvider({
-        "market_researcher": [_reply("ACME revenue 2025: 1.2 bn USD", 40)],
-        "investor_analyst": [_reply("ACME is fairly valued at 1.2 bn revenue", 40)],
+        "market_researcher": [digest, _reply("ACME revenue 2025: 1.2 bn USD", 40)],
+        "investor_analyst": [digest, _reply("ACME is fairly valued at 1.2 bn revenue", 40)],
         "writer": [_reply("ACME brief: revenue 1.2 bn USD, fairly valued.", 60)],
     })
 
@@ -241,9 +244,11 @@ def _duplicate_work() -> Orchestrator:
 
     def researcher(name: str, key: str, angle: str) -> Agent:
         def run(ctx: AgentContext) -> dict[str, Any]:
-            # Both agents run the very same search: the duplicate work planted in this run (dedup is off).
+            # Both agents run the very same search and digest it with the very same prompt: the duplicate work
+            # planted in this run (dedup is off), and the digest's tokens are what it wastes.
             hits = ctx.tool("web_search", search, {"query": "ACME Corp annual revenue 2025"})
-            return {key: ctx.llm(f"{angle}: {hits['results']}", max_tokens=100).text}
+            notes = ctx.llm(f"Digest these search results: {hits['results']}", max_tokens=400).text
+            return {key: ctx.llm(f"{angle}: {notes}", max_tokens=100).text}
         return Agent(name, run, writes=[key])
 
     def write(ctx: AgentContext) -> dict[str, Any]:
