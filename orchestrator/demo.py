@@ -330,7 +330,11 @@ WORKFLOWS: list[tuple[Callable[[], Orchestrator], dict[str, Any], str | None]] =
 
 def run_demo(endpoint: str = DEFAULT_ENDPOINT, api_key: str | None = None, *,
              echo: Callable[[str], None] | None = print, init_sdk: bool = True) -> DemoReport:
-    """Run every demo workflow, send the traces to `endpoint`, flush, and report where to look."""
+    """Run every demo workflow, send the traces to `endpoint`, flush, and report where to look.
+
+    With `init_sdk` (the default) it initialises the SDK for `endpoint` and shuts it down at the end; an application
+    that set up tracing itself passes `init_sdk=False`.
+    """
     api_key = api_key if api_key is not None else os.environ.get("TRACEHOUSE_API_KEY")
     if init_sdk:
         sdk.init(endpoint=endpoint, api_key=api_key, service_name="tracehouse-demo")
@@ -342,6 +346,8 @@ def run_demo(endpoint: str = DEFAULT_ENDPOINT, api_key: str | None = None, *,
         report.runs.append(DemoRun(orch.name, result.trace_id, result.status, fault, error))
         orch.store.close()
     flushed = sdk.force_flush()
+    if init_sdk:  # what this call set up, it takes down (a later run_demo may send elsewhere)
+        sdk.shutdown()
     if echo is not None:
         _print_report(report, echo, flushed)
     return report

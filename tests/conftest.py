@@ -32,6 +32,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.fixture(autouse=True)
+def _fresh_tracing() -> Iterator[None]:
+    """Each test starts with OpenTelemetry and the SDK unconfigured, as a fresh process would: an earlier test's
+    `sdk.init` (or global tracer provider) must not decide where a later test's spans go."""
+    yield
+    from opentelemetry import trace
+    from opentelemetry.util._once import Once
+
+    from tracehouse import sdk
+
+    sdk.shutdown(timeout_s=1.0)
+    # What opentelemetry-test-utils' reset_trace_globals() does: the global provider may be set once per process.
+    trace._TRACER_PROVIDER_SET_ONCE = Once()
+    trace._TRACER_PROVIDER = None
+    trace._PROXY_TRACER_PROVIDER = trace.ProxyTracerProvider()
+
+
 @pytest.fixture(scope="session")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     """The session's store, migrated: embedded, or the ClickHouse server named by TRACEHOUSE_TEST_CLICKHOUSE_URL

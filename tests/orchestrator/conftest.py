@@ -16,15 +16,12 @@ from tracehouse.orchestrator import BreakerConfig, BreakerRegistry, FakeClock, S
 _EXPORTER = InMemorySpanExporter()
 
 
-def _install() -> None:
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
-        trace.set_tracer_provider(provider)
+@pytest.fixture(autouse=True)
+def _tracing() -> None:
+    """A global provider exporting to memory, for every test (the root conftest resets OpenTelemetry after each)."""
+    provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
-
-
-_install()
+    trace.set_tracer_provider(provider)
 
 
 class Spans:
