@@ -1,8 +1,8 @@
 """The durable spool: accepted OTLP batches are appended to fsync'd segment files before the collector answers,
 and the writer drains them into ClickHouse. Nothing acknowledged to a client is lost on a crash or a store outage.
 
-Layout of one record: a fixed header (magic, payload length, CRC-32 of the payload, sequence number, project
-length), the project id, then the payload (a serialised ExportTraceServiceRequest). A torn tail left by a crash
+Layout of one record: a fixed header (magic, payload length, CRC-32 of the payload, sequence number, source key,
+project length), the project id, then the payload (a serialised ExportTraceServiceRequest). A torn tail left by a crash
 fails its length or CRC check and is cut off when the spool is opened; every whole record before it is kept.
 
 The writer's progress lives in `checkpoint` (the last sequence written to the store) and `intent` (the batch it is
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-_MAGIC = 0x54485331  # "THS1"
-_HEADER = struct.Struct("<IIIQH")  # magic, payload length, crc32, sequence, project length
+_MAGIC = 0x54485332  # "THS2"
+_HEADER = struct.Struct("<IIIQIH")  # magic, payload length, crc32, sequence, source key, project length
 _SEGMENT_PREFIX = "seg-"
 _SEGMENT_SUFFIX = ".log"
 
@@ -35,6 +35,7 @@ class Record:
     seq: int
     project_id: str
     payload: bytes
+    source: int = 0  # which sending process the batch came from (keeps one source's batches on one encoder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +117,7 @@ class Spool:
             data = f.read()
         pos = 0
         while pos + _HEADER.size <= len(data):
-            magic, length, crc, seq, plen = _HEADER.unpack_from(data, pos)
+            magic, length, crc, seq, source, plen = _HEADER.unpack_from(data, pos)
             end = pos + _HEADER.size + plen + length
             if magic != _MAGIC or end > len(data):
                 return
@@ -125,18 +126,18 @@ class Spool:
             if zlib.crc32(payload) != crc:
                 return
             if seq >= start_seq:
-                yield Record(seq, project.decode("utf-8"), payload), offset + end
+                yield Record(seq, project.decode("utf-8"), payload, source), offset + end
             pos = end
 
     # -- appending -------------------------------------------------------------------------------------------------
-    def append(self, project_id: str, payload: bytes) -> int:
+    def append(self, project_id: str, payload: bytes, source: int = 0) -> int:
         """Write one batch durably (fsync) and return its sequence number; SpoolFull when over the limit."""
         project = project_id.encode("utf-8")
         with self._lock:
             if self.pending_bytes() + len(payload) > self.max_bytes:
                 raise SpoolFull(f"spool holds {self.pending_bytes()} bytes (limit {self.max_bytes})")
             seq = self._next_seq
-            header = _HEADER.pack(_MAGIC, len(payload), zlib.crc32(payload), seq, len(project))
+            header = _HEADER.pack(_MAGIC, len(payload), zlib.crc32(payload), seq, source & 0xFFFFFFFF, len(project))
             self._active.write(header + project + payload)
             self._active.flush()
             os.fsync(self._active.fileno())

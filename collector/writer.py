@@ -1,11 +1,13 @@
 """The writer: drains the spool into ClickHouse in large batches.
 
-A batch is a run of spool records. A worker process (collector.encoder) decodes, normalises and serialises it while
-this process inserts the previous one, so the two cores share the work. Before inserting, the writer records the
-batch's bounds (the spool's intent file); the insert carries a deduplication token made of those bounds, and the
-batch's last sequence number is the rows' `version`. After a crash the same records form the same batch with the
-same token, so ClickHouse drops the replay if the first insert had landed. A failing store is retried with backoff
-forever: the spool holds the data.
+A batch is a run of spool records. Worker processes (collector.encoder) decode, normalise and serialise it while
+this process inserts the previous one, so the cores share the work. Records are split between the workers by the
+process that sent them, so the spans of one sender's traces meet their ancestors in one worker's lineage.
+
+Before inserting, the writer records the batch's bounds (the spool's intent file); the insert carries a
+deduplication token made of those bounds, and the batch's last sequence number is the rows' `version`. After a crash
+the same records form the same batch with the same token, so ClickHouse drops the replay if the first insert had
+landed. A failing store is retried with backoff forever: the spool holds the data.
 """
 
 from __future__ import annotations
@@ -29,11 +31,30 @@ _BYTES_PER_SPAN_GUESS = 400  # to size a batch in spool bytes before decoding it
 _MAX_BACKOFF = 5.0
 
 
+class _Router:
+    """Sending process -> encoder: a new source goes to the encoder with the fewest sources, then stays there."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._assigned: dict[int, int] = {}
+        self._load = [0] * workers
+
+    def __call__(self, source: int) -> int:
+        worker = self._assigned.get(source)
+        if worker is None:
+            worker = self._load.index(min(self._load))
+            self._assigned[source] = worker
+            self._load[worker] += 1
+        return worker
+
+
 class _Batch:
-    def __init__(self, records: list[Record]) -> None:
-        self.records = records
+    def __init__(self, records: list[Record], route: _Router) -> None:
         self.first, self.last = records[0].seq, records[-1].seq
-        self.encoded: Encoded | None = None
+        self.parts: list[list[Record]] = [[] for _ in range(route.workers)]
+        for record in records:
+            self.parts[route(record.source)].append(record)
+        self.encoded: list[Encoded] | None = None
 
     @property
     def token(self) -> str:
@@ -50,6 +71,7 @@ class Writer:
         metrics: CollectorMetrics,
         *,
         prices_path: Path | None = None,
+        processes: int = 2,
         batch_spans: int = 50_000,
         flush_ms: int = 500,
         limits: Limits | None = None,
@@ -63,7 +85,9 @@ class Writer:
         self._prices_path = prices_path
         self._limits = limits or Limits()
         self._ensure_schema = ensure_schema
-        self._encoder: EncoderProcess | None = None
+        self._processes = processes
+        self._route = _Router(processes)
+        self._encoders: list[EncoderProcess] = []
         self._current: _Batch | None = None  # encoded (or being encoded), to be inserted next
         self._ahead: _Batch | None = None  # read ahead and submitted to the encoder
         self.healthy = True
@@ -80,8 +104,8 @@ class Writer:
         self._thread.join(timeout)
         if not self._thread.is_alive():
             self.drain(timeout)
-            if self._encoder is not None:
-                self._encoder.close()
+            for encoder in self._encoders:
+                encoder.close()
 
     # -- the loop --------------------------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -108,14 +132,16 @@ class Writer:
                 self.metrics.spool_bytes.set(self.spool.pending_bytes())
                 self.metrics.spool_lag.set(self.spool.last_seq - self.spool.checkpoint)
 
-    def _encoder_process(self) -> EncoderProcess:
-        if self._encoder is None:
+    def _encoder_processes(self) -> list[EncoderProcess]:
+        if not self._encoders:
             if self._ensure_schema is not None:
                 self._ensure_schema()  # the store was down when the server started
                 self._ensure_schema = None
             types = self.store.column_types("steps")
-            self._encoder = EncoderProcess([types[c] for c in STEP_COLUMNS], self._prices_path, self._limits)
-        return self._encoder
+            column_types = [types[c] for c in STEP_COLUMNS]
+            self._encoders = [EncoderProcess(column_types, self._prices_path, self._limits)
+                              for _ in range(self._processes)]  # fmt: skip
+        return self._encoders
 
     def _read(self, after_seq: int, fill: bool) -> list[Record]:
         """Records after `after_seq`; with `fill`, wait up to flush_ms for a batch worth inserting."""
@@ -136,11 +162,25 @@ class Writer:
             records = [r for r in records if r.seq <= intent.last_seq]
         else:
             records = self._read(self.spool.checkpoint, fill=True)
-        return _Batch(records) if records else None
+        return _Batch(records, self._route) if records else None
 
     def _submit(self, batch: _Batch) -> None:
-        raw = [RawRecord(r.seq, r.project_id, r.payload) for r in batch.records]
-        self._encoder_process().submit(raw, batch.last)
+        for encoder, part in zip(self._encoder_processes(), batch.parts, strict=True):
+            if part:
+                encoder.submit([RawRecord(r.seq, r.project_id, r.payload) for r in part], batch.last)
+
+    def _results(self, batch: _Batch) -> list[Encoded]:
+        encoded = []
+        failed: EncodeError | None = None
+        for encoder, part in zip(self._encoder_processes(), batch.parts, strict=True):
+            if part:
+                try:
+                    encoded.append(encoder.result())
+                except EncodeError as exc:
+                    failed = exc
+        if failed is not None:
+            raise failed
+        return encoded
 
     def step(self) -> int:
         """Insert one batch (while the encoder works on the next); the number of rows written, 0 when idle."""
@@ -152,25 +192,28 @@ class Writer:
         batch = self._current
         if batch.encoded is None:
             try:
-                batch.encoded = self._encoder_process().result()
+                batch.encoded = self._results(batch)
             except EncodeError:
                 self._submit(batch)  # resubmit the same records; raise so the loop backs off
                 raise
         if self._ahead is None:
             ahead = self._read(batch.last, fill=False)
             if ahead:
-                self._ahead = _Batch(ahead)
+                self._ahead = _Batch(ahead, self._route)
                 self._submit(self._ahead)
         encoded = batch.encoded
+        block = b"".join(e.block for e in encoded)  # Native blocks concatenate into one stream: one insert
         self.spool.begin(batch.first, batch.last)
-        if encoded.block:
-            self.store.insert_native("steps", STEP_COLUMNS, encoded.block, dedup_token=batch.token)
+        if block:
+            self.store.insert_native("steps", STEP_COLUMNS, block, dedup_token=batch.token)
         self.spool.commit(batch.last)
-        self.metrics.spans_written.inc(encoded.steps)
-        self.metrics.corrections_written.inc(encoded.corrections)
-        self.metrics.attributes_dropped.inc(encoded.dropped_attributes)
+        steps = sum(e.steps for e in encoded)
+        corrections = sum(e.corrections for e in encoded)
+        self.metrics.spans_written.inc(steps)
+        self.metrics.corrections_written.inc(corrections)
+        self.metrics.attributes_dropped.inc(sum(e.dropped_attributes for e in encoded))
         self._current, self._ahead = self._ahead, None
-        return encoded.steps + encoded.corrections or 1
+        return steps + corrections or 1
 
     def drain(self, timeout: float) -> bool:
         """Write until the spool is empty or `timeout` passes (used on shutdown)."""

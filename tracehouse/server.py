@@ -172,7 +172,8 @@ def start_runtime(app: FastAPI, settings: Settings) -> list[Service]:
     spool = Spool(settings.spool_dir, max_bytes=settings.spool_max_bytes, segment_bytes=settings.spool_segment_bytes)
     ingest = Ingest(spool, metrics)
     load_prices(settings.prices)  # a bad price file fails here, not in the encoder process
-    writer = Writer(spool, store, metrics, prices_path=settings.prices, batch_spans=settings.writer_batch_spans,
+    writer = Writer(spool, store, metrics, prices_path=settings.prices, processes=settings.writer_processes,
+                    batch_spans=settings.writer_batch_spans,
                     flush_ms=settings.writer_flush_ms,
                     ensure_schema=None if schema_ready else lambda: store.migrate(settings.retention_days))  # fmt: skip
     app.state.store, app.state.keyring, app.state.metrics = store, keyring, metrics

@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="Largest OTLP request, after decompression.")
     spool_max_bytes: int = Field(1024 * 1024 * 1024, ge=1024 * 1024, description="Spool size at which ingest says 503.")
     spool_segment_bytes: int = Field(64 * 1024 * 1024, ge=64 * 1024, description="Spool segment size before rolling.")
+    writer_processes: int = Field(2, ge=1, le=32, description="Encoder worker processes (normalise + serialise).")
     writer_batch_spans: int = Field(50_000, ge=1, description="Most spans in one ClickHouse insert.")
     writer_flush_ms: int = Field(500, ge=10, description="Longest a span waits in the spool before an insert.")
     prices: Path | None = Field(None, description="TOML price file that extends/overrides the shipped price table.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -10,6 +11,19 @@ from tracehouse.collector.metrics import CollectorMetrics
 from tracehouse.collector.normalise import count_invalid_spans
 from tracehouse.collector.receiver.errors import Overloaded
 from tracehouse.collector.spool import Spool, SpoolFull
+
+_SOURCE_ATTRIBUTES = ("service.name", "service.instance.id", "host.name", "process.pid")
+
+
+def source_key(request: ExportTraceServiceRequest) -> int:
+    """A number naming the process that sent the batch (from its resource), so that the writer hands one
+    sender's batches to one encoder, where the spans of a trace meet their ancestors."""
+    if not request.resource_spans:
+        return 0
+    found = {kv.key: kv.value for kv in request.resource_spans[0].resource.attributes if kv.key in _SOURCE_ATTRIBUTES}
+    text = "|".join(str(found[k]) if k in found else "" for k in _SOURCE_ATTRIBUTES)
+    # blake2b, not crc32: CRC is linear, so keys differing in one character often share their low bits.
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=4).digest(), "little")
 
 
 @dataclass(frozen=True)
@@ -32,7 +46,7 @@ class Ingest:
         accepted = total - rejected
         if accepted:
             try:
-                self.spool.append(project_id, payload)
+                self.spool.append(project_id, payload, source_key(request))
             except SpoolFull as exc:
                 raise Overloaded(f"collector is behind ({exc}); retry later") from None
             self.metrics.batches_spooled.inc()

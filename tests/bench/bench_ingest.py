@@ -41,6 +41,8 @@ def make_payloads(n_requests: int, batch: int, seed: int, content: bool) -> list
     shift = time.time_ns() - 3600 * 10**9 - T0  # within the last hour, so retention keeps it
     for i in range(n_requests):
         request = build_batch(batch, seed * 1_000_003 + i)
+        instance = request.resource_spans[0].resource.attributes.add()  # each sender is its own service instance
+        instance.key, instance.value.string_value = "service.instance.id", f"sender-{seed}"
         for span in request.resource_spans[0].scope_spans[0].spans:
             span.start_time_unix_nano += shift
             span.end_time_unix_nano += shift
