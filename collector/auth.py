@@ -42,11 +42,13 @@ class KeyRing:
         self._store = store
         self._lock = threading.Lock()
         self._by_hash: dict[str, KeyRecord] = {}
-        self._loaded_at = 0.0
+        self._loaded = False
+        self._checked_at = 0.0
 
     def _refresh(self, force: bool = False) -> None:
-        if not force and time.monotonic() - self._loaded_at < _REFRESH_SECONDS:
+        if not force and time.monotonic() - self._checked_at < _REFRESH_SECONDS:
             return
+        self._checked_at = time.monotonic()  # also on failure: a store outage costs one attempt per interval
         rows = self._store.rows(
             "SELECT key_hash, project_id, name, prefix, created_at, revoked FROM {db}.api_keys FINAL"
         )
@@ -63,21 +65,18 @@ class KeyRing:
         }
         with self._lock:
             self._by_hash = records
-            self._loaded_at = time.monotonic()
+            self._loaded = True
 
     def project_for(self, key: str | None) -> str | None:
         """The project of an active key, or None."""
         if not key:
             return None
-        digest = hash_key(key)
-        record = self._by_hash.get(digest)
-        if record is None:  # maybe created since the last refresh
-            try:
-                self._refresh()
-            except StoreError:
-                if not self._loaded_at:
-                    raise StoreUnavailable("cannot check API keys: the store is unreachable") from None
-            record = self._by_hash.get(digest)
+        try:
+            self._refresh()  # at most every few seconds: new and revoked keys take effect that soon
+        except StoreError:
+            if not self._loaded:
+                raise StoreUnavailable("cannot check API keys: the store is unreachable") from None
+        record = self._by_hash.get(hash_key(key))
         return record.project_id if record is not None and not record.revoked else None
 
     def create(self, project_id: str, name: str = "") -> tuple[str, KeyRecord]:

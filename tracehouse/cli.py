@@ -83,6 +83,9 @@ def main() -> None:
 @click.option("--grpc-port", type=int, help="OTLP/gRPC port [4317].")
 @click.option("--no-auth", is_flag=True, default=None, help="Accept requests without a key (loopback only).")
 @click.option("--retention-days", type=int, help="Days of data kept [30].")
+@click.option("--alerts-file", type=click.Path(dir_okay=False, path_type=Path), help="Alert rules (TOML or YAML).")
+@click.option("--online-suite", "online_suites", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Eval suite to run continuously on new traces (repeatable).")  # fmt: skip
 def serve(**flags: Any) -> None:
     """Run the collector, API and dashboard (embedded ClickHouse unless --dsn says otherwise)."""
     import logging
@@ -94,6 +97,7 @@ def serve(**flags: Any) -> None:
     from tracehouse.evals.suite import SuiteError
     from tracehouse.server import build_app
 
+    flags["online_suites"] = list(flags["online_suites"]) or None
     settings = _settings(**flags)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

@@ -172,7 +172,7 @@ def list_traces(store: Store, project_id: str, flt: TraceFilter) -> TracePage:
     params: dict[str, Any] = {"p": project_id, "limit": flt.limit + 1}
     where = ["project_id = {p:String}"]
     having: list[str] = []
-    needed = {_SORT_EXPR[flt.sort]}
+    needed = {_SORT_EXPR[flt.sort], "start_ns"}
     if flt.since is not None:
         params["since"] = _to_utc(flt.since)
         where.append("day >= toDate({since:DateTime64(9, 'UTC')})")
@@ -231,9 +231,13 @@ def list_traces(store: Store, project_id: str, flt: TraceFilter) -> TracePage:
     if not page:
         return TracePage(traces=[], next_cursor=None)
     ids = [r["trace_id"] for r in page]
+    # A trace's summary rows are keyed by the days its spans started, none before the trace's own start: bounding
+    # the day lets the primary key (project, day, trace) find the page's granules instead of scanning states.
+    first_day = datetime.fromtimestamp(min(r["start_ns"] for r in page) / 1e9, UTC).date()
     full = store.rows(
-        _SUMMARY_SELECT + " WHERE project_id = {p:String} AND trace_id IN {ids:Array(String)} GROUP BY trace_id",
-        {"p": project_id, "ids": ids},
+        _SUMMARY_SELECT
+        + " WHERE project_id = {p:String} AND day >= {d:Date} AND trace_id IN {ids:Array(String)} GROUP BY trace_id",
+        {"p": project_id, "d": first_day, "ids": ids},
     )
     by_id = {r["trace_id"]: _summary(r) for r in full}
     traces = [by_id[i] for i in ids if i in by_id]
