@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import Enum
@@ -86,6 +88,15 @@ def to_jsonable(value: Any) -> Any:
         return [to_jsonable(v) for v in value]
     return value
 
+
+
+_QUERIES = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tracehouse-page")
+
+
+def concurrently(*queries: Callable[[], Any]) -> list[Any]:
+    """Run a page's independent store queries at once: ClickHouse releases the GIL while it works, and each
+    thread has its own client, so a page costs about its slowest query rather than their sum."""
+    return [future.result() for future in [_QUERIES.submit(q) for q in queries]]
 
 # -- traces list --------------------------------------------------------------------------------------------------
 
@@ -374,16 +385,18 @@ class AgentsView:
 def agents_view(
     store: Store, project: str, window: Window, *, agent: str | None = None, by: TopBy = "slowest"
 ) -> AgentsView:
-    stats = group_stats(store, project, window.since, window.until, "agent", key=agent)
-    found = findings_by_agent(store, project, window.since, window.until)
-    means = agent_mean_scores(store, project, window.since, window.until)
+    bucket = window.bucket_seconds()
+    stats, found, means, series = concurrently(
+        lambda: group_stats(store, project, window.since, window.until, "agent", key=agent),
+        lambda: findings_by_agent(store, project, window.since, window.until),
+        lambda: agent_mean_scores(store, project, window.since, window.until),
+        lambda: time_series(store, project, window.since, window.until, "agent", bucket_seconds=bucket, key=agent),
+    )
     rows = [
         AgentRow(stats=g, findings=found.get(g.key, {}).get("findings", 0),
                  wasted_cost_usd=found.get(g.key, {}).get("wasted_cost_usd", 0.0), mean_score=means.get(g.key))
         for g in stats
     ]  # fmt: skip
-    bucket = window.bucket_seconds()
-    series = time_series(store, project, window.since, window.until, "agent", bucket_seconds=bucket, key=agent)
     charts = [
         chart("Calls", [(p.bucket, p.key, p.calls) for p in series], unit="count", window=window, bucket=bucket),
         chart("Errors", [(p.bucket, p.key, p.errors) for p in series], unit="count", window=window, bucket=bucket),
@@ -416,13 +429,15 @@ class ModelsView:
 
 
 def models_view(store: Store, project: str, window: Window) -> ModelsView:
-    models = group_stats(store, project, window.since, window.until, "model")
-    agents = group_stats(store, project, window.since, window.until, "agent")
     bucket = window.bucket_seconds()
-    by_model = cost_series(store, project, window.since, window.until, by="model", bucket_seconds=bucket)
-    by_agent = cost_series(store, project, window.since, window.until, by="agent", bucket_seconds=bucket)
-    unpriced = unpriced_models(store, project, window.since, window.until)
-    top = list_traces(store, project, TraceFilter(since=window.since, until=window.until, sort="cost", limit=10))
+    models, agents, by_model, by_agent, unpriced, top = concurrently(
+        lambda: group_stats(store, project, window.since, window.until, "model"),
+        lambda: group_stats(store, project, window.since, window.until, "agent"),
+        lambda: cost_series(store, project, window.since, window.until, by="model", bucket_seconds=bucket),
+        lambda: cost_series(store, project, window.since, window.until, by="agent", bucket_seconds=bucket),
+        lambda: unpriced_models(store, project, window.since, window.until),
+        lambda: list_traces(store, project, TraceFilter(since=window.since, until=window.until, sort="cost", limit=10)),
+    )
     charts = [
         chart("Spend by model", [(p.bucket, p.key, p.cost_usd) for p in by_model], unit="usd", window=window,
               bucket=bucket),
