@@ -34,7 +34,7 @@ from tracehouse.collector.store.alerts_read import (
     alert_states,
 )
 from tracehouse.collector.store.costs import UnpricedModel, cost_series, unpriced_models
-from tracehouse.collector.store.findings_read import (
+from tracehouse.collector.store.findings import (
     FindingRow,
     finding_counts,
     findings_by_agent,

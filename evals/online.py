@@ -23,7 +23,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tracehouse.collector.store import Store, get_trace_steps, get_trace_summary
-from tracehouse.collector.store.scores import EvalRun, finished_traces, insert_scores, trace_findings, upsert_eval_run
+from tracehouse.collector.store.findings import findings_as_dicts
+from tracehouse.collector.store.scores import EvalRun, finished_traces, insert_scores, upsert_eval_run
 from tracehouse.collector.store.traces import TraceSummary
 from tracehouse.evals.model import TraceData
 from tracehouse.evals.runner import attach_expected, score_trace
@@ -174,7 +175,7 @@ class OnlineEvaluator:
             if summary is None or not chosen:
                 return
             steps = get_trace_steps(self.store, project_id, trace_id, around=(summary.start_time, summary.end_time))
-            findings = trace_findings(self.store, project_id, trace_id)
+            findings = findings_as_dicts(self.store, project_id, trace_id)
             written = 0
             for suite in chosen:
                 if suite.select.operation and not any(s.operation == suite.select.operation for s in steps):

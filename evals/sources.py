@@ -14,7 +14,8 @@ import httpx
 
 from tracehouse.collector.model import Event, Link, Status, Step, StepType
 from tracehouse.collector.store import Store, TraceFilter, TraceSummary, get_trace_steps, list_traces
-from tracehouse.collector.store.scores import EvalRun, Score, insert_scores, trace_findings, upsert_eval_run
+from tracehouse.collector.store.findings import findings_as_dicts
+from tracehouse.collector.store.scores import EvalRun, Score, insert_scores, upsert_eval_run
 from tracehouse.collector.store.traces import MAX_PAGE
 from tracehouse.evals.model import TraceData
 from tracehouse.evals.suite import Selection
@@ -88,7 +89,7 @@ class StoreSource:
             self.store, self.project_id, summary.trace_id, around=(summary.start_time, summary.end_time)
         )
         return TraceData(
-            summary=summary, steps=steps, findings=trace_findings(self.store, self.project_id, summary.trace_id)
+            summary=summary, steps=steps, findings=findings_as_dicts(self.store, self.project_id, summary.trace_id)
         )
 
     def link(self, trace_id: str) -> str:

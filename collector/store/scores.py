@@ -386,16 +386,3 @@ def finished_traces(
         params,
     )
     return [(r["project_id"], r["trace_id"], _utc(r["end_at"])) for r in rows]
-
-
-def trace_findings(store: Store, project_id: str, trace_id: str) -> list[dict[str, Any]]:
-    """What the detectors recorded on one trace (kind, span ids, agents, explanation); [] when they did not run.
-
-    `findings` is ORDER BY (project, kind, id); the trace_id bloom filter finds one trace's granules.
-    """
-    rows = store.rows(
-        "SELECT kind, severity, span_ids, agents, wasted_tokens, wasted_cost_usd, explanation"
-        " FROM {db}.findings FINAL WHERE project_id = {p:String} AND trace_id = {t:String}",
-        {"p": project_id, "t": trace_id},
-    )
-    return [{**r, "span_ids": list(r["span_ids"]), "agents": list(r["agents"])} for r in rows]
