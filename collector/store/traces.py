@@ -163,6 +163,21 @@ _PHASE_ONE_EXPR: dict[str, str] = {
 }
 
 
+def _cost_ranking(flt: TraceFilter) -> str:
+    """Phase one for "most expensive first" with no other filter: summing `steps` FINAL (one row per span) is exact
+    and cheaper than merging every trace's usage set; the (project, hour) key prunes the window."""
+    where = ["project_id = {p:String}"]
+    if flt.since is not None:
+        where.append("start_time >= {since:DateTime64(9, 'UTC')}")
+    if flt.until is not None:
+        where.append("start_time < {until:DateTime64(9, 'UTC')}")
+    return (
+        "SELECT trace_id, sum(ifNull(cost_usd, 0)) AS cost_usd, min(start_time) AS start_at,"
+        " toInt64(toUnixTimestamp64Nano(min(start_time))) AS start_ns"
+        " FROM {db}.steps FINAL WHERE " + " AND ".join(where)
+    )
+
+
 def list_traces(store: Store, project_id: str, flt: TraceFilter) -> TracePage:
     """One page of traces matching `flt`, newest first by default; `next_cursor` fetches the next page."""
     if flt.sort not in _SORT_EXPR:
@@ -218,9 +233,13 @@ def list_traces(store: Store, project_id: str, flt: TraceFilter) -> TracePage:
         cursor_type = "Float64" if flt.sort == "cost" else "Int64"
         cv = f"{{cv:{cursor_type}}}"
         having.append(f"({sort_expr} {cmp} {cv} OR ({sort_expr} = {cv} AND trace_id {cmp} {{ct:String}}))")
-    select = ", ".join(f"{_PHASE_ONE_EXPR[name]} AS {name}" for name in sorted(needed))
+    if flt.sort == "cost" and needed <= {"cost_usd", "start_ns", "start_at"} and flt.trace_ids is None:
+        source = _cost_ranking(flt)
+    else:
+        select = ", ".join(f"{_PHASE_ONE_EXPR[name]} AS {name}" for name in sorted(needed))
+        source = f"SELECT trace_id, {select} FROM {{db}}.traces WHERE " + " AND ".join(where)
     page = store.rows(
-        f"SELECT trace_id, {select} FROM {{db}}.traces WHERE " + " AND ".join(where)
+        source
         + " GROUP BY trace_id"
         + (" HAVING " + " AND ".join(having) if having else "")
         + f" ORDER BY {sort_expr} {direction}, trace_id {direction} LIMIT {{limit:UInt32}}",
