@@ -7,7 +7,13 @@ import os
 import time
 from typing import Any
 
+import grpc
 import httpx
+import pytest
+from google.rpc.error_details_pb2 import RetryInfo
+from google.rpc.status_pb2 import Status
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc import TraceServiceStub
 
 from tests.collector.test_receiver_answers import json_span, otlp_json, post
 from tests.conftest import free_port
@@ -41,6 +47,23 @@ def stored_spans(server: Any, trace_ids: list[str], timeout: float = 30.0) -> di
             return counts
         time.sleep(0.3)
     return counts
+
+
+def assert_grpc_unavailable_with_retry_info(port: int) -> None:
+    """OTLP/gRPC's equivalent of 503 + Retry-After: UNAVAILABLE with a RetryInfo in the status details."""
+    request = ExportTraceServiceRequest()
+    spans = request.resource_spans.add().scope_spans.add().spans
+    for i in range(200):  # larger than the HTTP batch that was refused: it cannot fit either
+        span = spans.add()
+        span.trace_id, span.span_id, span.name = os.urandom(16), os.urandom(8), f"g{i}" * 20
+        span.start_time_unix_nano = span.end_time_unix_nano = time.time_ns()
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel, pytest.raises(grpc.RpcError) as failure:
+        TraceServiceStub(channel).Export(request, timeout=10)
+    assert failure.value.code() == grpc.StatusCode.UNAVAILABLE
+    details = dict(failure.value.trailing_metadata() or ())["grpc-status-details-bin"]
+    status = Status.FromString(details)
+    retry = RetryInfo()
+    assert status.details[0].Unpack(retry) and retry.retry_delay.seconds > 0
 
 
 def test_kill_9_while_writer_is_behind_loses_and_doubles_nothing(make_server: Any, tmp_path: Any) -> None:
@@ -84,6 +107,7 @@ def test_store_outage_spools_then_503_then_drains_when_store_returns(make_server
     assert refused is not None, "the spool limit was never reached"
     assert refused.status_code == 503 and int(refused.headers["Retry-After"]) > 0
     assert len(accepted) > 10
+    assert_grpc_unavailable_with_retry_info(down.grpc_port)
     assert httpx.get(f"{down.url}/readyz").status_code == 503
     down.stop()
 
