@@ -7,7 +7,7 @@ no page carries inline script, data for charts travels in `<script type="applica
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import parse_qs, urlparse
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from tracehouse.collector.deps import KEY_COOKIE, StoreDep, get_keyring
+from tracehouse.collector.store import Store
 from tracehouse.collector.store.steps_read import TopBy
 from tracehouse.dashboard import views
 from tracehouse.dashboard.params import TraceQuery, page_trace_query
@@ -24,13 +25,22 @@ from tracehouse.dashboard.web import (
     PageProject,
     PageRoute,
     WeekWindowDep,
+    Window,
     WindowDep,
     render,
 )
+from tracehouse.evals.alerting.api import Alerts
+from tracehouse.evals.alerting.engine import RuleConflict, RuleNotFound
+from tracehouse.evals.alerting.rules import GroupBy, Op, RuleFileError, SeverityName, parse_duration
+from tracehouse.evals.alerting.service import AlertService
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 COOKIE_MAX_AGE = 30 * 86400
+OPS: tuple[str, ...] = get_args(Op)
+SEVERITIES: tuple[str, ...] = get_args(SeverityName)
+GROUP_BYS: tuple[str, ...] = get_args(GroupBy)
+RULE_FILTERS = ("agent", "model", "provider")  # the filters the rule form edits; others are kept as they are
 SPAN_ID_PATTERN = r"^[0-9a-fA-F]{1,32}$"
 
 
@@ -93,11 +103,171 @@ def evals_page(
     return render(request, "evals.html", {"view": view, "nav": "evals", "project": project})
 
 
+# -- alerts: rules and silences, edited through plain forms (POST, 303 back to /alerts) ----------------------------
+
+FORM_LIMIT = 20_000  # bytes of a form body
+RULE_DEFAULTS = {"metric": "error_rate", "op": ">", "window": "5m", "severity": "warning", "enabled": "on"}
+MAX_SILENCE_S = 366 * 86400
+
+
+def _alert_service(request: Request) -> AlertService | None:
+    return getattr(request.app.state, "alert_service", None)
+
+
+def _alerts(
+    request: Request, project: str, store: Store, window: Window, *, rule_form: dict[str, str] | None = None,
+    editing: str | None = None, silence_form: dict[str, str] | None = None, error: str | None = None,
+    error_for: str | None = None, status: int = 200,
+) -> Response:  # fmt: skip
+    """The Alerts page; after a refused form, with the message next to that form and the values as submitted."""
+    view = views.alerts_view(store, project, window, _alert_service(request))
+    return render(request, "alerts.html", {
+        "view": view, "nav": "alerts", "project": project, "rule_form": rule_form or RULE_DEFAULTS,
+        "editing": editing, "silence_form": silence_form or {}, "error": error, "error_for": error_for,
+        "ops": OPS, "severities": SEVERITIES, "group_bys": GROUP_BYS,
+    }, status)  # fmt: skip
+
+
+def rule_form_values(rule: dict[str, Any]) -> dict[str, str]:
+    """A rule's JSON (`Rule.to_json()`) as the values of the rule form."""
+    filters = rule.get("filters") or {}
+    return {
+        "name": rule["name"], "metric": rule["metric"], "op": rule["op"], "threshold": f"{rule['threshold']:.15g}",
+        "window": rule["window"], "for": rule["for"], "severity": rule["severity"],
+        "group_by": rule.get("group_by") or "", "description": rule.get("description", ""),
+        "enabled": "on" if rule.get("enabled", True) else "",
+        **{k: filters.get(k) or "" for k in RULE_FILTERS},
+    }  # fmt: skip
+
+
+def rule_from_form(form: dict[str, str], base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The rule the form describes, over `base` (the rule being edited: fields the form lacks, such as a baseline
+    or a findings `kind` filter, are kept). An empty field means the rule's default; the engine validates."""
+    data = {k: v for k, v in (base or {}).items() if k != "project"}  # the engine sets the project
+    for key in ("name", "metric", "op", "threshold", "window", "for", "severity", "group_by", "description"):
+        value = form.get(key, "").strip()
+        if value:
+            data[key] = value
+        else:
+            data.pop(key, None)
+    filters = dict(data.get("filters") or {})
+    for key in RULE_FILTERS:
+        value = form.get(key, "").strip()
+        if value:
+            filters[key] = value
+        else:
+            filters.pop(key, None)
+    data["filters"] = filters
+    data["enabled"] = form.get("enabled") == "on"
+    return data
+
+
+async def _read_form(request: Request) -> dict[str, str]:
+    """The urlencoded body (at most FORM_LIMIT bytes, first value per field); cross-site posts are refused."""
+    origin = request.headers.get("origin")
+    if origin and urlparse(origin).netloc != request.url.netloc:
+        raise PageError(403, "cross-site form refused")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > FORM_LIMIT:
+            raise PageError(413, f"the form is larger than {FORM_LIMIT} bytes")
+    parsed = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=50)
+    return {k: v[0] for k, v in parsed.items()}
+
+
+def _back() -> Response:
+    return RedirectResponse("/alerts", status_code=303)
+
+
 @router.get("/alerts", response_class=HTMLResponse)
-def alerts_page(request: Request, project: PageProject, store: StoreDep, window: WeekWindowDep) -> Response:
-    view = views.alerts_view(store, project, window)
-    return render(request, "alerts.html", {"view": view, "nav": "alerts", "project": project,
-                                           "pretty": views.pretty_json})  # fmt: skip
+def alerts_page(
+    request: Request, project: PageProject, store: StoreDep, window: WeekWindowDep,
+    edit: str | None = Query(None, max_length=100),
+) -> Response:  # fmt: skip
+    service = _alert_service(request)
+    if not edit or service is None:
+        return _alerts(request, project, store, window)
+    rule = next((r for r in service.engine.overview(project) if r["name"] == edit), None)
+    if rule is None:
+        raise PageError(404, f"no rule named {edit!r}")
+    return _alerts(request, project, store, window, rule_form=rule_form_values(rule), editing=edit)
+
+
+@router.post("/alerts/rules", response_class=HTMLResponse)
+async def create_rule(
+    request: Request, project: PageProject, store: StoreDep, window: WeekWindowDep, service: Alerts
+) -> Response:
+    form = await _read_form(request)
+    try:
+        service.engine.put_rule(project, rule_from_form(form), create=True)
+    except (RuleFileError, RuleConflict) as exc:
+        status = 409 if isinstance(exc, RuleConflict) else 400
+        return _alerts(request, project, store, window, rule_form=form, error=str(exc), error_for="rule",
+                       status=status)  # fmt: skip
+    return _back()
+
+
+@router.post("/alerts/rules/{name}", response_class=HTMLResponse)
+async def update_rule(
+    request: Request, name: str, project: PageProject, store: StoreDep, window: WeekWindowDep, service: Alerts
+) -> Response:  # fmt: skip
+    form = await _read_form(request)
+    current = {r.name: r for r, _ in service.engine.rules_for(project)}.get(name)
+    if current is None:
+        raise PageError(404, f"no rule named {name!r}")
+    try:  # a file or default rule becomes this project's API rule of the same name
+        service.engine.put_rule(project, {**rule_from_form(form, current.to_json()), "name": name}, name=name)
+    except RuleFileError as exc:
+        return _alerts(request, project, store, window, rule_form={**form, "name": name}, editing=name,
+                       error=str(exc), error_for="rule", status=400)  # fmt: skip
+    except RuleNotFound:
+        raise PageError(404, f"no rule named {name!r}") from None
+    return _back()
+
+
+@router.post("/alerts/rules/{name}/delete", response_class=HTMLResponse)
+async def delete_rule(request: Request, name: str, project: PageProject, service: Alerts) -> Response:
+    await _read_form(request)
+    try:  # a file or default rule is hidden for this project
+        service.engine.delete_rule(project, name)
+    except RuleNotFound:
+        raise PageError(404, f"no rule named {name!r}") from None
+    return _back()
+
+
+@router.post("/alerts/silences", response_class=HTMLResponse)
+async def create_silence(
+    request: Request, project: PageProject, store: StoreDep, window: WeekWindowDep, service: Alerts
+) -> Response:
+    form = await _read_form(request)
+    rule = form.get("rule", "").strip() or None
+    comment = form.get("comment", "").strip()
+    try:
+        if rule is not None and rule not in {r.name for r, _ in service.engine.rules_for(project)}:
+            raise RuleFileError(f"silence: rule: no rule named {rule!r}")
+        if len(comment) > 1000:
+            raise RuleFileError("silence: comment: at most 1000 characters")
+        duration = parse_duration(form["duration"]) if form.get("duration", "").strip() else None
+        if duration is not None and duration > MAX_SILENCE_S:
+            raise RuleFileError("silence: duration: at most 366d")
+        service.engine.add_silence(project, rule=rule, labels={}, duration_s=duration, comment=comment,
+                                   created_by="dashboard")  # fmt: skip
+    except (RuleFileError, ValueError) as exc:
+        message = str(exc) if isinstance(exc, RuleFileError) else f"silence: duration: {exc}"
+        return _alerts(request, project, store, window, silence_form=form, error=message, error_for="silence",
+                       status=400)  # fmt: skip
+    return _back()
+
+
+@router.post("/alerts/silences/{silence_id}/delete", response_class=HTMLResponse)
+async def delete_silence(request: Request, silence_id: str, project: PageProject, service: Alerts) -> Response:
+    await _read_form(request)
+    try:
+        service.engine.delete_silence(project, silence_id)
+    except RuleNotFound:
+        raise PageError(404, f"no active silence {silence_id!r}") from None
+    return _back()
 
 
 # -- login ----------------------------------------------------------------------------------------------------------

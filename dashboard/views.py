@@ -4,7 +4,6 @@ dataclasses, used both by the HTML page and by its JSON twin (so the two can nev
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,14 +24,7 @@ from tracehouse.collector.store import (
     list_traces,
     time_series,
 )
-from tracehouse.collector.store.alerts_read import (
-    AlertEventRow,
-    AlertRule,
-    AlertState,
-    alert_history,
-    alert_rules,
-    alert_states,
-)
+from tracehouse.collector.store.alerts_read import AlertEventRow, AlertState, alert_history, alert_states
 from tracehouse.collector.store.costs import UnpricedModel, cost_series, unpriced_models
 from tracehouse.collector.store.findings import (
     FindingRow,
@@ -65,6 +57,8 @@ from tracehouse.collector.store.steps_read import (
 )
 from tracehouse.dashboard import analysis
 from tracehouse.dashboard.web import PageError, Window
+from tracehouse.evals.alerting.rules import DEFAULT_RULES
+from tracehouse.evals.alerting.service import AlertService
 
 BIG_TRACE = 300  # above this many steps, only the top tree levels that fit in ROW_BUDGET start expanded
 ROW_BUDGET = 250
@@ -89,7 +83,6 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
-
 _QUERIES = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tracehouse-page")
 
 
@@ -97,6 +90,7 @@ def concurrently(*queries: Callable[[], Any]) -> list[Any]:
     """Run a page's independent store queries at once: ClickHouse releases the GIL while it works, and each
     thread has its own client, so a page costs about its slowest query rather than their sum."""
     return [future.result() for future in [_QUERIES.submit(q) for q in queries]]
+
 
 # -- traces list --------------------------------------------------------------------------------------------------
 
@@ -491,21 +485,32 @@ def evals_view(store: Store, project: str, window: Window, *, suite: str | None 
 @dataclass
 class AlertsView:
     window: Window
-    rules: list[AlertRule]
     states: list[AlertState]
     history: list[AlertEventRow]
+    running: bool  # alert evaluation runs in this server (rules can be listed and edited)
+    rules: list[dict[str, Any]] = field(default_factory=list)  # every rule with state, instances, origin, source
+    silences: list[dict[str, Any]] = field(default_factory=list)  # the active ones
+    evaluation: dict[str, Any] = field(default_factory=dict)
+    metrics: list[str] = field(default_factory=list)
 
 
-def alerts_view(store: Store, project: str, window: Window) -> AlertsView:
-    return AlertsView(
-        window=window, rules=alert_rules(store, project), states=alert_states(store, project),
-        history=alert_history(store, project, window.since),
-    )  # fmt: skip
+def _rule_source(service: AlertService, name: str, origin: str) -> str:
+    """'file', 'default' or 'api' (an API rule replacing a file / default rule says so)."""
+    in_file = name in {r.name for r in service.engine.config.rules}
+    shipped = service.engine.config.include_defaults and name in {r.name for r in DEFAULT_RULES}
+    if origin == "api":
+        return "api (replaces file rule)" if in_file else "api (replaces default)" if shipped else "api"
+    return "file" if in_file or not shipped else "default"
 
 
-def pretty_json(text: str) -> str:
-    """A JSON string indented for reading, or the text unchanged when it is not JSON."""
-    try:
-        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-    except (ValueError, TypeError):
-        return text
+def alerts_view(store: Store, project: str, window: Window, service: AlertService | None) -> AlertsView:
+    """Rule states and firings from the store; with the alert service, every rule of the project and the silences."""
+    states, history = concurrently(
+        lambda: alert_states(store, project), lambda: alert_history(store, project, window.since)
+    )
+    view = AlertsView(window=window, states=states, history=history, running=service is not None)
+    if service is not None:
+        overview = service.overview(project)
+        view.rules = [{**r, "source": _rule_source(service, r["name"], r["origin"])} for r in overview["rules"]]
+        view.silences, view.evaluation, view.metrics = overview["silences"], overview["evaluation"], overview["metrics"]
+    return view

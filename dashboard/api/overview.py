@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from tracehouse.collector.deps import Project, StoreDep
 from tracehouse.dashboard import views
@@ -79,12 +79,16 @@ def api_evals_overview(
 
 
 @router.get("/alerts-overview")
-def api_alerts_overview(project: Project, store: StoreDep, window: WeekWindowDep) -> dict[str, Any]:
-    """Alert rules, the state of each alert instance, and the firing history in the window (default 7d)."""
-    v = views.alerts_view(store, project, window)
+def api_alerts_overview(request: Request, project: Project, store: StoreDep, window: WeekWindowDep) -> dict[str, Any]:
+    """Every alert rule with its state and origin (when alert evaluation runs in this server), the active silences,
+    the state of each alert instance, and the firing history in the window (default 7d)."""
+    v = views.alerts_view(store, project, window, getattr(request.app.state, "alert_service", None))
     return {
         "window": _window(window),
-        "rules": views.to_jsonable(v.rules),
+        "running": v.running,
+        "rules": v.rules,
+        "silences": v.silences,
+        "evaluation": v.evaluation,
         "states": views.to_jsonable(v.states),
         "history": views.to_jsonable(v.history),
     }

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from tracehouse.collector.deps import Project, StoreDep
 from tracehouse.collector.store.alerts import list_events
 from tracehouse.evals.alerting.engine import RuleConflict, RuleNotFound
-from tracehouse.evals.alerting.rules import METRICS, RuleFileError, parse_duration
+from tracehouse.evals.alerting.rules import RuleFileError, parse_duration
 from tracehouse.evals.alerting.service import AlertService
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
@@ -32,27 +32,10 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
 
 
-def _overview(service: AlertService, project: str) -> dict[str, Any]:
-    engine = service.engine
-    return {
-        "rules": engine.overview(project),
-        "notifiers": engine.notifier_health(),
-        "silences": [s.to_json() for s in engine.silences(project)],
-        "metrics": list(METRICS),
-        "evaluation": {
-            "interval_s": service.interval_s,
-            "last_at": _iso(engine.last_evaluation),
-            "last_duration_s": engine.last_duration_s,
-            "last_error": engine.last_error,
-            "rules_file": str(service.rules_file) if service.rules_file else None,
-        },
-    }
-
-
 @router.get("")
 def api_alerts(project: Project, service: Alerts) -> dict[str, Any]:
     """Every rule of the project (file, defaults and API-made) with its state and instances."""
-    return _overview(service, project)
+    return service.overview(project)
 
 
 @router.get("/history")
@@ -73,7 +56,7 @@ def api_alerts_check(project: Project, service: Alerts) -> dict[str, Any]:
     """Evaluate every rule now; returns the transitions of this project and the rules' state."""
     transitions = service.check()
     mine = [t.__dict__ for t in transitions if t.project_id == project]
-    return {"transitions": mine, **_overview(service, project)}
+    return {"transitions": mine, **service.overview(project)}
 
 
 def _bad(exc: Exception) -> HTTPException:

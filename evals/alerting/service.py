@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from tracehouse.collector.store.client import Store, StoreError
 from tracehouse.evals.alerting.engine import AlertEngine, Transition
-from tracehouse.evals.alerting.rules import RulesFile, load_rules_file
+from tracehouse.evals.alerting.rules import METRICS, RulesFile, load_rules_file
 
 log = logging.getLogger("tracehouse.alerts")
 
@@ -50,6 +52,24 @@ class AlertService:
             self.engine.dispatcher.start()
         return transitions
 
+    def overview(self, project: str) -> dict[str, Any]:
+        """Every rule of the project with its state, the notifiers, active silences and the evaluation status: what
+        `GET /api/alerts` returns and the dashboard's Alerts page shows."""
+        engine = self.engine
+        return {
+            "rules": engine.overview(project),
+            "notifiers": engine.notifier_health(),
+            "silences": [s.to_json() for s in engine.silences(project)],
+            "metrics": list(METRICS),
+            "evaluation": {
+                "interval_s": self.interval_s,
+                "last_at": _iso(engine.last_evaluation),
+                "last_duration_s": engine.last_duration_s,
+                "last_error": engine.last_error,
+                "rules_file": str(self.rules_file) if self.rules_file else None,
+            },
+        }
+
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
             try:
@@ -61,3 +81,7 @@ class AlertService:
             except Exception as exc:  # an engine bug must not stop alerting; logged with its traceback
                 self.engine.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("alert evaluation failed")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None

@@ -21,17 +21,22 @@ from tracehouse.dashboard.api import overview as overview_api
 from tracehouse.dashboard.api import traces as traces_api
 from tracehouse.dashboard.pages import mount_static
 from tracehouse.dashboard.pages import router as pages_router
+from tracehouse.evals.alerting.api import router as alerts_router
+from tracehouse.evals.alerting.service import AlertService
 from tracehouse.settings import load_settings
 
 _ids = itertools.count(1)
 _versions = itertools.count(1)
 
 
-def build_app(store: Store, data_dir: Path, *, no_auth: bool = False) -> FastAPI:
+def build_app(store: Store, data_dir: Path, *, no_auth: bool = False, alerts: bool = True) -> FastAPI:
     app = FastAPI()
     app.state.store = store
     app.state.settings = load_settings(no_auth=no_auth, data_dir=data_dir)
     app.state.keyring = KeyRing(store)
+    if alerts:  # the schedule is not started: rules are evaluated on demand (POST /api/alerts/check)
+        app.state.alert_service = AlertService(store)
+    app.include_router(alerts_router)
     app.include_router(traces_api.router)
     app.include_router(overview_api.router)
     app.include_router(pages_router)

@@ -343,8 +343,10 @@ def test_evals_page_shows_groups_failing_cases_and_runs(
 
 def test_alerts_page_empty_state_and_twin(client: TestClient) -> None:
     r = client.get("/alerts")
-    assert r.status_code == 200 and "No alerts yet" in r.text
-    assert client.get("/api/alerts-overview").json()["states"] == []
+    assert r.status_code == 200 and "No alert has been evaluated yet." in r.text and "No active silence" in r.text
+    twin = client.get("/api/alerts-overview").json()
+    assert twin["states"] == [] and twin["silences"] == [] and twin["running"] is True
+    assert {"retry-storm", "loops", "spend-spike"} <= {r["name"] for r in twin["rules"]}
 
 
 def test_empty_project_explains_how_to_send_the_first_trace(client: TestClient) -> None:
