@@ -25,7 +25,7 @@ from tracehouse.collector.store import (
     time_series,
 )
 from tracehouse.collector.store.alerts_read import AlertEventRow, AlertState, alert_history, alert_states
-from tracehouse.collector.store.costs import UnpricedModel, cost_series, unpriced_models
+from tracehouse.collector.store.costs import CostPoint, UnpricedModel, cost_series, unpriced_models
 from tracehouse.collector.store.findings import (
     FindingRow,
     finding_counts,
@@ -409,11 +409,28 @@ def agents_view(
 
 
 @dataclass
+class Spend:
+    key: str
+    tokens: int
+    cost_usd: float
+
+
+def spend_by_key(points: list[CostPoint]) -> list[Spend]:
+    """A cost series folded into totals per key, most expensive first (the page's spend-by-agent table)."""
+    totals: dict[str, Spend] = {}
+    for p in points:
+        spend = totals.setdefault(p.key, Spend(p.key, 0, 0.0))
+        spend.tokens += p.tokens
+        spend.cost_usd += p.cost_usd
+    return sorted(totals.values(), key=lambda s: (-s.cost_usd, s.key))
+
+
+@dataclass
 class ModelsView:
     window: Window
     project: str
     models: list[GroupStats]
-    agents: list[GroupStats]
+    agents: list[Spend]
     total_cost_usd: float
     total_tokens: int
     unpriced: list[UnpricedModel]
@@ -424,9 +441,8 @@ class ModelsView:
 
 def models_view(store: Store, project: str, window: Window) -> ModelsView:
     bucket = window.bucket_seconds()
-    models, agents, by_model, by_agent, unpriced, top = concurrently(
+    models, by_model, by_agent, unpriced, top = concurrently(
         lambda: group_stats(store, project, window.since, window.until, "model"),
-        lambda: group_stats(store, project, window.since, window.until, "agent"),
         lambda: cost_series(store, project, window.since, window.until, by="model", bucket_seconds=bucket),
         lambda: cost_series(store, project, window.since, window.until, by="agent", bucket_seconds=bucket),
         lambda: unpriced_models(store, project, window.since, window.until),
@@ -441,7 +457,7 @@ def models_view(store: Store, project: str, window: Window) -> ModelsView:
               bucket=bucket),
     ]  # fmt: skip
     return ModelsView(
-        window=window, project=project, models=models, agents=agents,
+        window=window, project=project, models=models, agents=spend_by_key(by_agent),
         total_cost_usd=sum(m.cost_usd for m in models),
         total_tokens=sum(m.input_tokens + m.output_tokens for m in models),
         unpriced=unpriced, unpriced_calls=sum(u.calls for u in unpriced),

@@ -82,7 +82,8 @@ def _validation_message(exc: RequestValidationError) -> str:
 
 
 def _error_page(request: Request, status: int, message: str) -> HTMLResponse:
-    titles = {400: "Bad request", 401: "Sign in needed", 403: "Not allowed", 404: "Not found", 503: "Temporarily unavailable"}
+    titles = {400: "Bad request", 401: "Sign in needed", 403: "Not allowed", 404: "Not found",
+              503: "Temporarily unavailable"}  # fmt: skip
     return render(request, "error.html", {"status": status, "title": titles.get(status, "Error"), "message": message},
                   status)  # fmt: skip
 
