@@ -25,7 +25,7 @@ from tracehouse.collector.store import (
     time_series,
 )
 from tracehouse.collector.store.alerts_read import AlertEventRow, AlertState, alert_history, alert_states
-from tracehouse.collector.store.costs import CostPoint, UnpricedModel, cost_series, unpriced_models
+from tracehouse.collector.store.costs import CostPoint, UnpricedModel, costs
 from tracehouse.collector.store.findings import (
     FindingRow,
     finding_counts,
@@ -441,13 +441,12 @@ class ModelsView:
 
 def models_view(store: Store, project: str, window: Window) -> ModelsView:
     bucket = window.bucket_seconds()
-    models, by_model, by_agent, unpriced, top = concurrently(
+    models, spend, top = concurrently(
         lambda: group_stats(store, project, window.since, window.until, "model"),
-        lambda: cost_series(store, project, window.since, window.until, by="model", bucket_seconds=bucket),
-        lambda: cost_series(store, project, window.since, window.until, by="agent", bucket_seconds=bucket),
-        lambda: unpriced_models(store, project, window.since, window.until),
+        lambda: costs(store, project, window.since, window.until, bucket_seconds=bucket),
         lambda: list_traces(store, project, TraceFilter(since=window.since, until=window.until, sort="cost", limit=10)),
     )
+    by_model, by_agent, unpriced = spend.by_model, spend.by_agent, spend.unpriced
     charts = [
         chart("Spend by model", [(p.bucket, p.key, p.cost_usd) for p in by_model], unit="usd", window=window,
               bucket=bucket),

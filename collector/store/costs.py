@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from tracehouse.collector.store.client import Store
 
 CostKey = Literal["model", "agent"]
-_KEY_COLUMN = {"model": "request_model", "agent": "agent"}
 _WINDOW = (
     "project_id = {p:String} AND start_time >= {since:DateTime64(9, 'UTC')}"
     " AND start_time < {until:DateTime64(9, 'UTC')}"
@@ -39,45 +38,48 @@ class UnpricedModel:
     tokens: int
 
 
-def cost_series(
-    store: Store, project_id: str, since: datetime, until: datetime, *, by: CostKey, bucket_seconds: int
-) -> list[CostPoint]:
-    """Cost, tokens and model calls per bucket and model (or agent) over [since, until)."""
-    col = _KEY_COLUMN[by]
+@dataclass
+class Costs:
+    by_model: list[CostPoint]
+    by_agent: list[CostPoint]
+    unpriced: list[UnpricedModel]  # model calls with no cost (no price, or usage missing), most calls first
+
+
+def costs(store: Store, project_id: str, since: datetime, until: datetime, *, bucket_seconds: int) -> Costs:
+    """Spend per bucket by model and by agent, and the unpriced calls, over [since, until): one scan of the window
+    grouped by (bucket, model, agent), folded here into the three views the page shows."""
     rows = store.rows(
-        f"""
-        SELECT toStartOfInterval(start_time, toIntervalSecond({{b:UInt32}})) AS bucket, {col} AS key,
+        """
+        SELECT toStartOfInterval(start_time, toIntervalSecond({b:UInt32})) AS bucket, request_model, agent,
+               any(provider) AS provider,
                sum(ifNull(cost_usd, 0)) AS cost,
                sum(ifNull(input_tokens, 0) + ifNull(output_tokens, 0)) AS tokens,
-               count() AS calls
-        FROM {{db}}.steps FINAL
-        WHERE {_WINDOW} AND {_PRICED_STEPS}
-        GROUP BY bucket, key
-        ORDER BY bucket, key
-        LIMIT 50000
+               count() AS calls,
+               countIf(cost_usd IS NULL) AS unpriced_calls,
+               sumIf(ifNull(input_tokens, 0) + ifNull(output_tokens, 0), cost_usd IS NULL) AS unpriced_tokens
+        FROM {db}.steps FINAL
+        WHERE """ + _WINDOW + " AND " + _PRICED_STEPS + """
+        GROUP BY bucket, request_model, agent
+        LIMIT 200000
         """,
         {"p": project_id, "since": since, "until": until, "b": bucket_seconds},
+    )  # fmt: skip
+    series: dict[CostKey, dict[tuple[datetime, str], CostPoint]] = {"model": {}, "agent": {}}
+    unpriced: dict[str, UnpricedModel] = {}
+    for r in rows:
+        bucket = r["bucket"] if r["bucket"].tzinfo else r["bucket"].replace(tzinfo=UTC)
+        keys: tuple[tuple[CostKey, str], ...] = (("model", r["request_model"]), ("agent", r["agent"]))
+        for by, key in keys:
+            point = series[by].setdefault((bucket, key), CostPoint(bucket, key, 0.0, 0, 0))
+            point.cost_usd += float(r["cost"])
+            point.tokens += int(r["tokens"])
+            point.calls += int(r["calls"])
+        if r["unpriced_calls"]:
+            model = unpriced.setdefault(r["request_model"], UnpricedModel(r["request_model"], r["provider"], 0, 0))
+            model.calls += int(r["unpriced_calls"])
+            model.tokens += int(r["unpriced_tokens"])
+    return Costs(
+        by_model=[series["model"][k] for k in sorted(series["model"])],
+        by_agent=[series["agent"][k] for k in sorted(series["agent"])],
+        unpriced=sorted(unpriced.values(), key=lambda u: (-u.calls, u.model))[:200],
     )
-    return [
-        CostPoint(bucket=r["bucket"] if r["bucket"].tzinfo else r["bucket"].replace(tzinfo=UTC), key=r["key"],
-                  cost_usd=float(r["cost"]), tokens=int(r["tokens"]), calls=int(r["calls"]))
-        for r in rows
-    ]  # fmt: skip
-
-
-def unpriced_models(store: Store, project_id: str, since: datetime, until: datetime) -> list[UnpricedModel]:
-    """Model calls in the window with no cost (no price for the model, or usage missing), per model."""
-    rows: list[dict[str, Any]] = store.rows(
-        f"""
-        SELECT request_model AS model, any(provider) AS provider, count() AS calls,
-               sum(ifNull(input_tokens, 0) + ifNull(output_tokens, 0)) AS tokens
-        FROM {{db}}.steps FINAL
-        WHERE {_WINDOW} AND {_PRICED_STEPS} AND cost_usd IS NULL
-        GROUP BY model
-        ORDER BY calls DESC
-        LIMIT 200
-        """,
-        {"p": project_id, "since": since, "until": until},
-    )
-    return [UnpricedModel(model=r["model"], provider=r["provider"], calls=int(r["calls"]), tokens=int(r["tokens"]))
-            for r in rows]  # fmt: skip
