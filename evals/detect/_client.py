@@ -4,14 +4,14 @@ owned by `tracehouse serve`), or a ClickHouse server directly with `--dsn`."""
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
 import httpx
 
-from tracehouse.evals.alerting.rules import parse_duration
+from tracehouse.evals.suite import parse_when
 
 DEFAULT_URL = "http://127.0.0.1:4318"
 
@@ -54,16 +54,10 @@ def call(method: str, url: str, path: str, key: str | None, json: dict[str, Any]
 
 def parse_since(value: str, now: datetime | None = None) -> datetime:
     """`1h`, `30m`, `2d` back from now, or an ISO 8601 time."""
-    now = now or datetime.now(UTC)
     try:
-        return now - timedelta(seconds=parse_duration(value))
-    except ValueError:
-        pass
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise CommandError(f"--since: expected a duration like 1h or an ISO time, got {value!r}") from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+        return parse_when(value, now)
+    except ValueError as exc:
+        raise CommandError(f"--since: {exc}, got {value!r}") from None
 
 
 def server_options(fn: Any) -> Any:
