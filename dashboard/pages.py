@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 
 from tracehouse.collector.deps import KEY_COOKIE, StoreDep, get_keyring
 from tracehouse.collector.store import Store
-from tracehouse.collector.store.steps_read import TopBy
+from tracehouse.collector.store.steps import TopBy
 from tracehouse.dashboard import views
 from tracehouse.dashboard.params import TraceQuery, page_trace_query
 from tracehouse.dashboard.web import (

@@ -24,7 +24,7 @@ from tracehouse.collector.store import (
     list_traces,
     time_series,
 )
-from tracehouse.collector.store.alerts_read import AlertEventRow, AlertState, alert_history, alert_states
+from tracehouse.collector.store.alerts import AlertEventRow, AlertState, alert_history, alert_states
 from tracehouse.collector.store.costs import CostPoint, UnpricedModel, costs
 from tracehouse.collector.store.findings import (
     FindingRow,
@@ -47,7 +47,7 @@ from tracehouse.collector.store.scores_read import (
     trace_scores,
     traces_scored_below,
 )
-from tracehouse.collector.store.steps_read import (
+from tracehouse.collector.store.steps import (
     Facets,
     StepRow,
     TopBy,
