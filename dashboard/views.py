@@ -34,10 +34,10 @@ from tracehouse.collector.store.findings import (
     trace_findings,
     traces_with_findings,
 )
-from tracehouse.collector.store.scores_read import (
+from tracehouse.collector.store.scores import (
     EvalRunRow,
+    Score,
     ScoreGroup,
-    ScoreRow,
     agent_mean_scores,
     eval_runs,
     failing_scores,
@@ -164,7 +164,7 @@ class StepDetail:
     step: Step
     why: analysis.Why
     findings: list[FindingRow]
-    scores: list[ScoreRow]
+    scores: list[Score]
     self_ns: int
     attributes: list[tuple[str, str]]
     resource_attributes: list[tuple[str, str]]
@@ -179,8 +179,8 @@ class TraceView:
     cost_by_agent: list[analysis.CostRow]
     cost_by_model: list[analysis.CostRow]
     findings: list[FindingRow]
-    trace_scores: list[ScoreRow]
-    step_scores: list[ScoreRow]
+    trace_scores: list[Score]
+    step_scores: list[Score]
     handoffs: list[Step]
     names: dict[str, str]  # span id -> display name, for links
     collapsed_by_default: bool
@@ -204,7 +204,7 @@ def load_trace(store: Store, project: str, trace_id: str) -> tuple[TraceSummary,
 
 
 def step_detail(
-    tree: analysis.Tree, span_id: str, findings: list[FindingRow], scores: list[ScoreRow], self_ns: int
+    tree: analysis.Tree, span_id: str, findings: list[FindingRow], scores: list[Score], self_ns: int
 ) -> StepDetail:
     s = tree.by_id[span_id]
     return StepDetail(
@@ -472,7 +472,7 @@ class EvalsView:
     window: Window
     runs: list[EvalRunRow]
     groups: list[ScoreGroup]
-    failing: list[ScoreRow]
+    failing: list[Score]
     charts: list[dict[str, Any]]
     suite: str | None = None
 
