@@ -31,7 +31,7 @@
       {selector: "edge[kind = 'handoff']", style: {"line-color": "#e08a00", "target-arrow-color": "#e08a00",
         "line-style": "dashed"}}
     ],
-    layout: {name: "breadthfirst", directed: true, roots: roots.length ? roots : undefined, spacingFactor: 1.1,
+    layout: {name: "breadthfirst", directed: true, roots: roots.length ? roots : undefined, spacingFactor: 1.75,
              padding: 16}
   });
 })();
