@@ -22,6 +22,7 @@ from fastapi.templating import Jinja2Templates
 
 from tracehouse.collector.deps import resolve_project
 from tracehouse.collector.store import BadFilter, StoreError, StoreUnavailable
+from tracehouse.collector.store.client import as_utc
 from tracehouse.dashboard import format as fmt
 
 log = logging.getLogger(__name__)
@@ -191,15 +192,11 @@ class Window:
         return 86400 * int(raw // 86400 + 1)
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def make_window(since: datetime | None, until: datetime | None, range_: str | None, default: str = "24h") -> Window:
     now = datetime.now(UTC)
     if since is not None or until is not None:
-        hi = _utc(until) if until else now
-        lo = _utc(since) if since else hi - RANGES[default]
+        hi = as_utc(until) if until else now
+        lo = as_utc(since) if since else hi - RANGES[default]
         if hi <= lo:
             raise BadFilter("until: must be after since")
         return Window(lo, hi, "custom")

@@ -45,10 +45,10 @@ class AgentNameProcessor(SpanProcessor):
             span.set_attribute(sc.GEN_AI_AGENT_NAME, str(name))
 
     def on_end(self, span: ReadableSpan) -> None:
-        pass
+        """Nothing to do: the agent name is stamped when the span starts, while its parent is current."""
 
     def shutdown(self) -> None:
-        pass
+        """Holds no resources."""
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True

@@ -13,7 +13,7 @@ from tracehouse.settings import Settings
 
 
 class KeyAdminError(RuntimeError):
-    pass
+    """A key operation the store or the server refused; the message is the one line the CLI prints."""
 
 
 class _Direct:

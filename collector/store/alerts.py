@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from tracehouse.collector.store.client import Store
+from tracehouse.collector.store.client import Store, as_utc
 
 STATE_COLUMNS: tuple[str, ...] = (
     "project_id", "record", "rule", "instance", "state", "severity", "value", "labels", "since", "notified_at", "body",
@@ -42,10 +42,6 @@ class MetricRow:
     samples: int
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def metric_values(
     store: Store,
     metric: str,
@@ -64,7 +60,7 @@ def metric_values(
     """
     given: dict[str, str] = {k: v for k, v in (filters or {}).items() if v}
     params: dict[str, Any] = {
-        "since": _utc(since), "until": _utc(until), "window_s": max((until - since).total_seconds(), 1.0),
+        "since": as_utc(since), "until": as_utc(until), "window_s": max((until - since).total_seconds(), 1.0),
     }  # fmt: skip
     if metric in _STEP_METRICS:
         return _step_metric(store, metric, params, project_id, given, group_by)
@@ -174,9 +170,9 @@ def load_records(store: Store, record: str, *, project_id: str | None = None) ->
     rows = store.rows(f"SELECT {', '.join(STATE_COLUMNS)} FROM {{db}}.alerts FINAL WHERE {where}", params)
     for r in rows:
         r["labels"] = dict(r["labels"])
-        r["since"] = _utc(r["since"])
-        r["updated_at"] = _utc(r["updated_at"])
-        r["notified_at"] = _utc(r["notified_at"]) if r["notified_at"] is not None else None
+        r["since"] = as_utc(r["since"])
+        r["updated_at"] = as_utc(r["updated_at"])
+        r["notified_at"] = as_utc(r["notified_at"]) if r["notified_at"] is not None else None
     return rows
 
 
@@ -225,7 +221,7 @@ def list_events(
         params["rule"] = rule
     if since is not None:
         where.append("at >= {since:DateTime64(3, 'UTC')}")
-        params["since"] = _utc(since)
+        params["since"] = as_utc(since)
     rows = store.rows(
         f"""
         SELECT {", ".join(EVENT_COLUMNS[1:])}
@@ -240,8 +236,8 @@ def list_events(
     for r in rows:
         r["labels"] = dict(r["labels"])
         r["notified"] = list(r["notified"])
-        r["at"] = _utc(r["at"])
-        r["updated_at"] = _utc(r["updated_at"])
+        r["at"] = as_utc(r["at"])
+        r["updated_at"] = as_utc(r["updated_at"])
     return rows
 
 
@@ -249,18 +245,12 @@ def active_projects(store: Store, since: datetime) -> list[str]:
     """Projects with steps since `since` (the trace summaries' (project_id, day) prefix makes this cheap)."""
     rows = store.rows(
         "SELECT DISTINCT project_id FROM {db}.traces WHERE day >= toDate({since:DateTime64(3, 'UTC')})",
-        {"since": _utc(since)},
+        {"since": as_utc(since)},
     )
     return sorted(r["project_id"] for r in rows)
 
 
 # -- reads for the dashboard: rule states, rules, firing history ------------------------------------------------------
-
-def _utc_or_none(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
 
 @dataclass
 class AlertState:
@@ -307,7 +297,7 @@ def alert_states(store: Store, project_id: str) -> list[AlertState]:
     )
     return [
         AlertState(rule=r["rule"], instance=r["instance"], state=r["state"], severity=r["severity"], value=r["value"],
-                   labels=dict(r["labels"]), since=_utc_or_none(r["since"]), updated_at=_utc_or_none(r["updated_at"]))
+                   labels=dict(r["labels"]), since=as_utc(r["since"]), updated_at=as_utc(r["updated_at"]))
         for r in rows
     ]  # fmt: skip
 
@@ -319,7 +309,7 @@ def alert_rules(store: Store, project_id: str) -> list[AlertRule]:
         " WHERE project_id = {p:String} AND record = 'rule' AND deleted = 0 ORDER BY rule LIMIT 1000",
         {"p": project_id},
     )
-    return [AlertRule(rule=r["rule"], body=r["body"], updated_at=_utc_or_none(r["updated_at"])) for r in rows]
+    return [AlertRule(rule=r["rule"], body=r["body"], updated_at=as_utc(r["updated_at"])) for r in rows]
 
 
 def alert_history(store: Store, project_id: str, since: datetime, *, limit: int = 200) -> list[AlertEventRow]:
@@ -333,6 +323,6 @@ def alert_history(store: Store, project_id: str, since: datetime, *, limit: int 
     return [
         AlertEventRow(id=r["id"], rule=r["rule"], instance=r["instance"], state=r["state"], severity=r["severity"],
                       value=r["value"], message=r["message"], notified=list(r["notified"]),
-                      notify_error=r["notify_error"], at=_utc_or_none(r["at"]))
+                      notify_error=r["notify_error"], at=as_utc(r["at"]))
         for r in rows
     ]  # fmt: skip

@@ -10,6 +10,7 @@ import logging
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlparse
 
@@ -222,6 +223,11 @@ class Store:
 
 
 _UNAVAILABLE_HINTS = ("connection refused", "timed out", "max retries", "cannot lock file", "name or service")
+
+
+def as_utc(value: datetime) -> datetime:
+    """A time read back from the store, as an aware UTC datetime (chDB may hand DateTime64 back without its zone)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from tracehouse.collector.model import Status, Step, StepType
-from tracehouse.collector.store.client import Store
+from tracehouse.collector.store.client import Store, as_utc
 
 FINDING_COLUMNS: tuple[str, ...] = (
     "project_id", "id", "kind", "severity", "trace_id", "span_ids", "agents", "wasted_tokens", "wasted_cost_usd",
@@ -41,10 +41,6 @@ class EndedTrace:
     spans: int
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def write_findings(store: Store, project_id: str, findings: Sequence[FindingLike]) -> None:
     """One insert; a finding with an id already stored replaces it (ReplacingMergeTree(detected_at) keyed by
     project, kind, id)."""
@@ -54,7 +50,7 @@ def write_findings(store: Store, project_id: str, findings: Sequence[FindingLike
         [
             project_id, f.id, str(f.kind), str(f.severity), f.trace_id, list(f.span_ids), list(f.agents),
             max(int(f.wasted_tokens), 0), float(f.wasted_cost_usd), f.explanation,
-            json.dumps(f.details, sort_keys=True, default=str), _utc(f.detected_at),
+            json.dumps(f.details, sort_keys=True, default=str), as_utc(f.detected_at),
         ]
         for f in findings
     ]  # fmt: skip
@@ -87,10 +83,10 @@ def list_findings(
         params["t"] = trace_id
     if since is not None:
         where.append("detected_at >= {since:DateTime64(3, 'UTC')}")
-        params["since"] = _utc(since)
+        params["since"] = as_utc(since)
     if until is not None:
         where.append("detected_at < {until:DateTime64(3, 'UTC')}")
-        params["until"] = _utc(until)
+        params["until"] = as_utc(until)
     rows = store.rows(
         f"""
         SELECT {", ".join(FINDING_COLUMNS[1:])}
@@ -103,7 +99,7 @@ def list_findings(
         params,
     )
     for r in rows:
-        r["detected_at"] = _utc(r["detected_at"])
+        r["detected_at"] = as_utc(r["detected_at"])
         r["span_ids"] = list(r["span_ids"])
         r["agents"] = list(r["agents"])
         try:
@@ -124,7 +120,7 @@ def count_findings(
 ) -> dict[str, int]:
     """Distinct findings detected in [since, until) per project (for alert rules on findings per window)."""
     where = ["detected_at >= {since:DateTime64(3, 'UTC')}", "detected_at < {until:DateTime64(3, 'UTC')}"]
-    params: dict[str, Any] = {"since": _utc(since), "until": _utc(until)}
+    params: dict[str, Any] = {"since": as_utc(since), "until": as_utc(until)}
     if project_id is not None:
         where.append("project_id = {p:String}")
         params["p"] = project_id
@@ -150,7 +146,7 @@ def traces_ended_between(
     that can hold such traces; a trace that started before `lo`'s day by more than a day is not seen.
     """
     where = ["day >= toDate({lo:DateTime64(9, 'UTC')}) - 1", "day <= toDate({hi:DateTime64(9, 'UTC')})"]
-    params: dict[str, Any] = {"lo": _utc(lo), "hi": _utc(hi), "limit": limit}
+    params: dict[str, Any] = {"lo": as_utc(lo), "hi": as_utc(hi), "limit": limit}
     if project_id is not None:
         where.append("project_id = {p:String}")
         params["p"] = project_id
@@ -168,7 +164,8 @@ def traces_ended_between(
         params,
     )
     return [
-        EndedTrace(r["project_id"], r["trace_id"], _utc(r["start_at"]), _utc(r["end_at"]), int(r["n"])) for r in rows
+        EndedTrace(r["project_id"], r["trace_id"], as_utc(r["start_at"]), as_utc(r["end_at"]), int(r["n"]))
+        for r in rows
     ]
 
 
@@ -199,7 +196,7 @@ def steps_for_traces(
           AND start_time >= {{lo:DateTime64(9, 'UTC')}} AND start_time <= {{hi:DateTime64(9, 'UTC')}}
         ORDER BY trace_id, start_time, span_id
         """,
-        {"p": project_id, "ids": list(trace_ids), "lo": _utc(lo), "hi": _utc(hi)},
+        {"p": project_id, "ids": list(trace_ids), "lo": as_utc(lo), "hi": as_utc(hi)},
     ).result_rows
     out: dict[str, list[Step]] = {}
     for r in rows:
@@ -246,7 +243,7 @@ def retry_rates(
         "start_time < {until:DateTime64(9, 'UTC')}",
         "step_type IN ('llm', 'tool', 'retrieval', 'embedding')",
     ]
-    params: dict[str, Any] = {"since": _utc(since), "until": _utc(until)}
+    params: dict[str, Any] = {"since": as_utc(since), "until": as_utc(until)}
     if project_id is not None:
         where.append("project_id = {p:String}")
         params["p"] = project_id

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from tracehouse.collector.store.client import Store
+from tracehouse.collector.store.client import Store, as_utc
 
 SCORE_COLUMNS: tuple[str, ...] = (
     "project_id",
@@ -96,10 +96,6 @@ class FailureShare:
     share: float  # failed_scores_on_agent / all failed scores in the window
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 # -- scores ---------------------------------------------------------------------------------------------------------
 
 
@@ -121,7 +117,7 @@ def insert_scores(store: Store, scores: list[Score]) -> None:
         [s.agent_version for s in scores],
         [None if s.passed is None else int(s.passed) for s in scores],
         [s.comment for s in scores],
-        [_utc(s.created_at) for s in scores],
+        [as_utc(s.created_at) for s in scores],
     ]
     store.insert("scores", columns, SCORE_COLUMNS)
 
@@ -153,10 +149,10 @@ def list_scores(
             params[column] = value
             where.append(f"{column} = {{{column}:String}}")
     if since is not None:
-        params["since"] = _utc(since)
+        params["since"] = as_utc(since)
         where.append("created_at >= {since:DateTime64(3, 'UTC')}")
     if until is not None:
-        params["until"] = _utc(until)
+        params["until"] = as_utc(until)
         where.append("created_at < {until:DateTime64(3, 'UTC')}")
     rows = store.rows(
         f"SELECT {', '.join(SCORE_COLUMNS)} FROM {{db}}.scores FINAL WHERE {' AND '.join(where)}"
@@ -168,7 +164,7 @@ def list_scores(
 
 def _score(row: dict[str, Any]) -> Score:
     row["passed"] = None if row["passed"] is None else bool(row["passed"])
-    row["created_at"] = _utc(row["created_at"])
+    row["created_at"] = as_utc(row["created_at"])
     return Score(**row)
 
 
@@ -183,8 +179,8 @@ def upsert_eval_run(store: Store, run: EvalRun) -> None:
         run.project_id,
         run.eval_run_id,
         run.suite,
-        _utc(run.started_at),
-        None if run.finished_at is None else _utc(run.finished_at),
+        as_utc(run.started_at),
+        None if run.finished_at is None else as_utc(run.finished_at),
         run.status,
         json.dumps(run.summary, default=str),
         datetime.now(UTC),
@@ -221,8 +217,8 @@ def list_eval_runs(
                 project_id=r["project_id"],
                 eval_run_id=r["eval_run_id"],
                 suite=r["suite"],
-                started_at=_utc(r["started_at"]),
-                finished_at=None if r["finished_at"] is None else _utc(r["finished_at"]),
+                started_at=as_utc(r["started_at"]),
+                finished_at=None if r["finished_at"] is None else as_utc(r["finished_at"]),
                 status=r["status"],
                 summary=summary,
             )
@@ -241,7 +237,7 @@ def _window(
         "created_at >= {since:DateTime64(3, 'UTC')}",
         "created_at < {until:DateTime64(3, 'UTC')}",
     ]
-    params: dict[str, Any] = {"p": project_id, "since": _utc(since), "until": _utc(until)}
+    params: dict[str, Any] = {"p": project_id, "since": as_utc(since), "until": as_utc(until)}
     if suite is not None:
         params["suite"] = suite
         where.append("suite = {suite:String}")
@@ -290,7 +286,7 @@ def agent_quality(
     for r in series:
         trends.setdefault((r["agent"], r["agent_version"]), []).append(
             {
-                "bucket": _utc(r["bucket"]).isoformat(),
+                "bucket": as_utc(r["bucket"]).isoformat(),
                 "scores": int(r["scores"]),
                 "mean": _num(r["mean"]),
                 "pass_rate": _num(r["pass_rate"]),
@@ -375,7 +371,7 @@ def finished_traces(
     Reads the `traces` summary (ORDER BY project, day, trace): the day range prunes to the window's days.
     """
     where = ["day >= toDate({since:DateTime64(3, 'UTC')}) - 1"]
-    params: dict[str, Any] = {"since": _utc(since), "until": _utc(until), "limit": limit}
+    params: dict[str, Any] = {"since": as_utc(since), "until": as_utc(until), "limit": limit}
     if project_id is not None:
         params["p"] = project_id
         where.append("project_id = {p:String}")
@@ -386,7 +382,7 @@ def finished_traces(
         " ORDER BY end_at, trace_id LIMIT {limit:UInt32}",
         params,
     )
-    return [(r["project_id"], r["trace_id"], _utc(r["end_at"])) for r in rows]
+    return [(r["project_id"], r["trace_id"], as_utc(r["end_at"])) for r in rows]
 
 
 # -- reads for the dashboard: a trace's scores, groups, trends, failing cases, runs -----------------------------------
@@ -512,7 +508,7 @@ def score_groups(store: Store, project_id: str, since: datetime, until: datetime
                 passed=ok,
                 failed=bad,
                 pass_rate=ok / (ok + bad) if ok + bad else None,
-                last_at=_utc(r["last_at"]),
+                last_at=as_utc(r["last_at"]),
             )
         )
     return out
@@ -535,7 +531,7 @@ def score_trend(
         {"p": project_id, "since": since, "until": until, "b": bucket_seconds},
     )
     return [
-        ScorePoint(bucket=_utc(r["bucket"]), suite=r["suite"], name=r["name"],
+        ScorePoint(bucket=as_utc(r["bucket"]), suite=r["suite"], name=r["name"],
                    mean=None if r["mean"] is None else float(r["mean"]), count=int(r["n"]))
         for r in rows
     ]  # fmt: skip
@@ -582,8 +578,8 @@ def eval_runs(store: Store, project_id: str, *, limit: int = 50) -> list[EvalRun
             EvalRunRow(
                 eval_run_id=r["eval_run_id"],
                 suite=r["suite"],
-                started_at=_utc(r["started_at"]),
-                finished_at=_utc(r["finished_at"]) if r["finished_at"] else None,
+                started_at=as_utc(r["started_at"]),
+                finished_at=as_utc(r["finished_at"]) if r["finished_at"] else None,
                 status=r["status"],
                 summary=r["summary"],
                 scores=int(c.get("n", 0)),

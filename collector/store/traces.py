@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from tracehouse.collector.store.client import Store
+from tracehouse.collector.store.client import Store, as_utc
 
 SortKey = Literal["start_time", "duration", "cost", "spans", "errors"]
 SORT_KEYS: tuple[str, ...] = ("start_time", "duration", "cost", "spans", "errors")
@@ -118,17 +118,13 @@ def _decode_cursor(cursor: str) -> tuple[float, str]:
         raise BadFilter("cursor: not a cursor this server issued") from None
 
 
-def _to_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _summary(row: dict[str, Any]) -> TraceSummary:
     root_name, service, workflow = row["root_info"] if row["root_info"] else ("", "", "")
     has_usage = bool(row["usage_set"])
     return TraceSummary(
         trace_id=row["trace_id"],
-        start_time=_to_utc(row["start_at"]),
-        end_time=_to_utc(row["end_at"]),
+        start_time=as_utc(row["start_at"]),
+        end_time=as_utc(row["end_at"]),
         duration_ms=row["duration_ns"] / 1e6,
         root_name=root_name,
         service=service,
@@ -189,12 +185,12 @@ def list_traces(store: Store, project_id: str, flt: TraceFilter) -> TracePage:
     having: list[str] = []
     needed = {_SORT_EXPR[flt.sort], "start_ns"}
     if flt.since is not None:
-        params["since"] = _to_utc(flt.since)
+        params["since"] = as_utc(flt.since)
         where.append("day >= toDate({since:DateTime64(9, 'UTC')})")
         having.append("start_at >= {since:DateTime64(9, 'UTC')}")
         needed.add("start_at")
     if flt.until is not None:
-        params["until"] = _to_utc(flt.until)
+        params["until"] = as_utc(flt.until)
         where.append("day <= toDate({until:DateTime64(9, 'UTC')})")
         having.append("start_at < {until:DateTime64(9, 'UTC')}")
         needed.add("start_at")
