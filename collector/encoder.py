@@ -2,7 +2,8 @@
 
 Decoding, normalising and serialising are the collector's CPU-heavy Python work; in a process of their own they run
 on the second core while the server process answers requests and ClickHouse (which releases the GIL) inserts.
-The worker also owns the `Lineage` of recent traces, since it sees every batch in order.
+The trace rules run on each trace's steps of the whole batch (a trace may arrive in several requests); what
+spans more than one batch is settled by the trace finaliser.
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ from pathlib import Path
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from tracehouse.collector.lineage import Lineage
-from tracehouse.collector.normalise import Limits, normalise_request
+from tracehouse.collector.normalise import Limits, attribute_by_trace, normalise_request
 from tracehouse.collector.store.steps import STEP_COLUMNS, step_columns
 from tracehouse.sdk.pricing import PriceTable, load_prices
 
@@ -34,7 +34,6 @@ class RawRecord:
 class Encoded:
     block: bytes  # Native-format rows for STEP_COLUMNS, no INSERT prefix
     steps: int
-    corrections: int
     dropped_attributes: int
 
 
@@ -43,7 +42,7 @@ class EncodeError(RuntimeError):
 
 
 class BatchEncoder:
-    """records -> Native block. Pure but for the lineage it keeps across batches."""
+    """records -> Native block, a pure function of the records."""
 
     def __init__(self, column_types: Sequence[str], prices: PriceTable, limits: Limits) -> None:
         from clickhouse_connect.datatypes.registry import get_from_name
@@ -51,7 +50,6 @@ class BatchEncoder:
         self._types = [get_from_name(t) for t in column_types]
         self._prices = prices
         self._limits = limits
-        self.lineage = Lineage()
 
     def encode(self, records: Sequence[RawRecord], version: int) -> Encoded:
         from clickhouse_connect.driver.insert import InsertContext
@@ -64,15 +62,15 @@ class BatchEncoder:
             result = normalise_request(request, record.project_id, self._prices, self._limits)
             steps.extend(result.steps)
             dropped += result.dropped_attributes
-        corrections = self.lineage.process(steps)
-        rows = steps + corrections
-        if not rows:
-            return Encoded(b"", 0, 0, dropped)
-        context = InsertContext("steps", list(STEP_COLUMNS), self._types, data=step_columns(rows, version),
+        if len(records) > 1:  # each request's traces were attributed alone: settle those spread over requests
+            steps = attribute_by_trace(steps)
+        if not steps:
+            return Encoded(b"", 0, dropped)
+        context = InsertContext("steps", list(STEP_COLUMNS), self._types, data=step_columns(steps, version),
                                 column_oriented=True)  # fmt: skip
         chunks = list(NativeTransform.build_insert(context))
         chunks[0] = chunks[0].split(b"\n", 1)[1]  # build_insert starts with an HTTP-style "INSERT ... FORMAT Native\n"
-        return Encoded(b"".join(chunks), len(steps), len(corrections), dropped)
+        return Encoded(b"".join(chunks), len(steps), dropped)
 
 
 def _worker(conn: multiprocessing.connection.Connection, column_types: list[str], prices_path: str | None,

@@ -18,7 +18,7 @@ class CollectorMetrics:
         self.batches_spooled = Counter("tracehouse_batches_spooled", "Requests appended to the spool", registry=r)
         self.spans_written = Counter("tracehouse_spans_written", "Steps inserted into ClickHouse", registry=r)
         self.corrections_written = Counter(
-            "tracehouse_steps_corrected", "Steps re-written once a late ancestor resolved their agent", registry=r
+            "tracehouse_steps_corrected", "Steps re-written by the trace finaliser", registry=r
         )
         self.write_errors = Counter("tracehouse_write_errors", "Failed ClickHouse inserts (retried)", registry=r)
         self.attributes_dropped = Counter(

@@ -2,7 +2,7 @@
 
 A batch is a run of spool records. Worker processes (collector.encoder) decode, normalise and serialise it while
 this process inserts the previous one, so the cores share the work. Records are split between the workers by the
-process that sent them, so the spans of one sender's traces meet their ancestors in one worker's lineage.
+process that sent them, so the spans of one sender's traces meet their ancestors in one worker's batch.
 
 Before inserting, the writer records the batch's bounds (the spool's intent file); the insert carries a
 deduplication token made of those bounds, and the batch's last sequence number is the rows' `version`. After a crash
@@ -24,6 +24,7 @@ from tracehouse.collector.normalise import Limits
 from tracehouse.collector.spool import Record, Spool
 from tracehouse.collector.store import Store, StoreError
 from tracehouse.collector.store.steps import STEP_COLUMNS
+from tracehouse.collector.versions import batch_version
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class _Batch:
         for record in records:
             self.parts[route(record.source)].append(record)
         self.encoded: list[Encoded] | None = None
+        self.formed_ns = time.time_ns()
 
     @property
     def token(self) -> str:
@@ -165,9 +167,10 @@ class Writer:
         return _Batch(records, self._route) if records else None
 
     def _submit(self, batch: _Batch) -> None:
-        for encoder, part in zip(self._encoder_processes(), batch.parts, strict=True):
+        for index, (encoder, part) in enumerate(zip(self._encoder_processes(), batch.parts, strict=True)):
             if part:
-                encoder.submit([RawRecord(r.seq, r.project_id, r.payload) for r in part], batch.last)
+                records = [RawRecord(r.seq, r.project_id, r.payload) for r in part]
+                encoder.submit(records, batch_version(batch.formed_ns, index))
 
     def _results(self, batch: _Batch) -> list[Encoded]:
         encoded = []
@@ -208,12 +211,10 @@ class Writer:
             self.store.insert_native("steps", STEP_COLUMNS, block, dedup_token=batch.token)
         self.spool.commit(batch.last)
         steps = sum(e.steps for e in encoded)
-        corrections = sum(e.corrections for e in encoded)
         self.metrics.spans_written.inc(steps)
-        self.metrics.corrections_written.inc(corrections)
         self.metrics.attributes_dropped.inc(sum(e.dropped_attributes for e in encoded))
         self._current, self._ahead = self._ahead, None
-        return steps + corrections or 1
+        return steps or 1
 
     def drain(self, timeout: float) -> bool:
         """Write until the spool is empty or `timeout` passes (used on shutdown)."""

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from tracehouse.collector.model import Status, Step, StepType
+from tracehouse.domain.model import Status, Step, StepType
 
 Category = Literal["model", "tool", "orchestration"]
 CATEGORIES: tuple[Category, ...] = ("model", "tool", "orchestration")

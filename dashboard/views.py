@@ -11,7 +11,6 @@ from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any, Literal
 
-from tracehouse.collector.model import Step
 from tracehouse.collector.store import (
     GroupStats,
     Store,
@@ -57,6 +56,7 @@ from tracehouse.collector.store.steps import (
 )
 from tracehouse.dashboard import analysis
 from tracehouse.dashboard.web import PageError, Window
+from tracehouse.domain.model import Step
 from tracehouse.evals.alerting.rules import DEFAULT_RULES
 from tracehouse.evals.alerting.service import AlertService
 

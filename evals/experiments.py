@@ -30,9 +30,9 @@ from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.trace import StatusCode
 
-from tracehouse.collector.model import Status, Step
 from tracehouse.collector.normalise import normalise_request
 from tracehouse.collector.store.traces import TraceSummary
+from tracehouse.domain.model import Status, Step
 from tracehouse.evals.datasets import Case, Dataset
 from tracehouse.evals.model import TraceData
 from tracehouse.evals.runner import CASE_ID_ATTR, score_trace

@@ -6,9 +6,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from tracehouse.collector.model import Status, Step, StepType
 from tracehouse.collector.store.scores import EvalRun, Score
 from tracehouse.collector.store.traces import TraceSummary
+from tracehouse.domain.model import Status, Step, StepType
 from tracehouse.sdk import semconv as sc
 
 __all__ = ["EvalRun", "Score", "ScoreResult", "TraceData"]

@@ -17,9 +17,9 @@ from typing import Any
 
 import pandas as pd
 
-from tracehouse.collector.model import Step
 from tracehouse.collector.store.scores import EvalRun, Score
 from tracehouse.collector.store.traces import TraceSummary
+from tracehouse.domain.model import Step
 from tracehouse.evals.datasets import CaseMatcher, load_dataset
 from tracehouse.evals.model import ScoreResult, TraceData, plain_text, step_input, step_output
 from tracehouse.evals.sources import ScoreSink, TraceSource

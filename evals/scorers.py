@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tracehouse.collector.model import Status, Step, StepType
 from tracehouse.collector.store.traces import TraceSummary
+from tracehouse.domain.model import Status, Step, StepType
 from tracehouse.evals.model import ScoreResult, TraceData
 from tracehouse.evals.registry import scorer
 from tracehouse.sdk import semconv as sc

@@ -30,7 +30,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from tracehouse.collector.model import Step
+from tracehouse.domain.model import Step
 from tracehouse.evals.registry import ScorerDef, ScorerError, get_scorer
 
 

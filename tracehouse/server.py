@@ -21,6 +21,7 @@ from prometheus_client import generate_latest
 from tracehouse import admin
 from tracehouse._version import __version__
 from tracehouse.collector.auth import DEFAULT_PROJECT, KeyRing
+from tracehouse.collector.finaliser import Finaliser
 from tracehouse.collector.metrics import CollectorMetrics
 from tracehouse.collector.receiver import http as otlp_http
 from tracehouse.collector.receiver.grpc import GrpcReceiver
@@ -193,7 +194,10 @@ def start_runtime(app: FastAPI, settings: Settings) -> list[Service]:
         return DEFAULT_PROJECT if settings.no_auth else keyring.project_for(key)
 
     grpc_receiver = GrpcReceiver(ingest, project_for_key, settings.host, settings.grpc_port, settings.max_request_bytes)
-    services: list[Service] = [_SpoolCloser(spool), writer, grpc_receiver, app.state.alert_service]
+    finaliser = Finaliser(store, quiet_s=settings.finalise_quiet_s, max_delay_s=settings.finalise_max_delay_s,
+                          on_corrected=metrics.corrections_written.inc)  # fmt: skip
+    app.state.finaliser = finaliser
+    services: list[Service] = [_SpoolCloser(spool), writer, finaliser, grpc_receiver, app.state.alert_service]
     if settings.detect:
         app.state.detection_service = DetectionService(store)
         services.append(app.state.detection_service)

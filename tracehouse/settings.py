@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     writer_flush_ms: int = Field(500, ge=10, description="Longest a span waits in the spool before an insert.")
     prices: Path | None = Field(None, description="TOML price file that extends/overrides the shipped price table.")
     detect: bool = Field(True, description="Run the loop / duplicate / retry-storm detectors on new traces.")
+    finalise_quiet_s: float = Field(
+        3.0, gt=0, le=3600, description="Settle a trace written by several batches once it is quiet this long."
+    )
+    finalise_max_delay_s: float = Field(
+        30.0, gt=0, le=86400, description="Settle a trace that keeps growing at least this often."
+    )
     alerts_file: Path | None = Field(None, description="Alert rules file (TOML or YAML); default rules otherwise.")
     online_suites: list[Path] = Field(
         default_factory=list, description="Eval suite files run continuously on newly arrived traces."

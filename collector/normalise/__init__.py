@@ -12,8 +12,7 @@ that speaks decides the step type (`../../shared/semconv.md` §3). Example::
     answer(rejected=result.rejected_spans, message=result.error_message)
 """
 
-from ._request import count_invalid_spans, normalise_request
-from ._tree import resolve_agents
+from ._request import attribute_by_trace, count_invalid_spans, normalise_request
 from ._types import Limits, NormaliseResult
 
-__all__ = ["Limits", "NormaliseResult", "count_invalid_spans", "normalise_request", "resolve_agents"]
+__all__ = ["Limits", "NormaliseResult", "attribute_by_trace", "count_invalid_spans", "normalise_request"]

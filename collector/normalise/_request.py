@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from tracehouse.collector.model import Step
+from tracehouse.domain.attribution import attribute
+from tracehouse.domain.model import Step
 from tracehouse.sdk import semconv as sc
 from tracehouse.sdk.pricing import PriceTable
 
 from ._span import SpanContext, normalise_span
-from ._tree import resolve_agents, strip_wrapper_usage
 from ._types import DEFAULT_LIMITS, Limits, NormaliseResult
 from ._validate import Rejections, span_problem
 from ._values import as_str, convert_attributes
@@ -20,8 +20,8 @@ def normalise_request(
 ) -> NormaliseResult:
     """Every valid span of `request` as a `Step` of `project_id`; invalid spans are counted and skipped.
 
-    Within the batch, steps without an agent inherit their nearest agent ancestor's, and usage stays only on the
-    innermost model call. Parents from other batches are the caller's job: see `resolve_agents`.
+    The trace rules (`tracehouse.domain.attribution`) are applied to each trace's steps in the request; a trace
+    spread over several requests is settled by the writer's batch pass and, for good, by the trace finaliser.
     """
     result = NormaliseResult()
     rejections = Rejections()
@@ -43,8 +43,7 @@ def normalise_request(
                 steps.append(made.step)
                 result.dropped_attributes += made.dropped_attributes
                 result.dropped_events += made.dropped_events
-    resolve_agents(steps, {})
-    strip_wrapper_usage(steps)
+    result.steps = attribute_by_trace(steps)
     result.rejected_spans = rejections.count
     result.error_message = rejections.message()
     return result
@@ -60,3 +59,14 @@ def count_invalid_spans(request: ExportTraceServiceRequest) -> tuple[int, str]:
                 if problem:
                     rejections.add(span, problem)
     return rejections.count, rejections.message()
+
+
+def attribute_by_trace(steps: list[Step]) -> list[Step]:
+    """Apply the trace rules to each trace among `steps`; one step per span (the last one given), in input order."""
+    by_trace: dict[tuple[str, str], list[Step]] = {}
+    for step in steps:
+        by_trace.setdefault((step.project_id, step.trace_id), []).append(step)
+    kept: set[int] = set()
+    for group in by_trace.values():
+        kept.update(id(s) for s in attribute(group).steps)
+    return [s for s in steps if id(s) in kept]

@@ -7,13 +7,15 @@ from typing import Any
 
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from tracehouse.collector.model import Event, Link, Status, Step, StepType
+from tracehouse.domain.attribution import handoff_target_of_tool
+from tracehouse.domain.model import Event, Link, Status, Step, StepType
 from tracehouse.sdk import content_hash
 from tracehouse.sdk import semconv as sc
 from tracehouse.sdk._hashing import step_hash
 from tracehouse.sdk.pricing import PriceTable
 
 from ._table import FIELDS, Attrs, Convention, Field, field_index, kind_of, merge_fields, pick_fields
+from ._tool_calls import requested_tool_calls
 from ._types import Limits
 from ._values import as_float, as_int, as_str, convert_attributes, finish_reasons, maybe_json, render
 from .genai import GENAI
@@ -139,7 +141,10 @@ def normalise_span(span: Span, ctx: SpanContext) -> SpanResult:
         step.finish_reasons = finish_reasons(raw_finish)
     event_cut, events_dropped, prompt_event, completion_event = _events(span, step, limits)
     _mark_error(step)
-    _content(attrs, step, f[_INPUT] or prompt_event, f[_OUTPUT] or completion_event, limits)
+    raw_output = f[_OUTPUT] or completion_event
+    _content(attrs, step, f[_INPUT] or prompt_event, raw_output, limits)
+    if step.step_type is StepType.LLM:
+        step.tool_calls = requested_tool_calls(attrs, raw_output)
     _handoff(step)
     if step.cost_usd is None and (step.input_tokens is not None or step.output_tokens is not None):
         step.cost_usd = ctx.prices.cost(
@@ -191,7 +196,7 @@ def _mark_error(step: Step) -> None:
 
 
 def _content(attrs: Attrs, step: Step, raw_input: Any, raw_output: Any, limits: Limits) -> None:
-    """Previews, content hash, finish reasons and hand-offs found in the output messages."""
+    """Previews, content hash, and finish reasons found in the output messages."""
     limit = limits.max_preview_chars
     hash_input: Any = None
     if raw_input is None and (_LEGACY_PROMPT + "content" in attrs or _LEGACY_PROMPT + "role" in attrs):
@@ -225,46 +230,23 @@ def _hash(operation: str, subject: str, content: Any) -> str:
 
 
 def _from_output_text(text: str, step: Step) -> None:
-    """Parse the output only when it can tell something: finish reasons not sent otherwise, or a transfer_to_ call."""
-    need_finish = not step.finish_reasons and step.step_type is StepType.LLM and '"finish_reason"' in text
-    need_handoff = not step.handoff_target and sc.HANDOFF_TOOL_PREFIX in text
-    if not (need_finish or need_handoff):
+    """Finish reasons from the output messages, when the span did not send them otherwise."""
+    if step.finish_reasons or step.step_type is not StepType.LLM or '"finish_reason"' not in text:
         return
     parsed = maybe_json(text)
-    if need_finish and isinstance(parsed, list):
+    if isinstance(parsed, list):
         reasons = [m.get("finish_reason") for m in parsed if isinstance(m, dict) and m.get("finish_reason")]
         step.finish_reasons = finish_reasons(reasons)
-    if need_handoff and step.step_type is StepType.LLM:
-        step.handoff_target = _transfer_target(parsed, 0)
-
-
-def _transfer_target(obj: Any, depth: int) -> str:
-    """The agent of the first `transfer_to_<agent>` tool call named anywhere in parsed output messages."""
-    if depth > 8:
-        return ""
-    if isinstance(obj, dict):
-        name = obj.get("name")
-        if type(name) is str and name.startswith(sc.HANDOFF_TOOL_PREFIX):
-            return name[len(sc.HANDOFF_TOOL_PREFIX) :]
-        items: Any = obj.values()
-    elif isinstance(obj, list):
-        items = obj
-    else:
-        return ""
-    for item in items:
-        found = _transfer_target(item, depth + 1)
-        if found:
-            return found
-    return ""
 
 
 def _handoff(step: Step) -> None:
     """A `transfer_to_<agent>` tool, or hand-off attributes on a tool or plain span, make a hand-off step."""
     if step.step_type not in _TOOLISH:
         return
-    if step.tool_name.startswith(sc.HANDOFF_TOOL_PREFIX):
+    target = handoff_target_of_tool(step.tool_name)
+    if target:
         step.step_type = StepType.HANDOFF
-        step.handoff_target = step.handoff_target or step.tool_name[len(sc.HANDOFF_TOOL_PREFIX) :]
+        step.handoff_target = step.handoff_target or target
     elif step.handoff_target or step.handoff_source:
         step.step_type = StepType.HANDOFF
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from tracehouse.collector.model import Step, StepType
+from tracehouse.domain.model import Step, StepType
 
 Attrs = dict[str, Any]  # attribute name -> Python value (str, int, float, bool, list, dict)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tracehouse.collector.model import Step
+from tracehouse.domain.model import Step
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from tracehouse.collector.model import Step, StepType
+from tracehouse.domain.model import Step, StepType
 from tracehouse.sdk import semconv as sc
 
 from ._table import Attrs, Convention, Field, KindRow

@@ -43,16 +43,20 @@ SHARDING: dict[str, str | None] = {
     "traces": "cityHash64(trace_id)",
     "scores": "cityHash64(trace_id)",
     "findings": "cityHash64(trace_id)",
+    "trace_links": "cityHash64(trace_id)",
     "eval_runs": None,
     "alerts": None,
     "alert_events": None,
     "api_keys": None,
+    "job_cursors": None,
 }
 
 _CLUSTER_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _CREATE_TABLE = re.compile(r"^CREATE TABLE IF NOT EXISTS (\w+)\.(\w+)\s*\(", re.S)
 _CREATE_VIEW = re.compile(r"^CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+)\.(\w+) TO (\w+)\.(\w+) AS\b", re.S)
 _ALTER_TABLE = re.compile(r"^ALTER TABLE (\w+)\.(\w+)\s+(.*)$", re.S)
+_DROP_VIEW = re.compile(r"^DROP VIEW IF EXISTS (\w+)\.(\w+)$")
+_INSERT_SELECT = re.compile(r"^INSERT INTO (\w+)\.(\w+)\s+SELECT\b", re.S)
 _ENGINE = re.compile(r"ENGINE = (\w*)MergeTree(?:\(([^()]*)\))?")
 _COLUMN_ALTER = re.compile(r"^(ADD|DROP|MODIFY|RENAME|COMMENT) COLUMN\b", re.I)
 
@@ -116,6 +120,11 @@ def _translate(statement: str, db: str, cluster: str) -> list[str]:
         return [_create_view(statement, match, db, cluster)]
     if match := _ALTER_TABLE.match(statement):
         return _alter_table(match, db, cluster)
+    if match := _DROP_VIEW.match(statement):
+        return [f"DROP VIEW IF EXISTS {db}.{match.group(2)} ON CLUSTER '{cluster}'"]
+    if _INSERT_SELECT.match(statement):
+        # A backfill reads and writes the public (Distributed) tables: each row goes to its trace's shard.
+        return [statement]
     raise ClusterDDLError(f"cluster schema: no cluster form for statement {statement.splitlines()[0]!r}")
 
 

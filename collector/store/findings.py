@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from tracehouse.collector.model import Status, Step, StepType
 from tracehouse.collector.store.client import Store, as_utc
+from tracehouse.domain.model import Status, Step, StepType
 
 FINDING_COLUMNS: tuple[str, ...] = (
     "project_id", "id", "kind", "severity", "trace_id", "span_ids", "agents", "wasted_tokens", "wasted_cost_usd",

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 1
 DEFAULT_RETENTION_DAYS = 30
 
 # Each migration is a list of statements; a statement is a template over {db}, {ttl_days} and the engine names.
@@ -265,7 +264,100 @@ _V1: list[str] = [
     """,
 ]
 
-MIGRATIONS: dict[int, list[str]] = {1: _V1}
+# One fact tuple per span version in the trace summary, so a summary read can keep each span's newest row, as
+# `steps FINAL` does: (span id as UInt64, version, agent, is a model call, failed, unpriced, input tokens,
+# output tokens, cost, cost known). Re-delivered spans, finaliser corrections and replays then never add up.
+_FACT = (
+    "(reinterpretAsUInt64(unhex(span_id)), version, agent, toUInt8(step_type = 'llm'),"
+    " toUInt8(status = 'error' OR error_type != ''),"
+    " toUInt8(cost_usd IS NULL AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL)),"
+    " toUInt64(ifNull(input_tokens, 0)), toUInt64(ifNull(output_tokens, 0)), ifNull(cost_usd, 0.),"
+    " toUInt8(cost_usd IS NOT NULL))"
+)
+_FACT_TYPE = "Tuple(UInt64, UInt64, String, UInt8, UInt8, UInt8, UInt64, UInt64, Float64, UInt8)"
+_SUMMARY_SELECT = f"""
+    SELECT
+        project_id,
+        day,
+        trace_id,
+        min(span_start) AS start_time,
+        max(span_end) AS end_time,
+        argMinState((name, service, workflow), (toUInt8(parent_span_id != ''), span_start)) AS root,
+        groupUniqArray(service) AS services,
+        groupUniqArrayIf(agent, agent != '') AS agents,
+        groupUniqArrayIf(request_model, request_model != '') AS models,
+        uniqExactState(span_id) AS spans,
+        uniqExactIfState(span_id, toUInt8(retry_attempt > 1)) AS retries,
+        groupUniqArrayState({_FACT}) AS facts,
+        uniqExactIfState(version, toUInt8(bitAnd(version, 1) = 0)) AS batches,
+        max(if(bitAnd(version, 1) = 0, version, 0)) AS last_batch
+    FROM
+    (
+        SELECT *, start_time AS span_start, end_time AS span_end, toDate(start_time) AS day
+        FROM {{db}}.steps
+    )
+    GROUP BY project_id, day, trace_id
+"""
+_LINKS_SELECT = """
+    SELECT s.project_id AS project_id, {a} AS trace_id, {b} AS linked_trace_id, toDate(s.start_time) AS day
+    FROM {{db}}.steps AS s ARRAY JOIN s.links AS link
+    WHERE link.trace_id != s.trace_id AND link.trace_id != ''
+"""
+
+# v2: per-step tool calls and own values (the trace rules' inputs), a trace summary that keeps each span's newest
+# row (facts), which batches wrote a trace (for the finaliser), and span links between traces in both directions.
+_V2: list[str] = [
+    "ALTER TABLE {db}.steps ADD COLUMN IF NOT EXISTS tool_calls Array(Tuple(id String, name String))"
+    " CODEC(ZSTD(3)) AFTER links",
+    "ALTER TABLE {db}.steps ADD COLUMN IF NOT EXISTS own Map(LowCardinality(String), String) CODEC(ZSTD(3))"
+    " AFTER tool_calls",
+    f"ALTER TABLE {{db}}.traces ADD COLUMN IF NOT EXISTS facts AggregateFunction(groupUniqArray, {_FACT_TYPE})",
+    "ALTER TABLE {db}.traces ADD COLUMN IF NOT EXISTS batches AggregateFunction(uniqExactIf, UInt64, UInt8)",
+    "ALTER TABLE {db}.traces ADD COLUMN IF NOT EXISTS last_batch SimpleAggregateFunction(max, UInt64)",
+    # The finaliser's "traces written since" scan reads last_batch over recent days; a minmax index skips the rest.
+    "ALTER TABLE {db}.traces ADD INDEX IF NOT EXISTS idx_last_batch last_batch TYPE minmax GRANULARITY 1",
+    "DROP VIEW IF EXISTS {db}.traces_mv",
+    "CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.traces_mv TO {db}.traces AS" + _SUMMARY_SELECT,
+    "ALTER TABLE {db}.traces DROP COLUMN IF EXISTS errors",
+    "ALTER TABLE {db}.traces DROP COLUMN IF EXISTS llm_calls",
+    "ALTER TABLE {db}.traces DROP COLUMN IF EXISTS unpriced",
+    "ALTER TABLE {db}.traces DROP COLUMN IF EXISTS usage",
+    # Every state is idempotent, so summarising the stored steps again fills the new columns of older traces.
+    "INSERT INTO {db}.traces" + _SUMMARY_SELECT,
+    """
+    CREATE TABLE IF NOT EXISTS {db}.trace_links
+    (
+        project_id       LowCardinality(String),
+        trace_id         String,
+        linked_trace_id  String,
+        day              Date
+    )
+    ENGINE = {replacing}
+    PARTITION BY toYYYYMM(day)
+    ORDER BY (project_id, trace_id, linked_trace_id)
+    TTL day + INTERVAL {ttl_days} DAY
+    """,
+    "CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.trace_links_out_mv TO {db}.trace_links AS"
+    + _LINKS_SELECT.format(a="s.trace_id", b="link.trace_id"),
+    "CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.trace_links_in_mv TO {db}.trace_links AS"
+    + _LINKS_SELECT.format(a="link.trace_id", b="s.trace_id"),
+    "INSERT INTO {db}.trace_links" + _LINKS_SELECT.format(a="s.trace_id", b="link.trace_id"),
+    "INSERT INTO {db}.trace_links" + _LINKS_SELECT.format(a="link.trace_id", b="s.trace_id"),
+    # Where a background job (the trace finaliser) got to, so a restart resumes instead of re-scanning.
+    """
+    CREATE TABLE IF NOT EXISTS {db}.job_cursors
+    (
+        name        String,
+        value       UInt64,
+        updated_at  DateTime64(3, 'UTC')
+    )
+    ENGINE = {replacing}(updated_at)
+    ORDER BY name
+    """,
+]
+
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2}
+SCHEMA_VERSION = max(MIGRATIONS)
 
 
 @dataclass(frozen=True)

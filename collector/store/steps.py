@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from tracehouse.collector.model import Event, Link, Status, Step, StepType
 from tracehouse.collector.store.client import Store
+from tracehouse.domain.model import Event, Link, Status, Step, StepType, ToolCall
 
 # Column order of an insert; names are Step's fields (the table adds duration_ns and version).
 STEP_COLUMNS: tuple[str, ...] = (
@@ -18,7 +18,7 @@ STEP_COLUMNS: tuple[str, ...] = (
     "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "cost_usd", "finish_reasons", "tool_name",
     "tool_call_id", "handoff_source", "handoff_target", "conversation_id", "retry_attempt", "content_hash",
     "input_preview", "output_preview", "error_type", "attributes", "resource_attributes", "events", "links",
-    "dropped_attributes", "version",
+    "tool_calls", "own", "dropped_attributes", "version",
 )  # fmt: skip
 
 
@@ -68,6 +68,8 @@ def step_columns(steps: Sequence[Step], version: int) -> list[list[Any]]:
         [s.resource_attributes for s in steps],
         [[(e.time_ns, e.name, e.attributes) for e in s.events] for s in steps],
         [[(link.trace_id, link.span_id) for link in s.links] for s in steps],
+        [[(c.id, c.name) for c in s.tool_calls] for s in steps],
+        [s.own for s in steps],
         [s.dropped_attributes for s in steps],
         [version] * n,
     ]
@@ -97,6 +99,8 @@ def _row_to_step(row: dict[str, Any]) -> Step:
     row["step_type"] = StepType(step_type) if step_type in StepType._value2member_map_ else StepType.OTHER
     row["events"] = [Event(time_ns=t, name=n, attributes=dict(a)) for t, n, a in row["events"]]
     row["links"] = [Link(trace_id=t, span_id=s) for t, s in row["links"]]
+    row["tool_calls"] = [ToolCall(id=i, name=n) for i, n in row["tool_calls"]]
+    row["own"] = dict(row["own"])
     row["finish_reasons"] = list(row["finish_reasons"])
     row["attributes"] = dict(row["attributes"])
     row["resource_attributes"] = dict(row["resource_attributes"])
@@ -240,3 +244,15 @@ def project_has_data(store: Store, project_id: str) -> bool:
     """Whether this project has any trace at all (to tell an empty project from an empty filter)."""
     rows = store.rows("SELECT 1 AS x FROM {db}.traces WHERE project_id = {p:String} LIMIT 1", {"p": project_id})
     return bool(rows)
+
+
+def trace_steps_since(store: Store, project_id: str, trace_ids: Sequence[str], since: datetime) -> list[Step]:
+    """Every column of the steps (FINAL) of several traces of one project, started at `since` or later."""
+    if not trace_ids:
+        return []
+    rows = store.rows(
+        f"SELECT {_READ_COLUMNS} FROM {{db}}.steps FINAL WHERE project_id = {{p:String}}"
+        " AND trace_id IN {ids:Array(String)} AND start_time >= {since:DateTime64(9, 'UTC')}",
+        {"p": project_id, "ids": list(trace_ids), "since": since},
+    )
+    return [_row_to_step(r) for r in rows]

@@ -79,7 +79,16 @@ _SORT_EXPR = {
     "errors": "errors",
 }
 
-_SUMMARY_SELECT = """
+# The summary keeps one fact tuple per (span, version) (schema v2): the newest version of each span is the one
+# `steps FINAL` shows, so counts and usage read from `latest` agree with it after re-deliveries and corrections.
+# Fact fields: 1 span, 2 version, 3 agent, 4 model call, 5 failed, 6 unpriced, 7 in, 8 out, 9 cost, 10 cost known.
+_LATEST = {
+    "sorted_facts": "arrayReverseSort(f -> (f.1, f.2), groupUniqArrayMerge(facts))",
+    "latest": (
+        "arrayFilter((f, i) -> i = 1 OR f.1 != sorted_facts[i - 1].1, sorted_facts, arrayEnumerate(sorted_facts))"
+    ),
+}
+_SUMMARY_SELECT = f"""
 SELECT
     trace_id,
     min(start_time) AS start_at,
@@ -88,18 +97,20 @@ SELECT
     toInt64(toUnixTimestamp64Nano(max(end_time)) - toUnixTimestamp64Nano(min(start_time))) AS duration_ns,
     argMinMerge(root) AS root_info,
     groupUniqArrayArray(services) AS services,
-    groupUniqArrayArray(agents) AS agents,
     groupUniqArrayArray(models) AS models,
     uniqExactMerge(spans) AS spans,
-    uniqExactIfMerge(errors) AS errors,
-    uniqExactIfMerge(llm_calls) AS llm_calls,
     uniqExactIfMerge(retries) AS retries,
-    uniqExactIfMerge(unpriced) AS unpriced,
-    groupUniqArrayIfMerge(usage) AS usage_set,
-    arraySum(u -> u.2, usage_set) AS input_tokens,
-    arraySum(u -> u.3, usage_set) AS output_tokens,
-    arraySum(u -> u.4, usage_set) AS cost_usd
-FROM {db}.traces
+    {_LATEST["sorted_facts"]} AS sorted_facts,
+    {_LATEST["latest"]} AS latest,
+    arrayDistinct(arrayFilter(a -> a != '', arrayMap(f -> f.3, latest))) AS agents,
+    arrayCount(f -> f.5 = 1, latest) AS errors,
+    arrayCount(f -> f.4 = 1, latest) AS llm_calls,
+    arrayCount(f -> f.6 = 1, latest) AS unpriced,
+    arraySum(f -> f.7, latest) AS input_tokens,
+    arraySum(f -> f.8, latest) AS output_tokens,
+    arraySum(f -> f.9, latest) AS cost_usd,
+    arrayExists(f -> f.10 = 1, latest) AS priced
+FROM {{db}}.traces
 """
 
 
@@ -120,7 +131,6 @@ def _decode_cursor(cursor: str) -> tuple[float, str]:
 
 def _summary(row: dict[str, Any]) -> TraceSummary:
     root_name, service, workflow = row["root_info"] if row["root_info"] else ("", "", "")
-    has_usage = bool(row["usage_set"])
     return TraceSummary(
         trace_id=row["trace_id"],
         start_time=as_utc(row["start_at"]),
@@ -139,7 +149,7 @@ def _summary(row: dict[str, Any]) -> TraceSummary:
         unpriced=int(row["unpriced"]),
         input_tokens=int(row["input_tokens"]),
         output_tokens=int(row["output_tokens"]),
-        cost_usd=float(row["cost_usd"]) if has_usage and any(u[3] for u in row["usage_set"]) else None,
+        cost_usd=float(row["cost_usd"]) if row["priced"] else None,
     )
 
 
@@ -152,11 +162,13 @@ _PHASE_ONE_EXPR: dict[str, str] = {
     "agents": "groupUniqArrayArray(agents)",
     "models": "groupUniqArrayArray(models)",
     "services": "groupUniqArrayArray(services)",
-    "errors": "uniqExactIfMerge(errors)",
+    "errors": "arrayCount(f -> f.5 = 1, latest)",
     "spans": "uniqExactMerge(spans)",
     "root_info": "argMinMerge(root)",
-    "cost_usd": "arraySum(u -> u.4, groupUniqArrayIfMerge(usage))",
+    "cost_usd": "arraySum(f -> f.9, latest)",
+    **_LATEST,
 }
+_NEEDS_FACTS = ("errors", "cost_usd")
 
 
 def _cost_ranking(flt: TraceFilter) -> str:
@@ -229,7 +241,9 @@ def list_traces(store: Store, project_id: str, flt: TraceFilter) -> TracePage:
         cursor_type = "Float64" if flt.sort == "cost" else "Int64"
         cv = f"{{cv:{cursor_type}}}"
         having.append(f"({sort_expr} {cmp} {cv} OR ({sort_expr} = {cv} AND trace_id {cmp} {{ct:String}}))")
-    if flt.sort == "cost" and needed <= {"cost_usd", "start_ns", "start_at"} and flt.trace_ids is None:
+    if needed.intersection(_NEEDS_FACTS):
+        needed.update(_LATEST)
+    if flt.sort == "cost" and needed <= {"cost_usd", "start_ns", "start_at", *_LATEST} and flt.trace_ids is None:
         source = _cost_ranking(flt)
     else:
         select = ", ".join(f"{_PHASE_ONE_EXPR[name]} AS {name}" for name in sorted(needed))

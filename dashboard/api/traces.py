@@ -10,7 +10,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 from tracehouse.collector.deps import Project, StoreDep
-from tracehouse.collector.model import Step
 from tracehouse.collector.store import (
     TraceSummary,
     get_trace_steps,
@@ -21,6 +20,7 @@ from tracehouse.collector.store import (
 from tracehouse.dashboard import views
 from tracehouse.dashboard.params import TraceQuery, api_trace_query
 from tracehouse.dashboard.web import ApiRoute, PageError
+from tracehouse.domain.model import Step
 
 router = APIRouter(prefix="/api", tags=["traces"], route_class=ApiRoute)
 

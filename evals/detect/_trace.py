@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from tracehouse.collector.model import Status, Step, StepType
+from tracehouse.domain.model import Status, Step, StepType
 from tracehouse.sdk import semconv
 
 # Steps that do work a model or a tool is paid for; agent / workflow / hand-off spans only wrap them.

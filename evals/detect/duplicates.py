@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tracehouse.collector.model import Step
+from tracehouse.domain.model import Step
 from tracehouse.evals.detect._trace import WORK_TYPES, TraceView, action_of, failed, is_dedup_hit, overlaps, usage
 from tracehouse.evals.detect.model import DetectConfig, Finding, Kind, Severity, finding_id
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from tracehouse.collector.model import Step, StepType
+from tracehouse.domain.model import Step, StepType
 from tracehouse.evals.detect._trace import WORK_TYPES, TraceView, action_of, failed, is_dedup_hit, usage
 from tracehouse.evals.detect.model import DetectConfig, Finding, Kind, Severity, finding_id
 from tracehouse.sdk import semconv

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from tracehouse.collector.model import Step
+from tracehouse.domain.model import Step
 from tracehouse.evals.detect._trace import WORK_TYPES, TraceView, action_of, failed, usage
 from tracehouse.evals.detect.model import DetectConfig, Finding, Kind, Severity, finding_id
 

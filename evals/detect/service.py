@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from tracehouse.collector.model import Step
 from tracehouse.collector.store.client import Store, StoreError
 from tracehouse.collector.store.findings import (
     EndedTrace,
@@ -19,6 +18,7 @@ from tracehouse.collector.store.findings import (
     traces_ended_between,
     write_findings,
 )
+from tracehouse.domain.model import Step
 from tracehouse.evals.detect.duplicates import detect_cross_trace_duplicates, detect_duplicate_work
 from tracehouse.evals.detect.loops import detect_loops
 from tracehouse.evals.detect.model import DetectConfig, Finding, Kind, Severity, finding_id

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tracehouse.collector.model import Step, StepType
+from tracehouse.domain.model import Step, StepType
 from tracehouse.evals import ScoreResult, scorer
 
 

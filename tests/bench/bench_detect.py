@@ -13,9 +13,9 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from tracehouse.collector.model import Status, Step, StepType
 from tracehouse.collector.store import Store, insert_steps
 from tracehouse.collector.store.findings import traces_ended_between
+from tracehouse.domain.model import Status, Step, StepType
 from tracehouse.evals.alerting import AlertEngine, RulesFile
 from tracehouse.evals.detect import scan_traces
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from tests.collector.otlp_builders import CLIENT, ERROR, OK, TRACE_ID, UNSET, make_request, make_span, new_span_id
-from tracehouse.collector.model import Status, Step, StepType
-from tracehouse.collector.normalise import Limits, count_invalid_spans, normalise_request, resolve_agents
+from tracehouse.collector.normalise import Limits, count_invalid_spans, normalise_request
+from tracehouse.domain.model import Status, Step, StepType
 from tracehouse.sdk import content_hash
 from tracehouse.sdk.pricing import ModelPrice, PriceTable
 
@@ -745,34 +745,6 @@ def test_agent_span_with_aggregate_usage_loses_it_to_its_calls() -> None:
     steps = {s.name: s for s in normalise_request(make_request(agent, chat), "p", PRICES).steps}
     assert steps["invoke_agent a"].input_tokens is None
     assert steps["chat"].input_tokens == 30
-
-
-def test_resolve_agents_uses_steps_from_earlier_batches() -> None:
-    agent_id, mid_id, chat_id = new_span_id(), new_span_id(), new_span_id()
-    first = normalise_request(
-        make_request(
-            make_span("invoke_agent billing", {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "billing"},
-                      span_id=agent_id),
-        ),
-        "p",
-        PRICES,
-    ).steps
-    known = {s.span_id: (s.parent_span_id, s.agent) for s in first}
-    known[mid_id.hex()] = (agent_id.hex(), "")  # an agent-less step between them, seen earlier too
-    later = normalise_request(
-        make_request(make_span("chat", {"gen_ai.operation.name": "chat"}, span_id=chat_id, parent=mid_id)), "p", PRICES
-    ).steps
-    assert later[0].agent == ""  # the batch alone cannot know
-    changed = resolve_agents(later, known)
-    assert changed == later
-    assert later[0].agent == "billing"
-    assert resolve_agents(later, known) == []  # nothing left to change
-
-
-def test_resolve_agents_leaves_orphans_alone() -> None:
-    step = one_step("chat", {"gen_ai.operation.name": "chat"}, parent=new_span_id())
-    assert resolve_agents([step], {}) == []
-    assert step.agent == ""
 
 
 def test_handoff_as_explicit_span_gets_source_from_its_agent() -> None:

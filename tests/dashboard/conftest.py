@@ -15,12 +15,12 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tracehouse.collector.auth import KeyRing
-from tracehouse.collector.model import Status, Step, StepType
 from tracehouse.collector.store import Store, insert_steps
 from tracehouse.dashboard.api import overview as overview_api
 from tracehouse.dashboard.api import traces as traces_api
 from tracehouse.dashboard.pages import mount_static
 from tracehouse.dashboard.pages import router as pages_router
+from tracehouse.domain.model import Status, Step, StepType
 from tracehouse.evals.alerting.api import router as alerts_router
 from tracehouse.evals.alerting.service import AlertService
 from tracehouse.settings import load_settings

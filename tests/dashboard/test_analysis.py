@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tracehouse.collector.model import Status, Step, StepType
 from tracehouse.dashboard import analysis
 from tracehouse.dashboard import format as fmt
+from tracehouse.domain.model import Status, Step, StepType
 
 MS = 1_000_000
 

@@ -9,11 +9,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from tracehouse.collector.model import Status, Step, StepType
 from tracehouse.collector.store import DSN, Store, get_trace_steps, get_trace_summary, insert_steps
 from tracehouse.collector.store.cluster import public_tables
 from tracehouse.collector.store.migrations import apply_retention, retention_ttls, table_retention_days
-from tracehouse.collector.store.schema import SCHEMA_VERSION, SchemaOptions, single_node_ddl
+from tracehouse.collector.store.schema import MIGRATIONS, SCHEMA_VERSION, SchemaOptions, render, single_node_ddl
+from tracehouse.collector.store.steps import STEP_COLUMNS, step_columns
+from tracehouse.domain.model import Status, Step, StepType
 
 DAY_NS = 86_400 * 10**9
 
@@ -49,10 +50,12 @@ def _steps(trace_id: str, start_ns: int, n: int = 3) -> list[Step]:
 
 
 def test_single_node_ddl_applied_twice_changes_nothing(fresh: Store) -> None:
-    for statement in single_node_ddl(SchemaOptions(database=fresh.database)):
+    """An interrupted migration is run again from its first statement: the newest one must be idempotent."""
+    options = SchemaOptions(database=fresh.database)
+    for statement in single_node_ddl(options):
         fresh.command(statement)
     first = _snapshot(fresh)
-    for statement in single_node_ddl(SchemaOptions(database=fresh.database)):
+    for statement in single_node_ddl(options, since_version=SCHEMA_VERSION - 1)[1:]:
         fresh.command(statement)
     assert _snapshot(fresh) == first
     assert set(public_tables()) <= set(first)
@@ -136,3 +139,24 @@ def test_store_migrate_applies_the_configured_retention(fresh: Store) -> None:
     for table, query in _snapshot(fresh).items():
         if table in retention_ttls():
             assert table_retention_days(query) == 45, table
+
+
+def test_v1_store_keeps_its_trace_summaries_through_the_v2_migration(fresh: Store) -> None:
+    options = SchemaOptions(database=fresh.database)
+    fresh.command(f"CREATE DATABASE IF NOT EXISTS {fresh.database}")
+    for statement in MIGRATIONS[1]:
+        fresh.command(render(statement, options))
+    fresh.command("CREATE TABLE {db}.schema_migrations (version UInt32, applied_at DateTime DEFAULT now())"
+                  " ENGINE = ReplacingMergeTree ORDER BY version")  # fmt: skip
+    fresh.insert("schema_migrations", [[1]], ["version"])
+    trace_id = uuid.uuid4().hex
+    steps = _steps(trace_id, time.time_ns() - 60 * 10**9)
+    v1_columns = [c for c in STEP_COLUMNS if c not in ("tool_calls", "own")]
+    columns = dict(zip(STEP_COLUMNS, step_columns(steps, 1), strict=True))
+    fresh.insert("steps", [columns[c] for c in v1_columns], v1_columns)
+    assert fresh.migrate() == SCHEMA_VERSION
+    summary = get_trace_summary(fresh, "p1", trace_id)
+    assert summary is not None
+    assert (summary.spans, summary.llm_calls, summary.input_tokens, summary.output_tokens) == (3, 2, 20, 10)
+    assert summary.cost_usd == pytest.approx(0.02)
+    assert [s.span_id for s in get_trace_steps(fresh, "p1", trace_id)] == [s.span_id for s in steps]

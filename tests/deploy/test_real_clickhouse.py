@@ -16,7 +16,6 @@ from urllib.parse import urlparse, urlunparse
 
 import pytest
 
-from tracehouse.collector.model import Status, Step, StepType
 from tracehouse.collector.store import (
     Store,
     TraceFilter,
@@ -30,6 +29,7 @@ from tracehouse.collector.store import (
 from tracehouse.collector.store.cluster import apply_cluster_schema
 from tracehouse.collector.store.migrations import apply_retention, retention_ttls
 from tracehouse.collector.store.schema import SCHEMA_VERSION, SchemaOptions
+from tracehouse.domain.model import Status, Step, StepType
 
 URL = os.environ.get("TRACEHOUSE_TEST_CLICKHOUSE_URL", "")
 CLUSTER = os.environ.get("TRACEHOUSE_TEST_CLICKHOUSE_CLUSTER") or None

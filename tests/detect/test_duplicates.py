@@ -3,7 +3,7 @@ is waste sized by the duplicates; dedup hits, different inputs and sequential re
 
 from __future__ import annotations
 
-from tracehouse.collector.model import StepType
+from tracehouse.domain.model import StepType
 from tracehouse.evals.detect import Kind, detect_cross_trace_duplicates, detect_duplicate_work
 from tracehouse.sdk import semconv
 

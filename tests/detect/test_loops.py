@@ -3,7 +3,7 @@ near-misses a human would not call a loop."""
 
 from __future__ import annotations
 
-from tracehouse.collector.model import StepType
+from tracehouse.domain.model import StepType
 from tracehouse.evals.detect import DetectConfig, Kind, detect_loops
 from tracehouse.sdk import semconv
 

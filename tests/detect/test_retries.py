@@ -3,7 +3,7 @@ cascades through layers — and the single retry after a 429 that is just good b
 
 from __future__ import annotations
 
-from tracehouse.collector.model import StepType
+from tracehouse.domain.model import StepType
 from tracehouse.evals.detect import Kind, detect_retry_storms
 
 from .traces import TraceBuilder

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import uuid
 
-from tracehouse.collector.model import Status, Step, StepType
+from tracehouse.domain.model import Status, Step, StepType
 from tracehouse.sdk import semconv
 
 _ids = itertools.count(1)

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from tracehouse.collector.model import Status
 from tracehouse.collector.store import Store
 from tracehouse.collector.store.scores import failure_shares, list_eval_runs, list_scores
+from tracehouse.domain.model import Status
 from tracehouse.evals import load_suite, run_suite
 from tracehouse.evals.sources import ApiClient, ApiSink, ApiSource, StoreSink, StoreSource
 

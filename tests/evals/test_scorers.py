@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from tracehouse.collector.model import Status, StepType
 from tracehouse.collector.store.scores import Score
+from tracehouse.domain.model import Status, StepType
 from tracehouse.evals import Suite, score_trace
 from tracehouse.evals.model import TraceData
 from tracehouse.evals.suite import validate_suite

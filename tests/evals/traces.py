@@ -6,7 +6,7 @@ import itertools
 import uuid
 from typing import Any
 
-from tracehouse.collector.model import Status, Step, StepType
+from tracehouse.domain.model import Status, Step, StepType
 from tracehouse.evals.experiments import summarise
 from tracehouse.evals.model import TraceData
 

@@ -1,5 +1,5 @@
-"""The records that cross the collector's boundaries: a `Step` is one span, normalised; field names are the
-ClickHouse `steps` columns and the JSON API's keys, so a reader maps one onto the other at a glance."""
+"""The records every part shares: a `Step` is one span, normalised; field names are the ClickHouse `steps` columns
+and the JSON API's keys, so a reader maps one onto the other at a glance."""
 
 from __future__ import annotations
 
@@ -37,6 +37,14 @@ class Link:
     span_id: str
 
 
+@dataclass(slots=True, frozen=True)
+class ToolCall:
+    """A tool the model asked for in its answer (whether or not a span executed it)."""
+
+    id: str
+    name: str
+
+
 @dataclass(slots=True)
 class Step:
     """One span as tracehouse understands it.
@@ -44,6 +52,11 @@ class Step:
     Token and cost fields are None when the span did not say (unknown is not zero). Usage sits only on the innermost
     LLM step: a wrapper whose LLM child reports the same call keeps its raw numbers in `attributes` only.
     `retry_attempt` is 0 when the span carries no attempt number, else 1 for the first attempt, 2 for the first retry.
+
+    Some fields are decided by the whole trace, not by the span alone (`tracehouse.domain.attribution`): the agent, the
+    step type of a call that made no request, usage on a wrapper, hand-off ends. Where those rules changed what the
+    span itself said, `own` keeps the span's own value (field name -> value as text), so the rules can be applied
+    again to the whole trace, by the finaliser, with the same result whatever the order the spans arrived in.
     """
 
     project_id: str
@@ -87,6 +100,8 @@ class Step:
     resource_attributes: dict[str, str] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
     links: list[Link] = field(default_factory=list)
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    own: dict[str, str] = field(default_factory=dict)
     dropped_attributes: int = 0  # attributes cut by tracehouse's bounds (not the sender's own drop count)
 
     @property

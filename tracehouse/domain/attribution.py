@@ -1,0 +1,243 @@
+"""The rules that need a whole trace, applied once, in one place: the normaliser runs them on each batch for
+immediacy, and the trace finaliser runs them again on the whole stored trace, so the answer never depends on how the
+spans were split into requests, batches, restarts or replicas.
+
+The rules, in the order they apply:
+
+1. **What counts as a model call.** A step typed `llm` is a real model call unless another `llm` step sits below it
+   (then it is a framework's wrapper around the call, as AutoGen's agent-level span is) or it shows no sign of a
+   request at all (no usage, no response model, no finish reason, no output, no requested tool, no error) while a
+   sibling `llm` step did (LlamaIndex tags `_prepare_chat_with_tools` as LLM). Such a step becomes `other`.
+2. **The innermost call owns the usage.** A step with tokens or cost that has a model call with usage below it
+   (Strands' `invoke_agent` sum, smolagents' AGENT sums, a wrapper's copy) keeps none: the calls below count.
+3. **The agent of a step** is its own agent name, else its nearest ancestor's.
+4. **Each hand-off once.** One hand-off leaves three kinds of evidence: the model's `transfer_to_x` tool call, the
+   tool span that executes it, and the framework's own hand-off span. Evidence from one agent to one target after the
+   same model call is one hand-off, carried by the most explicit step; the others keep no hand-off. A target spelled
+   as a tool name (`weather_specialist`) is the agent of that name in the trace (`Weather specialist`).
+
+Where a rule changes what a span said itself, the span's own value is kept in `Step.own` (see `Step`): applying the
+rules again restores the own values first, so the result is the same however often and in whatever order they run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tracehouse.domain.model import Status, Step, StepType
+from tracehouse.domain.tree import TraceTree
+from tracehouse.sdk.semconv import HANDOFF_TOOL_PREFIX
+
+# Fields the rules may change; `Step.own` holds the span's own value of any that changed.
+DERIVED_FIELDS: tuple[str, ...] = (
+    "agent",
+    "step_type",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+    "handoff_source",
+    "handoff_target",
+)
+_USAGE_FIELDS = DERIVED_FIELDS[2:8]
+_CALL_TYPES = (StepType.LLM, StepType.EMBEDDING)
+
+
+@dataclass
+class Attributed:
+    """The trace's steps (one per span id: the last one given wins) and those whose rule-decided fields changed."""
+
+    steps: list[Step]
+    changed: list[Step]
+
+
+def attribute(steps: Iterable[Step]) -> Attributed:
+    """Apply the trace rules to the steps of one trace (all of it, or the part at hand), in place."""
+    latest: dict[str, Step] = {}
+    for step in steps:
+        latest[step.span_id] = step
+    before = {sid: _snapshot(s) for sid, s in latest.items()}
+    for step in latest.values():
+        restore_own(step)
+    tree = TraceTree(latest.values())
+    _model_calls(tree)
+    _usage(tree)
+    _agents(tree)
+    _handoffs(tree)
+    for step in latest.values():
+        _forget_unchanged(step)
+    return Attributed(list(latest.values()), [s for sid, s in latest.items() if _snapshot(s) != before[sid]])
+
+
+def has_usage(step: Step) -> bool:
+    return step.input_tokens is not None or step.output_tokens is not None or step.cost_usd is not None
+
+
+def is_model_call(step: Step) -> bool:
+    """A request to a model (after the rules ran): what "LLM calls" counts everywhere."""
+    return step.step_type in _CALL_TYPES
+
+
+def handoff_target_of_tool(tool_name: str) -> str:
+    """`transfer_to_billing` -> `billing`; "" for any other tool."""
+    return tool_name[len(HANDOFF_TOOL_PREFIX) :] if tool_name.startswith(HANDOFF_TOOL_PREFIX) else ""
+
+
+# -- own values ------------------------------------------------------------------------------------------------------
+def _snapshot(step: Step) -> tuple[Any, ...]:
+    return (*(getattr(step, name) for name in DERIVED_FIELDS), tuple(sorted(step.own.items())))
+
+
+def _as_text(value: Any) -> str:
+    return json.dumps(str(value) if isinstance(value, StepType) else value)
+
+
+def restore_own(step: Step) -> None:
+    """Put back what the span said itself (undo earlier applications of the rules)."""
+    for name, text in step.own.items():
+        if name not in DERIVED_FIELDS:
+            continue
+        value = json.loads(text)
+        setattr(step, name, _step_type(value) if name == "step_type" else value)
+    step.own = {}
+
+
+def _step_type(value: Any) -> StepType:
+    return StepType(value) if value in StepType._value2member_map_ else StepType.OTHER
+
+
+def _set(step: Step, name: str, value: Any) -> None:
+    current = getattr(step, name)
+    if current == value:
+        return
+    step.own.setdefault(name, _as_text(current))
+    setattr(step, name, value)
+
+
+def _forget_unchanged(step: Step) -> None:
+    for name in [n for n, text in step.own.items() if text == _as_text(getattr(step, n))]:
+        del step.own[name]
+
+
+# -- the rules -------------------------------------------------------------------------------------------------------
+def _bottom_up(tree: TraceTree) -> list[Step]:
+    """Children before their parents."""
+    return [tree.by_id[sid] for sid, _ in reversed(tree.order)]
+
+
+def _made_no_request(step: Step) -> bool:
+    return not (
+        has_usage(step)
+        or step.response_model
+        or step.finish_reasons
+        or step.output_preview
+        or step.tool_calls
+        or step.status is Status.ERROR
+        or step.error_type
+    )
+
+
+def _model_calls(tree: TraceTree) -> None:
+    llm_below: dict[str, bool] = {}
+    for step in _bottom_up(tree):
+        kids = [tree.by_id[c] for c in tree.children.get(step.span_id, ())]
+        below = any(llm_below[c.span_id] or c.step_type is StepType.LLM for c in kids)
+        llm_below[step.span_id] = below
+        if step.step_type is StepType.LLM and below:
+            _set(step, "step_type", StepType.OTHER)
+        # A preparation step tagged LLM beside the call that did make the request is not a call.
+        calls = [c for c in kids if c.step_type is StepType.LLM]
+        if len(calls) > 1 and not all(_made_no_request(c) for c in calls):
+            for call in calls:
+                if _made_no_request(call):
+                    _set(call, "step_type", StepType.OTHER)
+
+
+def _usage(tree: TraceTree) -> None:
+    call_below: dict[str, bool] = {}
+    for step in _bottom_up(tree):
+        below = False
+        for c in tree.children.get(step.span_id, ()):
+            child = tree.by_id[c]
+            below = below or call_below[c] or (is_model_call(child) and has_usage(child))
+        call_below[step.span_id] = below
+        if below and has_usage(step):
+            for name in _USAGE_FIELDS:
+                _set(step, name, None)
+
+
+def _agents(tree: TraceTree) -> None:
+    for sid, _ in tree.order:  # parents before children
+        step = tree.by_id[sid]
+        if not step.agent:
+            parent = tree.parent_of(step)
+            if parent is not None and parent.agent:
+                _set(step, "agent", parent.agent)
+
+
+_NAME_JUNK = re.compile(r"[^0-9a-z]+")
+
+
+def _name_key(name: str) -> str:
+    return _NAME_JUNK.sub("_", name.lower()).strip("_")
+
+
+@dataclass
+class _Evidence:
+    step: Step
+    rank: int  # 0 a hand-off span, 1 the tool span running transfer_to_x, 2 the model's request for it
+    source: str
+    target: str
+
+
+def _evidence(step: Step, agents: dict[str, str]) -> _Evidence | None:
+    if step.step_type is StepType.HANDOFF:
+        target = step.handoff_target or handoff_target_of_tool(step.tool_name)
+        rank = 1 if handoff_target_of_tool(step.tool_name) else 0
+    elif step.step_type is StepType.LLM:
+        targets = [t for t in (handoff_target_of_tool(c.name) for c in step.tool_calls) if t]
+        target, rank = (targets[0] if targets else ""), 2
+    else:
+        return None
+    if not target:
+        return None
+    return _Evidence(step, rank, step.handoff_source or step.agent, agents.get(_name_key(target), target))
+
+
+def _handoffs(tree: TraceTree) -> None:
+    ordered = tree.in_start_order()
+    agents = {_name_key(s.agent): s.agent for s in ordered if s.step_type is StepType.AGENT and s.agent}
+    groups: dict[tuple[str, str, int], list[_Evidence]] = {}
+    turn: dict[str, int] = {}  # agent -> how many model calls it has started so far
+    for step in ordered:
+        if step.step_type is StepType.LLM:
+            turn[step.agent] = turn.get(step.agent, 0) + 1
+        found = _evidence(step, agents)
+        if found is None:
+            continue
+        key = (found.source, found.target, turn.get(found.source, 0))
+        group = groups.setdefault(key, [])
+        if any(e.rank == found.rank for e in group):  # two of one kind are two hand-offs (a loop), never one
+            key = (found.source, found.target, -len(groups))
+            group = groups.setdefault(key, [])
+        group.append(found)
+    for group in groups.values():
+        keeper = min(group, key=lambda e: (e.rank, e.step.start_time_ns))
+        for e in group:
+            if e is keeper:
+                _set(e.step, "handoff_source", e.source)
+                _set(e.step, "handoff_target", e.target)
+            else:
+                _set(e.step, "handoff_source", "")
+                _set(e.step, "handoff_target", "")
+
+
+def handoffs(steps: Sequence[Step]) -> list[Step]:
+    """The hand-off steps of an attributed trace, one per hand-off, in start order."""
+    return sorted((s for s in steps if s.handoff_target), key=lambda s: (s.start_time_ns, s.span_id))
