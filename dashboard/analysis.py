@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from tracehouse.domain.model import Status, Step, StepType
+from tracehouse.domain.tree import TraceTree
 
 Category = Literal["model", "tool", "orchestration"]
 CATEGORIES: tuple[Category, ...] = ("model", "tool", "orchestration")
@@ -32,60 +33,12 @@ def category(step: Step) -> Category:
     return "orchestration"
 
 
-@dataclass
-class Tree:
-    """Steps arranged by parent; `order` is depth-first (children by start time) with each step's depth."""
-
-    by_id: dict[str, Step]
-    children: dict[str, list[str]]
-    roots: list[str]
-    order: list[tuple[str, int]]
-    parent: dict[str, str]  # span id -> parent span id, only for parents present in the trace
+Tree = TraceTree
 
 
-def build_tree(steps: Sequence[Step]) -> Tree:
-    """The step tree. A step whose parent is missing from the trace becomes a root; a parent cycle (malformed input)
-    is broken by treating the first step met in it as a root."""
-    by_id: dict[str, Step] = {}
-    for s in steps:
-        by_id.setdefault(s.span_id, s)
-    children: dict[str, list[str]] = defaultdict(list)
-    parent: dict[str, str] = {}
-    roots: list[str] = []
-    for sid, s in by_id.items():
-        if s.parent_span_id and s.parent_span_id in by_id and s.parent_span_id != sid:
-            parent[sid] = s.parent_span_id
-        else:
-            roots.append(sid)
-
-    def start_key(sid: str) -> tuple[int, str]:
-        return (by_id[sid].start_time_ns, sid)
-
-    for sid, pid in parent.items():
-        children[pid].append(sid)
-    for kids in children.values():
-        kids.sort(key=start_key)
-    roots.sort(key=start_key)
-    order: list[tuple[str, int]] = []
-    seen: set[str] = set()
-
-    def walk(root: str) -> None:
-        stack = [(root, 0)]
-        while stack:
-            sid, depth = stack.pop()
-            if sid in seen:
-                continue
-            seen.add(sid)
-            order.append((sid, depth))
-            stack.extend((c, depth + 1) for c in reversed(children.get(sid, [])))
-
-    for r in roots:
-        walk(r)
-    for sid in sorted((s for s in by_id if s not in seen), key=start_key):  # members of a parent cycle
-        roots.append(sid)
-        parent.pop(sid, None)
-        walk(sid)
-    return Tree(by_id=by_id, children=dict(children), roots=roots, order=order, parent=parent)
+def build_tree(steps: Sequence[Step]) -> TraceTree:
+    """The step tree (`tracehouse.domain.tree`: orphans become roots, parent cycles are broken)."""
+    return TraceTree(steps)
 
 
 def _union_ns(intervals: Iterable[tuple[int, int]]) -> int:
@@ -251,7 +204,8 @@ def _first_attr(step: Step, keys: Sequence[str]) -> str:
 
 
 def is_handoff(step: Step) -> bool:
-    return step.step_type == StepType.HANDOFF or bool(step.handoff_target)
+    """A step that carries a hand-off (each hand-off is carried by one step: `tracehouse.domain.attribution`)."""
+    return bool(step.handoff_target)
 
 
 def agent_graph(tree: Tree) -> AgentGraph:

@@ -20,6 +20,7 @@ from tracehouse.collector.store import (
     get_trace_steps,
     get_trace_summary,
     group_stats,
+    linked_trace_ids,
     list_traces,
     time_series,
 )
@@ -186,6 +187,7 @@ class TraceView:
     collapsed_by_default: bool
     selected: StepDetail | None = None
     ticks: list[tuple[float, str]] = field(default_factory=list)
+    linked_trace_ids: list[str] = field(default_factory=list)  # joined by span links, either direction
 
 
 def _check_trace_id(trace_id: str) -> str:
@@ -295,6 +297,7 @@ def trace_view(store: Store, project: str, trace_id: str, *, span: str | None = 
         collapsed_by_default=big,
         selected=step_detail(tree, span, findings, scores, selftimes[span]) if span else None,
         ticks=_ticks(attribution.wall_ns),
+        linked_trace_ids=linked_trace_ids(store, project, summary.trace_id),
     )
 
 

@@ -12,6 +12,7 @@ from tracehouse.collector.store.traces import (
     TracePage,
     TraceSummary,
     get_trace_summary,
+    linked_trace_ids,
     list_traces,
 )
 
@@ -31,6 +32,7 @@ __all__ = [
     "get_trace_summary",
     "group_stats",
     "insert_steps",
+    "linked_trace_ids",
     "list_traces",
     "time_series",
 ]

@@ -285,3 +285,13 @@ def get_trace_summary(store: Store, project_id: str, trace_id: str) -> TraceSumm
         {"p": project_id, "t": trace_id},
     )
     return _summary(rows[0]) if rows else None
+
+
+def linked_trace_ids(store: Store, project_id: str, trace_id: str) -> list[str]:
+    """Traces joined to this one by span links, in either direction (`trace_links`, kept by two views of `steps`)."""
+    rows = store.rows(
+        "SELECT DISTINCT linked_trace_id FROM {db}.trace_links"
+        " WHERE project_id = {p:String} AND trace_id = {t:String} ORDER BY linked_trace_id LIMIT 1000",
+        {"p": project_id, "t": trace_id},
+    )
+    return [r["linked_trace_id"] for r in rows]

@@ -15,6 +15,7 @@ from tracehouse.collector.store import (
     get_trace_steps,
     get_trace_summary,
     group_stats,
+    linked_trace_ids,
     time_series,
 )
 from tracehouse.dashboard import views
@@ -40,6 +41,7 @@ def step_json(step: Step) -> dict[str, Any]:
     out["end_time"] = rfc3339_ns(step.end_time_ns)
     out["duration_ms"] = step.duration_ns / 1e6
     out["events"] = [{"time": rfc3339_ns(e.time_ns), "name": e.name, "attributes": e.attributes} for e in step.events]
+    del out["own"]  # the rules' bookkeeping, not part of the answer
     return out
 
 
@@ -75,7 +77,12 @@ def api_get_trace(trace_id: str, project: Project, store: StoreDep) -> dict[str,
     if summary is None:
         raise HTTPException(status_code=404, detail=f"no trace {trace_id} in this project")
     steps = get_trace_steps(store, project, trace_id, around=(summary.start_time, summary.end_time))
-    return {"trace_id": trace_id, "summary": summary_json(summary), "steps": [step_json(s) for s in steps]}
+    return {
+        "trace_id": trace_id,
+        "summary": summary_json(summary),
+        "linked_trace_ids": linked_trace_ids(store, project, trace_id),
+        "steps": [step_json(s) for s in steps],
+    }
 
 
 @router.get("/traces/{trace_id}/analysis")

@@ -1,8 +1,9 @@
 """Retry-storm detection: per trace, retry amplification (attempts ÷ logical calls) and cascades (a retried call
 inside a retried call); per project / agent / provider, the retry rate of a recent window against its baseline.
 
-Retries are recognised from `tracehouse.retry.attempt` when spans carry it, and otherwise from sibling calls with the
-same action and content hash that follow a failed one.
+Retries are recognised from `tracehouse.retry.attempt` when spans carry it, and otherwise from calls by the same agent
+with the same action and input (content hash) that start after the previous one failed, wherever they sit in the
+tree: agent frameworks retry a failing tool in the agent's next step, under a new parent span.
 """
 
 from __future__ import annotations
@@ -29,10 +30,10 @@ class LogicalCall:
 def logical_calls(view: TraceView) -> list[LogicalCall]:
     """Group the trace's calls into logical calls: explicit attempt numbers first, then implicit retries."""
     calls: list[LogicalCall] = []
-    groups: dict[tuple[str, str, str, str], list[Step]] = {}
+    groups: dict[tuple[str, str, str], list[Step]] = {}
     for s in view.steps:
         if s.retry_attempt > 0 or s.step_type in WORK_TYPES:
-            groups.setdefault((s.parent_span_id, s.agent, action_of(s), s.content_hash), []).append(s)
+            groups.setdefault((s.agent, action_of(s), s.content_hash), []).append(s)
     for group in groups.values():
         current: LogicalCall | None = None
         for s in group:
@@ -43,11 +44,12 @@ def logical_calls(view: TraceView) -> list[LogicalCall]:
                     continue
             elif (
                 current is not None
-                and s.content_hash
                 and current.attempts[-1].retry_attempt == 0
                 and failed(current.attempts[-1])
+                and s.start_time_ns >= current.attempts[-1].end_time_ns
+                and (s.content_hash or (s.agent and s.error_type and s.error_type == current.attempts[-1].error_type))
             ):
-                current.attempts.append(s)  # an identical sibling call right after a failure: an unmarked retry
+                current.attempts.append(s)  # the same call again after it failed: an unmarked retry
                 continue
             current = LogicalCall([s])
             calls.append(current)

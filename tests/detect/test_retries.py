@@ -63,3 +63,15 @@ def test_a_retry_inside_a_retried_call_is_a_cascade() -> None:
     [f] = detect_retry_storms(b.steps)
     assert f.details["cascades"] and f.severity == "critical"
     assert "cascade" in f.explanation
+
+
+def test_a_failing_tool_retried_in_the_agents_next_steps_is_a_storm_whatever_the_parent() -> None:
+    """Agent frameworks retry a failing tool in the agent's next turn, under a new parent span each time."""
+    b = TraceBuilder()
+    agent = b.agent("worker", duration=60_000_000_000)
+    for _ in range(9):
+        turn = b.step(StepType.OTHER, "worker", agent, name="turn")
+        b.llm("worker", turn, tokens=10, cost=0.001)
+        b.step(StepType.TOOL, "worker", turn, tool="lookup", content_hash="same-args", error=True)
+    [f] = detect_retry_storms(b.steps)
+    assert f.details["attempts"] - f.details["logical_calls"] >= 8
