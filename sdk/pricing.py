@@ -18,6 +18,11 @@ PRICES_ENV = "TRACEHOUSE_PRICES"
 _DATE_SUFFIX = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8}|\d{4})$")
 
 
+def undated(model: str) -> str:
+    """`gpt-4o-mini-2024-07-18` -> `gpt-4o-mini`: the model a dated snapshot name belongs to."""
+    return _DATE_SUFFIX.sub("", model)
+
+
 class PriceTableError(ValueError):
     """A price file that cannot be read or has a malformed entry."""
 
@@ -47,7 +52,7 @@ class PriceTable:
         name = model.lower()
         found = self.prices.get(name)
         if found is None:
-            stripped = _DATE_SUFFIX.sub("", name)
+            stripped = undated(name)
             found = self.prices.get(stripped)
             if found is None and "/" in stripped:  # "openai/gpt-4o" as routers spell it
                 found = self.prices.get(stripped.rsplit("/", 1)[1])

@@ -14,6 +14,7 @@ from tracehouse.sdk import semconv as sc
 from tracehouse.sdk._hashing import step_hash
 from tracehouse.sdk.pricing import PriceTable
 
+from . import _frameworks as frameworks
 from ._table import FIELDS, Attrs, Convention, Field, field_index, kind_of, merge_fields, pick_fields
 from ._tool_calls import requested_tool_calls
 from ._types import Limits
@@ -133,6 +134,7 @@ def normalise_span(span: Span, ctx: SpanContext) -> SpanResult:
     )
     if decider is not None and decider.refine is not None:
         decider.refine(attrs, step)
+    frameworks.refine(attrs, step)
     if not step.request_model:
         step.request_model = step.response_model
 

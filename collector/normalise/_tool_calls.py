@@ -8,6 +8,7 @@ GenAI puts them in `gen_ai.output.messages` as `tool_call` parts; OpenInference 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tracehouse.domain.model import ToolCall
@@ -22,6 +23,8 @@ _FLATTENED = (
     ("gen_ai.completion.{i}.tool_calls.{j}.", "name", "id"),
 )
 _MARKERS = ('"tool_call"', '"function_call"', '"tool_calls"')
+# OpenAI Agents' OTel contrib instrumentation writes the SDK's objects' Python repr into a text part.
+_REPR = re.compile(r"FunctionToolCall\([^()]*?call_id='([^']*)'[^()]*?name='([^']*)'")
 
 
 def requested_tool_calls(attrs: Attrs, raw_output: Any) -> list[ToolCall]:
@@ -31,6 +34,8 @@ def requested_tool_calls(attrs: Attrs, raw_output: Any) -> list[ToolCall]:
         if calls:
             return calls
     if type(raw_output) is str:
+        if "FunctionToolCall(" in raw_output:
+            return [ToolCall(id=i, name=n) for i, n in _REPR.findall(raw_output)[:_MAX_CALLS]]
         if not any(marker in raw_output for marker in _MARKERS):
             return []
         raw_output = maybe_json(raw_output)

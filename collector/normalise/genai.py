@@ -21,10 +21,11 @@ _OPERATIONS: dict[str, tuple[StepType, str]] = {
         (sc.OP_EMBEDDINGS, StepType.EMBEDDING),
         (sc.OP_EXECUTE_TOOL, StepType.TOOL),
         (sc.OP_INVOKE_AGENT, StepType.AGENT),
-        (sc.OP_CREATE_AGENT, StepType.AGENT),
+        (sc.OP_CREATE_AGENT, StepType.OTHER),  # declares an agent; it is not an agent's run
         (sc.OP_INVOKE_WORKFLOW, StepType.WORKFLOW),
         (sc.OP_RETRIEVAL, StepType.RETRIEVAL),
         ("plan", StepType.OTHER),  # newer GenAI addition; kept distinct by its operation
+        ("agent_handoff", StepType.HANDOFF),  # OpenAI Agents' OTel contrib instrumentation
     )
 }
 

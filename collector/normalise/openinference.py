@@ -28,7 +28,7 @@ _KINDS: dict[str, tuple[StepType, str]] = {
 }
 
 FIELDS: dict[Field, tuple[str, ...]] = {
-    Field.AGENT: (sc.OI_AGENT_NAME,),
+    Field.AGENT: (sc.OI_AGENT_NAME, sc.OI_GRAPH_NODE_ID),
     Field.PROVIDER: (sc.OI_LLM_PROVIDER, sc.OI_LLM_SYSTEM),
     Field.RESPONSE_MODEL: (sc.OI_LLM_MODEL_NAME, sc.OI_EMBEDDING_MODEL_NAME),
     Field.INPUT_TOKENS: (sc.OI_TOKEN_PROMPT,),
@@ -66,7 +66,7 @@ def refine(attrs: Attrs, step: Step) -> None:
             step.request_model = invocation_model(attrs)
     elif step.step_type is StepType.AGENT:
         if not step.agent:
-            step.agent = step.name
+            _agent_from_span_name(step)
     elif step.step_type is StepType.TOOL:
         if step.name.startswith(sc.OI_HANDOFF_SPAN_PREFIX) and not step.tool_name:
             step.step_type = StepType.HANDOFF
@@ -75,6 +75,19 @@ def refine(attrs: Attrs, step: Step) -> None:
         step.step_type = StepType.WORKFLOW
         step.operation = sc.OP_INVOKE_WORKFLOW
         step.workflow = step.workflow or step.name
+
+
+def _agent_from_span_name(step: Step) -> None:
+    """An AGENT span without `agent.name` or `graph.node.id`: `manager.run` / `Researcher._execute_core` name the
+    agent before the dot (smolagents, CrewAI); a root without one is the run itself (OpenAI Agents' `Agent
+    workflow`), a workflow and not an agent."""
+    head, dot, _ = step.name.partition(".")
+    if dot and head:
+        step.agent = head
+    elif not step.parent_span_id:
+        step.step_type, step.operation, step.workflow = StepType.WORKFLOW, sc.OP_INVOKE_WORKFLOW, step.name
+    else:
+        step.agent = step.name
 
 
 OPENINFERENCE = Convention(

@@ -371,11 +371,25 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], dict[str, Any]]] = [
         {"step_type": StepType.TOOL, "tool_name": "lookup_order", "input_preview": '{"id": 7}'},
     ),
     (
-        "openinference-agents-agent-span-named-after-agent",
+        "openinference-agent-span-names-its-agent-in-agent-name",
         "Triage Agent",
-        {"openinference.span.kind": "AGENT", "llm.system": "openai"},
+        {"openinference.span.kind": "AGENT", "agent.name": "Triage Agent", "llm.system": "openai"},
         {"status": OK},
         {"step_type": StepType.AGENT, "agent": "Triage Agent"},
+    ),
+    (
+        "openinference-agent-span-names-its-agent-before-the-dot",
+        "researcher.run",
+        {"openinference.span.kind": "AGENT"},
+        {"status": OK},
+        {"step_type": StepType.AGENT, "agent": "researcher"},
+    ),
+    (
+        "openinference-root-agent-span-without-a-name-is-the-workflow",
+        "Agent workflow",
+        {"openinference.span.kind": "AGENT"},
+        {"status": OK},
+        {"step_type": StepType.WORKFLOW, "agent": "", "workflow": "Agent workflow"},
     ),
     (
         "openinference-agents-handoff-span",

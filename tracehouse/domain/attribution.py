@@ -6,7 +6,7 @@ The rules, in the order they apply:
 
 1. **What counts as a model call.** A step typed `llm` is a real model call unless another `llm` step sits below it
    (then it is a framework's wrapper around the call, as AutoGen's agent-level span is) or it shows no sign of a
-   request at all (no usage, no response model, no finish reason, no output, no requested tool, no error) while a
+   request at all (no usage, no finish reason, no requested tool, no error) while a
    sibling `llm` step did (LlamaIndex tags `_prepare_chat_with_tools` as LLM). Such a step becomes `other`.
 2. **The innermost call owns the usage.** A step with tokens or cost that has a model call with usage below it
    (Strands' `invoke_agent` sum, smolagents' AGENT sums, a wrapper's copy) keeps none: the calls below count.
@@ -47,6 +47,11 @@ DERIVED_FIELDS: tuple[str, ...] = (
 )
 _USAGE_FIELDS = DERIVED_FIELDS[2:8]
 _CALL_TYPES = (StepType.LLM, StepType.EMBEDDING)
+# The operation of a graph node's run (LangGraph): nodes hand over by running one after the other, with no
+# hand-off span, so their order is the hand-off. Other agents running in sequence (a pipeline, a state machine,
+# a fan-out) are not handing off.
+GRAPH_NODE_OPERATION = "graph_node"
+_TOOLISH = (StepType.TOOL, StepType.HANDOFF)
 
 
 @dataclass
@@ -67,9 +72,11 @@ def attribute(steps: Iterable[Step]) -> Attributed:
         restore_own(step)
     tree = TraceTree(latest.values())
     _model_calls(tree)
+    _tool_duplicates(tree)
     _usage(tree)
-    _agents(tree)
-    _handoffs(tree)
+    agents = _agent_names(tree)
+    _agents(tree, agents)
+    _handoffs(tree, agents)
     for step in latest.values():
         _forget_unchanged(step)
     return Attributed(list(latest.values()), [s for sid, s in latest.items() if _snapshot(s) != before[sid]])
@@ -134,9 +141,7 @@ def _bottom_up(tree: TraceTree) -> list[Step]:
 def _made_no_request(step: Step) -> bool:
     return not (
         has_usage(step)
-        or step.response_model
         or step.finish_reasons
-        or step.output_preview
         or step.tool_calls
         or step.status is Status.ERROR
         or step.error_type
@@ -172,13 +177,55 @@ def _usage(tree: TraceTree) -> None:
                 _set(step, name, None)
 
 
-def _agents(tree: TraceTree) -> None:
+def _tool_duplicates(tree: TraceTree) -> None:
+    """Two instrumentations of one tool run (OpenInference's span around the framework's own): the inner one stays."""
+    for step in tree.by_id.values():
+        if step.step_type not in _TOOLISH:
+            continue
+        parent = tree.parent_of(step)
+        if parent is not None and parent.step_type in _TOOLISH and _same_tool(parent.tool_name, step.tool_name):
+            _set(parent, "step_type", StepType.OTHER)
+
+
+def _same_tool(outer: str, inner: str) -> bool:
+    return bool(inner) and (outer == inner or outer.endswith("." + inner))
+
+
+def _agent_names(tree: TraceTree) -> dict[str, str]:
+    """Name key -> the agent's name as its own spans spell it."""
+    return {_name_key(s.agent): s.agent for s in tree.by_id.values() if s.step_type is StepType.AGENT and s.agent}
+
+
+def _agents(tree: TraceTree, agents: dict[str, str]) -> None:
+    """An agent's own span names it. Any other step belongs to the nearest agent span above it, whatever agent name
+    the step carries itself (instrumentations put placeholders there: 'OpenAI Agent'); work under a hand-off step
+    belongs to its target; else the step keeps its own name or takes the nearest one above it, unless the trace
+    has agent spans and none of them has that name (a placeholder, again). A tool that still
+    has none belongs to the agent whose model asked for it (LangGraph's shared `tools` node)."""
+    owner: dict[str, str] = {}  # span id -> agent that work below it belongs to
     for sid, _ in tree.order:  # parents before children
         step = tree.by_id[sid]
-        if not step.agent:
-            parent = tree.parent_of(step)
-            if parent is not None and parent.agent:
-                _set(step, "agent", parent.agent)
+        parent_id = tree.parent.get(sid)
+        above = owner.get(parent_id, "") if parent_id is not None else ""
+        if step.step_type is StepType.AGENT and step.agent:
+            owner[sid] = step.agent
+            continue
+        if above or not step.agent:
+            _set(step, "agent", above or step.agent)
+        elif agents and _name_key(step.agent) not in agents:
+            _set(step, "agent", "")  # a placeholder ('OpenAI Agent') where the trace's agent spans name the agents
+        owner[sid] = step.agent
+        if step.step_type is StepType.HANDOFF and step.handoff_target:
+            owner[sid] = agents.get(_name_key(step.handoff_target), step.handoff_target)
+    asked: list[Step] = []
+    for step in tree.in_start_order():
+        if step.step_type is StepType.LLM and step.tool_calls:
+            asked.append(step)
+        elif step.step_type is StepType.TOOL and not step.agent:
+            for call in reversed(asked):
+                if call.agent and any(c.name == step.tool_name for c in call.tool_calls):
+                    _set(step, "agent", call.agent)
+                    break
 
 
 _NAME_JUNK = re.compile(r"[^0-9a-z]+")
@@ -191,51 +238,80 @@ def _name_key(name: str) -> str:
 @dataclass
 class _Evidence:
     step: Step
-    rank: int  # 0 a hand-off span, 1 the tool span running transfer_to_x, 2 the model's request for it
+    # 0 a hand-off span, 1 the tool span running transfer_to_x, 2 the model asking for it, 3 the target agent's span
+    # naming its caller (graph.node.parent_id), 4 two agents' runs one after the other under one parent
+    rank: int
     source: str
     target: str
 
 
-def _evidence(step: Step, agents: dict[str, str]) -> _Evidence | None:
+_GRAPH_PARENT = "graph.node.parent_id"
+_NOT_A_CALLER = ("", "start", "__start__")
+
+
+def _evidence(step: Step, agents: dict[str, str]) -> list[_Evidence]:
+    found: list[_Evidence] = []
     if step.step_type is StepType.HANDOFF:
-        target = step.handoff_target or handoff_target_of_tool(step.tool_name)
-        rank = 1 if handoff_target_of_tool(step.tool_name) else 0
+        tool_target = handoff_target_of_tool(step.tool_name)
+        target = step.handoff_target or tool_target
+        if target:
+            found.append(_Evidence(step, 1 if tool_target else 0, step.handoff_source or step.agent, target))
     elif step.step_type is StepType.LLM:
-        targets = [t for t in (handoff_target_of_tool(c.name) for c in step.tool_calls) if t]
-        target, rank = (targets[0] if targets else ""), 2
-    else:
-        return None
-    if not target:
-        return None
-    return _Evidence(step, rank, step.handoff_source or step.agent, agents.get(_name_key(target), target))
+        for call in step.tool_calls:
+            target = handoff_target_of_tool(call.name) or agents.get(_name_key(call.name), "")
+            if target and _name_key(target) != _name_key(step.agent):
+                found.append(_Evidence(step, 2, step.agent, target))
+                break
+    elif step.step_type is StepType.AGENT and step.agent:
+        caller = step.attributes.get(_GRAPH_PARENT, "")
+        if caller not in _NOT_A_CALLER and caller != step.agent:
+            found.append(_Evidence(step, 3, caller, step.agent))
+    for e in found:
+        e.source = agents.get(_name_key(e.source), e.source)
+        e.target = agents.get(_name_key(e.target), e.target)
+    return found
 
 
-def _handoffs(tree: TraceTree) -> None:
+def _in_sequence(tree: TraceTree) -> dict[str, _Evidence]:
+    """Graph nodes run one after another under one parent: node B starting after node A ended is A -> B."""
+    found: dict[str, _Evidence] = {}
+    for kids in tree.children.values():
+        previous: Step | None = None
+        for kid in (tree.by_id[k] for k in kids):
+            if kid.operation != GRAPH_NODE_OPERATION or not kid.agent:
+                continue
+            if previous is not None and previous.agent != kid.agent and kid.start_time_ns >= previous.end_time_ns:
+                found[kid.span_id] = _Evidence(kid, 4, previous.agent, kid.agent)
+            previous = kid
+    return found
+
+
+def _handoffs(tree: TraceTree, agents: dict[str, str]) -> None:
     ordered = tree.in_start_order()
-    agents = {_name_key(s.agent): s.agent for s in ordered if s.step_type is StepType.AGENT and s.agent}
+    sequence = _in_sequence(tree)
     groups: dict[tuple[str, str, int], list[_Evidence]] = {}
     turn: dict[str, int] = {}  # agent -> how many model calls it has started so far
     for step in ordered:
         if step.step_type is StepType.LLM:
             turn[step.agent] = turn.get(step.agent, 0) + 1
-        found = _evidence(step, agents)
-        if found is None:
-            continue
-        key = (found.source, found.target, turn.get(found.source, 0))
-        group = groups.setdefault(key, [])
-        if any(e.rank == found.rank for e in group):  # two of one kind are two hand-offs (a loop), never one
-            key = (found.source, found.target, -len(groups))
+        evidence = _evidence(step, agents)
+        if step.span_id in sequence:
+            evidence.append(sequence[step.span_id])
+        for found in evidence:
+            key = (found.source, found.target, turn.get(found.source, 0))
             group = groups.setdefault(key, [])
-        group.append(found)
+            if any(e.rank == found.rank for e in group):  # two of one kind are two hand-offs (a loop), never one
+                key = (found.source, found.target, -len(groups))
+                group = groups.setdefault(key, [])
+            group.append(found)
+    keepers: dict[str, _Evidence] = {}
     for group in groups.values():
         keeper = min(group, key=lambda e: (e.rank, e.step.start_time_ns))
-        for e in group:
-            if e is keeper:
-                _set(e.step, "handoff_source", e.source)
-                _set(e.step, "handoff_target", e.target)
-            else:
-                _set(e.step, "handoff_source", "")
-                _set(e.step, "handoff_target", "")
+        keepers[keeper.step.span_id] = keeper
+    for step in tree.by_id.values():
+        kept = keepers.get(step.span_id)
+        _set(step, "handoff_source", kept.source if kept else "")
+        _set(step, "handoff_target", kept.target if kept else "")
 
 
 def handoffs(steps: Sequence[Step]) -> list[Step]:
