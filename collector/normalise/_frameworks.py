@@ -11,6 +11,8 @@ where): the normaliser applies them after the convention tables. Rules that need
 - AutoGen's runtime: each message processed is a span naming the sender and recipient agent types; one agent
   sending work to another is a delegation (AgentChat's group-chat managers and agent containers are plumbing: a
   team's messages are broadcasts, its hand-offs are tools).
+- Google ADK: `transfer_to_agent` names its target in the `agent_name` argument; `execute_tool (merged)` sums up
+  parallel tool calls that have spans of their own. Through LiteLLM, models are spelled `openai/gpt-4o-mini`.
 - CrewAI: delegation is a tool (`Delegate work to coworker`, `Ask question to coworker`) whose input names the
   coworker; the coworker's work runs under it.
 """
@@ -21,7 +23,7 @@ import json
 import re
 from typing import Any
 
-from tracehouse.domain.attribution import GRAPH_NODE_OPERATION
+from tracehouse.domain.attribution import GENERIC_HANDOFF_TOOL, GRAPH_NODE_OPERATION
 from tracehouse.domain.model import Step, StepType
 from tracehouse.sdk import semconv as sc
 
@@ -31,6 +33,12 @@ _NOT_AGENT_NODES = ("tools",)
 _AGENT_TYPE_SUFFIX = re.compile(r"_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 # AgentChat teams route every message through these: their hand-offs are tools, their messages are broadcasts.
 _AGENTCHAT_PLUMBING = ("GroupChatManager", "ChatAgentContainer")
+_ADK_MERGED = "(merged tools)"
+# Provider prefixes LiteLLM (and frameworks built on it, Google ADK's LiteLlm) put before a model name.
+_ROUTED_PROVIDERS = frozenset(
+    {"openai", "anthropic", "azure", "bedrock", "vertex_ai", "gemini", "groq", "mistral", "cohere", "deepseek",
+     "ollama", "together_ai", "fireworks_ai", "xai", "perplexity", "openrouter"}
+)  # fmt: skip
 _COWORKER_TOOLS = ("delegate work to coworker", "ask question to coworker")
 
 
@@ -38,6 +46,28 @@ def refine(attrs: Attrs, step: Step) -> None:
     _langgraph(attrs, step)
     _autogen_message(attrs, step)
     _crewai_delegation(attrs, step)
+    _adk(attrs, step)
+    _routed_model(step)
+
+
+def _adk(attrs: Attrs, step: Step) -> None:
+    if step.step_type not in (StepType.TOOL, StepType.HANDOFF):
+        return
+    if step.tool_name == _ADK_MERGED:  # a summary of parallel tool calls, each of which has its own span
+        step.step_type = StepType.OTHER
+    elif step.tool_name == GENERIC_HANDOFF_TOOL:
+        raw = attrs.get(sc.GEN_AI_TOOL_CALL_ARGUMENTS)
+        target = _json_field(raw, "agent_name") if type(raw) is str else None
+        if type(target) is str and target:
+            step.step_type, step.handoff_target = StepType.HANDOFF, target
+
+
+def _routed_model(step: Step) -> None:
+    """LiteLLM's `openai/gpt-4o-mini`: the provider before the slash, the model after it."""
+    provider, slash, model = step.request_model.partition("/")
+    if slash and model and provider.lower() in _ROUTED_PROVIDERS:
+        step.request_model = model
+        step.provider = step.provider or provider.lower()
 
 
 def _is_node(name: str) -> bool:

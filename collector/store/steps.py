@@ -99,7 +99,7 @@ def _row_to_step(row: dict[str, Any]) -> Step:
     row["step_type"] = StepType(step_type) if step_type in StepType._value2member_map_ else StepType.OTHER
     row["events"] = [Event(time_ns=t, name=n, attributes=dict(a)) for t, n, a in row["events"]]
     row["links"] = [Link(trace_id=t, span_id=s) for t, s in row["links"]]
-    row["tool_calls"] = [ToolCall(id=i, name=n) for i, n in row["tool_calls"]]
+    row["tool_calls"] = [ToolCall(**c) if isinstance(c, dict) else ToolCall(*c) for c in row["tool_calls"]]
     row["own"] = dict(row["own"])
     row["finish_reasons"] = list(row["finish_reasons"])
     row["attributes"] = dict(row["attributes"])

@@ -70,7 +70,11 @@ def _depth(view: TraceView, step: Step) -> int:
 
 
 def _duplicates(view: TraceView, original: Step, other: Step) -> bool:
-    """Different agents, or the same agent in two concurrent branches (neither inside the other)."""
+    """Different agents, or the same agent in two concurrent branches (neither inside the other). Two model calls
+    whose prompts differ in size were not the same request, whatever input an instrumentation recorded (some record
+    only the first user message)."""
+    if _known_and_different(original.input_tokens, other.input_tokens):
+        return False
     if original.agent != other.agent:
         return True
     if other.span_id in {s.span_id for s in view.subtree(original)}:
@@ -124,3 +128,7 @@ def detect_cross_trace_duplicates(
             )
         )
     return findings
+
+
+def _known_and_different(a: int | None, b: int | None) -> bool:
+    return a is not None and b is not None and a != b

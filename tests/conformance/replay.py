@@ -32,8 +32,7 @@ class Fixture:
 
 def fixtures() -> list[Fixture]:
     return [
-        Fixture(p.parent.name, p.parent, json.loads(p.read_text()))
-        for p in sorted(FIXTURES.glob("*/expected.json"))
+        Fixture(p.parent.name, p.parent, json.loads(p.read_text())) for p in sorted(FIXTURES.glob("*/expected.json"))
     ]
 
 

@@ -14,13 +14,13 @@ def test_same_operation_and_input_by_two_agents_is_duplicate_work_sized_by_the_d
     b = TraceBuilder()
     root = b.step(StepType.WORKFLOW, "", duration=10_000_000_000)
     a = b.agent("analyst", root)
-    b.llm("analyst", a, content_hash="same", tokens=300, cost=0.03)
+    b.llm("analyst", a, content_hash="same", tokens=291, cost=0.03)
     c = b.agent("critic", root)
-    dup = b.llm("critic", c, content_hash="same", tokens=280, cost=0.028)
+    dup = b.llm("critic", c, content_hash="same", tokens=290, cost=0.029)  # same prompt (145 in), other answer
     [f] = detect_duplicate_work(b.steps)
     assert f.kind == Kind.DUPLICATE_WORK
     assert f.agents == ["analyst", "critic"]
-    assert f.wasted_tokens == 280 and abs(f.wasted_cost_usd - 0.028) < 1e-12
+    assert f.wasted_tokens == 290 and abs(f.wasted_cost_usd - 0.029) < 1e-12
     assert f.span_ids[1] == dup.span_id and len(f.span_ids) == 2
 
 
@@ -73,3 +73,12 @@ def test_cross_trace_duplicates_in_a_window() -> None:
     [f] = detect_cross_trace_duplicates({one.trace_id: one.steps, two.trace_id: two.steps})
     assert f.trace_id == one.trace_id and f.wasted_tokens == 90
     assert detect_cross_trace_duplicates({one.trace_id: one.steps}) == []
+
+
+def test_calls_whose_prompts_differ_in_size_are_not_duplicates_whatever_input_was_recorded() -> None:
+    """Some instrumentations record only the first user message, so every call of a conversation hashes alike."""
+    b = TraceBuilder()
+    root = b.step(StepType.WORKFLOW, "", duration=10_000_000_000)
+    for agent, tokens in (("triage", 70), ("specialist", 146), ("specialist", 257)):
+        b.llm(agent, b.agent(agent, root), content_hash="first-user-message", tokens=tokens)
+    assert detect_duplicate_work(b.steps) == []

@@ -91,9 +91,15 @@ def is_model_call(step: Step) -> bool:
     return step.step_type in _CALL_TYPES
 
 
+# Google ADK's one hand-off tool names its target in an argument (`agent_name`), not in the tool's name.
+GENERIC_HANDOFF_TOOL = "transfer_to_agent"
+
+
 def handoff_target_of_tool(tool_name: str) -> str:
-    """`transfer_to_billing` -> `billing`; "" for any other tool."""
-    return tool_name[len(HANDOFF_TOOL_PREFIX) :] if tool_name.startswith(HANDOFF_TOOL_PREFIX) else ""
+    """`transfer_to_billing` -> `billing`; "" for any other tool (and for ADK's `transfer_to_agent`)."""
+    if not tool_name.startswith(HANDOFF_TOOL_PREFIX) or tool_name == GENERIC_HANDOFF_TOOL:
+        return ""
+    return tool_name[len(HANDOFF_TOOL_PREFIX) :]
 
 
 # -- own values ------------------------------------------------------------------------------------------------------
@@ -140,11 +146,7 @@ def _bottom_up(tree: TraceTree) -> list[Step]:
 
 def _made_no_request(step: Step) -> bool:
     return not (
-        has_usage(step)
-        or step.finish_reasons
-        or step.tool_calls
-        or step.status is Status.ERROR
-        or step.error_type
+        has_usage(step) or step.finish_reasons or step.tool_calls or step.status is Status.ERROR or step.error_type
     )
 
 
