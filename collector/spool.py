@@ -332,7 +332,7 @@ class Spool:
         """(whether appends can land now, the reasons they cannot) for /readyz."""
         problems = [self.append_error] if self.append_error else []
         free = self.free_bytes()
-        if free < self.min_free_bytes:
+        if free <= self.min_free_bytes:
             problems.append(f"spool disk nearly full ({free} bytes free, reserve {self.min_free_bytes})")
         return not problems, problems
 
