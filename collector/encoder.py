@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing as mp
 import multiprocessing.connection
+import signal
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -77,6 +78,7 @@ class BatchEncoder:
 
 def _worker(conn: multiprocessing.connection.Connection, column_types: list[str], prices_path: str | None,
             limits: Limits) -> None:  # fmt: skip
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the server decides when to stop
     encoder = BatchEncoder(column_types, load_prices(prices_path), limits)
     while True:
         try:
