@@ -53,6 +53,7 @@ class LazyGroup(click.Group):
         "eval": "tracehouse.evals.cli:eval_group",
         "alerts": "tracehouse.evals.alerting.cli:alerts_group",
         "detect": "tracehouse.evals.detect.cli:detect_group",
+        "spool": "tracehouse.spool_cli:spool_group",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
