@@ -7,6 +7,7 @@ replay; a record that cannot be encoded is quarantined after N tries and never b
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from tests.collector.otlp_builders import make_request, make_span
 from tracehouse.collector.metrics import CollectorMetrics
 from tracehouse.collector.quarantine import Quarantine
 from tracehouse.collector.spool import Spool
-from tracehouse.collector.store import Store
+from tracehouse.collector.store import Store, StoreError
 from tracehouse.collector.writer import Writer
 
 
@@ -134,3 +135,46 @@ def test_poison_record_is_quarantined_and_the_records_behind_it_are_written(
     assert writer.metrics.quarantined._value.get() == 1
     ok, problems = writer.problems()
     assert ok and any("quarantine" in p for p in problems)
+
+
+def test_a_failed_insert_with_a_batch_in_flight_never_leaves_the_writer_waiting(
+    store: Store, project_id: str, tmp_path: Path, writers: list[Writer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store refuses one insert while the next batch is in an encoder: the writer drops both batches, stops the
+    encoder that holds one, and goes on (before, the next submit blocked forever on a pipe no one read)."""
+    writer = _writer(store, tmp_path / "spool", writers, max_attempts=5)
+    writer._slice_bytes = 256 * 1024  # small batches, so a second one is read ahead while the first is inserted
+    for _ in range(12):
+        writer.spool.append(project_id, _payload(os.urandom(16), 300))  # ~100 KB each: more than a pipe buffer
+    real_insert = store.insert_native
+    refused: list[str] = []
+
+    def refuse_once(*args: Any, **kwargs: Any) -> None:
+        if not refused:
+            refused.append(kwargs["dedup_token"])
+            raise StoreError("Code: 27. DB::Exception: Cannot parse input")
+        real_insert(*args, **kwargs)
+
+    monkeypatch.setattr(store, "insert_native", refuse_once)
+    done = threading.Thread(target=_drain, args=(writer,), daemon=True)
+    done.start()
+    done.join(90)
+    assert not done.is_alive(), "the writer is waiting on a batch no encoder holds"
+    assert refused and writer._ahead is None
+    assert _counts(store, project_id)["rows"] == 12 * 300
+
+
+def test_a_writer_that_cannot_get_past_a_batch_reports_itself_stuck(
+    store: Store, project_id: str, tmp_path: Path, writers: list[Writer]
+) -> None:
+    writer = _writer(store, tmp_path / "spool", writers, max_attempts=10**9, stall_seconds=0.5)
+    writer.spool.append(project_id, b"\x0a\xff\xff\xff\xff\x0f not a protobuf")
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        try:
+            writer.step()
+        except Exception as exc:
+            writer._failed(exc)
+            writer.last_error = str(exc).splitlines()[-1]
+    ok, problems = writer.problems()
+    assert not ok and any("writer stuck" in p for p in problems), problems
