@@ -94,6 +94,12 @@ def decode_records(data: bytes) -> Iterator[tuple[Record, int]]:
         pos = end
 
 
+def check_unlocked(directory: Path) -> None:
+    """SpoolLocked when another process has the spool in `directory` open (a second server on one data dir)."""
+    if directory.is_dir():
+        os.close(Spool._take_lock(directory))
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:

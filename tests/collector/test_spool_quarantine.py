@@ -74,3 +74,16 @@ def test_poison_record_is_quarantined_reported_and_replayable(make_server: Any, 
 
     again = make_server(data_dir=data)
     assert stored_spans(again, [fixed.hex()]) == {fixed.hex(): 3}
+
+
+def test_a_second_process_on_one_spool_is_refused_in_one_line(tmp_path: Path) -> None:
+    """One process per spool: two would interleave appends and both claim the spool's id."""
+    held = Spool(tmp_path / "spool", max_bytes=1 << 20)
+    try:
+        r = subprocess.run([sys.executable, "-m", "tracehouse", "serve", "--data-dir", str(tmp_path), "--port", "0",
+                            "--grpc-port", "0"], capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+        assert r.returncode == 1 and "Traceback" not in r.stderr
+        expected = f"tracehouse: spool {tmp_path / 'spool'} is open in another process (a running server?)"
+        assert r.stderr.strip() == expected
+    finally:
+        held.close()
