@@ -47,7 +47,10 @@ _MAX_BACKOFF = 5.0
 _FIRST_SLICE_BYTES = 1024 * 1024
 _MAX_RECORDS = 100_000
 # Store errors that say "not now" rather than "not these rows": retried like an outage, never quarantined.
-_OUTAGE_HINTS = ("no space left", "not enough space", "too many parts", "timeout", "timed out")
+_OUTAGE_HINTS = (
+    "no space left", "not enough space", "too many parts", "timeout", "timed out", "connection", "reset by peer",
+    "broken pipe", "network", "unavailable", "readonly", "keeper", "shutdown",
+)  # fmt: skip
 
 
 def is_outage(exc: BaseException) -> bool:
