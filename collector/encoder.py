@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing as mp
 import multiprocessing.connection
+import signal
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -75,19 +76,24 @@ class BatchEncoder:
 
 def _worker(conn: multiprocessing.connection.Connection, column_types: list[str], prices_path: str | None,
             limits: Limits) -> None:  # fmt: skip
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the server decides when to stop
     encoder = BatchEncoder(column_types, load_prices(prices_path), limits)
     while True:
         try:
             message = conn.recv()
-        except EOFError:  # the server went away (even by kill -9): nothing is lost, the spool holds the batch
+        except (EOFError, OSError):  # the server went away (even by kill -9): nothing is lost, the spool holds it
             return
         if message is None:
             return
         records, version = message
         try:
-            conn.send(encoder.encode(records, version))
-        except Exception:  # sent back, so the server logs it and retries the batch
-            conn.send(EncodeError(traceback.format_exc(limit=5)))
+            answer: Encoded | EncodeError = encoder.encode(records, version)
+        except Exception:  # sent back, so the server logs it and counts it against the batch
+            answer = EncodeError(traceback.format_exc(limit=5))
+        try:
+            conn.send(answer)
+        except (BrokenPipeError, EOFError, OSError):  # the server died while this batch was encoded: quietly exit
+            return
 
 
 class EncoderProcess:
@@ -113,16 +119,37 @@ class EncoderProcess:
         return self._conn
 
     def submit(self, records: Sequence[RawRecord], version: int) -> None:
+        """Hand over one batch. A batch still in flight is abandoned first, so no answer is ever left unread; a
+        worker that died shows up as an EncodeError from `result()`."""
+        self.abandon()
         conn = self._ensure()
-        conn.send((list(records), version))
         self._busy = True
+        try:
+            conn.send((list(records), version))
+        except OSError:
+            self.close()
+
+    def abandon(self) -> None:
+        """Stop a worker that still holds a batch (its answer would otherwise sit in the pipe forever)."""
+        if self._busy and self._process is not None:
+            self._process.kill()
+            self._process.join(timeout=5)
+            self._process = None
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+        self._busy = False
 
     def result(self, timeout: float = 300.0) -> Encoded:
         conn = self._conn
-        if conn is None or not self._busy:
+        if not self._busy:
             raise EncodeError("no batch in flight")
+        if conn is None:
+            self._busy = False
+            raise EncodeError("encoder process died")
         try:
             if not conn.poll(timeout):
+                self.abandon()  # a late answer must not be read as the next batch's
                 raise EncodeError(f"encoder gave no answer within {timeout:.0f}s")
             answer = conn.recv()
         except (EOFError, OSError) as exc:

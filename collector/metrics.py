@@ -24,5 +24,11 @@ class CollectorMetrics:
         self.attributes_dropped = Counter(
             "tracehouse_attributes_dropped", "Attributes cut by the size bounds", registry=r
         )
+        self.quarantined = Counter(
+            "tracehouse_spool_quarantined_records", "Spool records moved to quarantine after failing", registry=r
+        )
+        self.quarantine_records = Gauge(
+            "tracehouse_spool_quarantine_size", "Spool records waiting in quarantine", registry=r
+        )
         self.spool_bytes = Gauge("tracehouse_spool_bytes", "Bytes in the spool not yet written", registry=r)
         self.spool_lag = Gauge("tracehouse_spool_lag_batches", "Spooled batches not yet written", registry=r)

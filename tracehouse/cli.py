@@ -53,6 +53,7 @@ class LazyGroup(click.Group):
         "eval": "tracehouse.evals.cli:eval_group",
         "alerts": "tracehouse.evals.alerting.cli:alerts_group",
         "detect": "tracehouse.evals.detect.cli:detect_group",
+        "spool": "tracehouse.spool_cli:spool_group",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -92,6 +93,7 @@ def serve(**flags: Any) -> None:
 
     import uvicorn
 
+    from tracehouse.collector.spool import SpoolLocked, check_unlocked
     from tracehouse.collector.store import StoreError
     from tracehouse.evals.alerting import RuleFileError
     from tracehouse.evals.suite import SuiteError
@@ -101,9 +103,12 @@ def serve(**flags: Any) -> None:
     settings = _settings(**flags)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        check_unlocked(settings.spool_dir)
         app = build_app(settings)
     except (RuleFileError, SuiteError) as exc:
         fail(str(exc))
+    except SpoolLocked as exc:
+        fail(str(exc), 1)
     try:
         uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
     except StoreError as exc:

@@ -139,9 +139,10 @@ def build_app(settings: Settings) -> FastAPI:
 
     @app.get("/readyz", tags=["ops"])
     def readyz(request: Request) -> Response:
-        # Ready means "can accept": with the store down the spool still absorbs ingest, and taking every replica
-        # out of a load balancer then would turn a store outage into a collector outage. The store's state is
-        # reported; only a spool past its high-water mark makes the replica unready.
+        # Ready means "can accept and will write": with the store down the spool still absorbs ingest, and taking
+        # every replica out of a load balancer then would turn a store outage into a collector outage. The store's
+        # state is reported; a spool past its high-water mark or unable to append, or a stuck writer, make the
+        # replica unready.
         state = request.app.state
         high_water = int(settings.spool_max_bytes * 0.8)
         pending = state.spool.pending_bytes()
@@ -150,6 +151,10 @@ def build_app(settings: Settings) -> FastAPI:
         ready = pending <= high_water
         if not ready:
             problems.append(f"spool above its high-water mark ({pending} > {high_water} bytes)")
+        spool_ok, spool_problems = state.spool.problems()
+        writer_ok, writer_problems = state.writer.problems()
+        ready = ready and spool_ok and writer_ok
+        problems += spool_problems + writer_problems
         body = {"status": "ready" if ready else "not ready", "store": "ok" if store_ok else "unreachable",
                 "spool_bytes": pending, "writer": "ok" if state.writer.healthy else state.writer.last_error,
                 "problems": problems}  # fmt: skip
@@ -170,12 +175,13 @@ def start_runtime(app: FastAPI, settings: Settings) -> list[Service]:
     schema_ready = _try_migrate(store, settings)
     keyring = KeyRing(store)
     metrics = CollectorMetrics()
-    spool = Spool(settings.spool_dir, max_bytes=settings.spool_max_bytes, segment_bytes=settings.spool_segment_bytes)
+    spool = Spool(settings.spool_dir, max_bytes=settings.spool_max_bytes, segment_bytes=settings.spool_segment_bytes,
+                  min_free_bytes=settings.spool_min_free_bytes)  # fmt: skip
     ingest = Ingest(spool, metrics)
     load_prices(settings.prices)  # a bad price file fails here, not in the encoder process
     writer = Writer(spool, store, metrics, prices_path=settings.prices, processes=settings.writer_processes,
                     batch_spans=settings.writer_batch_spans,
-                    flush_ms=settings.writer_flush_ms,
+                    flush_ms=settings.writer_flush_ms, max_attempts=settings.writer_max_attempts,
                     ensure_schema=None if schema_ready else lambda: store.migrate(settings.retention_days))  # fmt: skip
     app.state.store, app.state.keyring, app.state.metrics = store, keyring, metrics
     app.state.spool, app.state.ingest, app.state.writer = spool, ingest, writer

@@ -32,7 +32,8 @@ class Settings(BaseSettings):
     grpc_port: int = Field(4317, ge=0, le=65535, description="OTLP/gRPC port (0 picks a free port; -1 is not allowed).")
     data_dir: Path = Field(default_factory=default_data_dir, description="Embedded store, spool and admin token.")
     dsn: str | None = Field(
-        None, description="ClickHouse DSN: chdb:///dir (embedded, default: <data-dir>/clickhouse) or http(s)://host:8123/db."
+        None,
+        description="ClickHouse DSN: chdb:///dir (embedded, default: <data-dir>/clickhouse) or http(s)://host:8123/db.",
     )
     database: str = Field("tracehouse", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$", description="Database name.")
     no_auth: bool = Field(False, description="Accept requests without a key (loopback addresses only).")
@@ -40,6 +41,12 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="Largest OTLP request, after decompression.")
     spool_max_bytes: int = Field(1024 * 1024 * 1024, ge=1024 * 1024, description="Spool size at which ingest says 503.")
     spool_segment_bytes: int = Field(64 * 1024 * 1024, ge=64 * 1024, description="Spool segment size before rolling.")
+    spool_min_free_bytes: int = Field(
+        64 * 1024 * 1024, ge=0, description="Free disk the spool leaves untouched; below it ingest says 503."
+    )
+    writer_max_attempts: int = Field(
+        3, ge=1, le=100, description="Failures (not outages) before a batch is split and a record quarantined."
+    )
     writer_processes: int = Field(2, ge=1, le=32, description="Encoder worker processes (normalise + serialise).")
     writer_batch_spans: int = Field(50_000, ge=1, description="Most spans in one ClickHouse insert.")
     writer_flush_ms: int = Field(500, ge=10, description="Longest a span waits in the spool before an insert.")

@@ -125,7 +125,7 @@ def normalise_span(span: Span, ctx: SpanContext) -> SpanResult:
         handoff_source=as_str(f[_HANDOFF_SOURCE]),
         handoff_target=as_str(f[_HANDOFF_TARGET]),
         conversation_id=as_str(f[_CONVERSATION]),
-        retry_attempt=as_int(f[_RETRY]) or 0,
+        retry_attempt=as_int(f[_RETRY], 2**16 - 1) or 0,
         content_hash=as_str(f[_CONTENT_HASH]),
         error_type=as_str(f[_ERROR_TYPE]),
         attributes=attributes,
@@ -172,9 +172,7 @@ def _events(span: Span, step: Step, limits: Limits) -> tuple[int, int, Any, Any]
         name = event.name
         if len(events) >= limits.max_events and name != sc.EXCEPTION_EVENT:
             continue
-        raw, stored, event_cut = convert_attributes(
-            event.attributes, limits.max_attributes, limits.max_attribute_chars
-        )
+        raw, stored, event_cut = convert_attributes(event.attributes, limits.max_attributes, limits.max_attribute_chars)
         if name == sc.EXCEPTION_EVENT:
             step.status_message = step.status_message or as_str(raw.get(sc.EXCEPTION_MESSAGE))
             if not step.error_type and step.status is not Status.OK:
@@ -268,4 +266,3 @@ def _preview(value: Any, limit: int) -> str:
 def _messages_preview(messages: list[dict[str, str]], limit: int) -> str:
     text = "\n".join(f"{m['role']}: {m['content']}" if m["role"] else m["content"] for m in messages)
     return text[:limit]
-

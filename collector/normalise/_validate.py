@@ -1,20 +1,115 @@
-"""Which spans the collector refuses: broken ids or time running backwards; the rest of the batch is kept.
+"""Which spans the collector refuses, and why; the rest of the batch is kept.
 
-A span is invalid when its trace_id is not 16 bytes or is all zero, its span_id is not 8 bytes or is all zero, its
-parent_span_id is neither empty nor 8 bytes, or its end time is before its start time (an unset end time, 0, counts
-as before). An all-zero 8-byte parent_span_id is read as "no parent".
+Every value that reaches a typed ClickHouse column is bounded here, at the boundary, so a batch the receiver accepted
+always encodes and inserts. Out-of-range values **reject the span** (counted in OTLP `partial_success` with the
+reason); nothing is clamped, because a clamped token count or time would be a wrong number shown as a right one.
+
+A span is invalid when:
+
+- its trace_id is not 16 bytes or is all zero, its span_id is not 8 bytes or is all zero, or its parent_span_id is
+  neither empty nor 8 bytes (an all-zero 8-byte parent_span_id is read as "no parent");
+- its start time is before 2000-01-01 (`MIN_TIME_NS`: such a span sorts into partitions no trace query reads, so it
+  could never be found) or more than a day ahead of the collector's clock (`MAX_FUTURE_NS`: a clock that far off
+  is broken, and times past 2262 do not fit DateTime64(9)); its end time is before its start time (an unset end,
+  0, counts as before) or past the same future bound; an event time is past the future bound;
+- a token count attribute (any convention's spelling) is a number or digit string above 2**32 - 1 (UInt32), the
+  retry attempt is above 2**16 - 1 (UInt16), or either is not finite; a cost attribute is not a finite number.
+  Negative or non-numeric values are not refused: the normaliser stores them as absent, as before.
 """
 
 from __future__ import annotations
 
+import math
+import time
+
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+from ._table import Field
+from .genai import GENAI
+from .openinference import OPENINFERENCE
+from .openllmetry import OPENLLMETRY
+from .tracehouse import TRACEHOUSE
 
 _ZERO_TRACE = bytes(16)
 _ZERO_SPAN = bytes(8)
 _MAX_REASONS = 3
 
+MIN_TIME_NS = 946_684_800 * 10**9  # 2000-01-01T00:00:00Z
+MAX_FUTURE_NS = 86_400 * 10**9  # one day ahead of the collector's clock
+UINT32_MAX = 2**32 - 1
+UINT16_MAX = 2**16 - 1
 
-def span_problem(span: Span) -> str:
+_TOKEN_FIELDS = (Field.INPUT_TOKENS, Field.OUTPUT_TOKENS, Field.CACHE_READ_TOKENS, Field.CACHE_WRITE_TOKENS,
+                 Field.REASONING_TOKENS)  # fmt: skip
+
+
+def _names(*fields: Field) -> frozenset[str]:
+    return frozenset(
+        name
+        for conv in (TRACEHOUSE, GENAI, OPENINFERENCE, OPENLLMETRY)
+        for f in fields
+        for name in conv.fields.get(f, ())
+    )
+
+
+# Attribute name -> (largest value the column holds, what to call it in the reason).
+_BOUNDED: dict[str, tuple[float, str]] = {
+    **{name: (UINT32_MAX, "token count") for name in _names(*_TOKEN_FIELDS)},
+    **{name: (UINT16_MAX, "retry attempt") for name in _names(Field.RETRY_ATTEMPT)},
+    **{name: (math.inf, "cost") for name in _names(Field.COST_USD)},
+}
+
+
+def _number(value: AnyValue) -> float | int | None:
+    """The numeric value of an int, double or digit-string attribute (None for anything else)."""
+    which = value.WhichOneof("value")
+    if which == "int_value":
+        return value.int_value
+    if which == "double_value":
+        return value.double_value
+    if which == "string_value":
+        text = value.string_value.strip()
+        if text.isdigit():
+            return int(text)
+        try:
+            return float(text)
+        except ValueError:
+            return None
+    return None
+
+
+def value_problem(key: str, value: AnyValue) -> str:
+    """Why a bounded attribute's value does not fit its column, or "" when it does (or is not bounded)."""
+    bound = _BOUNDED.get(key)
+    if bound is None:
+        return ""
+    number = _number(value)
+    if number is None:
+        return ""
+    limit, what = bound
+    if isinstance(number, float) and not math.isfinite(number):
+        return f"{what} {key} is not a finite number"
+    if number > limit:
+        return f"{what} {key} exceeds {int(limit)}"
+    return ""
+
+
+def _time_problem(span: Span, latest: int) -> str:
+    start, end = span.start_time_unix_nano, span.end_time_unix_nano
+    if start < MIN_TIME_NS:
+        return "start_time_unix_nano is before 2000-01-01"
+    if start > latest or end > latest:
+        return "span time is more than a day in the future"
+    if end < start:
+        return "end_time_unix_nano is before start_time_unix_nano"
+    for event in span.events:
+        if event.time_unix_nano > latest:
+            return "an event time is more than a day in the future"
+    return ""
+
+
+def span_problem(span: Span, now_ns: int | None = None) -> str:
     """Why this span cannot be stored, or "" when it can."""
     trace_id = span.trace_id
     if len(trace_id) != 16 or trace_id == _ZERO_TRACE:
@@ -25,8 +120,14 @@ def span_problem(span: Span) -> str:
     parent = span.parent_span_id
     if parent and len(parent) != 8:
         return "parent_span_id is neither empty nor 8 bytes"
-    if span.end_time_unix_nano < span.start_time_unix_nano:
-        return "end_time_unix_nano is before start_time_unix_nano"
+    problem = _time_problem(span, (time.time_ns() if now_ns is None else now_ns) + MAX_FUTURE_NS)
+    if problem:
+        return problem
+    for kv in span.attributes:
+        if kv.key in _BOUNDED:
+            problem = value_problem(kv.key, kv.value)
+            if problem:
+                return problem
     return ""
 
 
@@ -40,7 +141,7 @@ class Rejections:
     def add(self, span: Span, reason: str) -> None:
         self.count += 1
         if reason not in self._reasons and len(self._reasons) < _MAX_REASONS:
-            self._reasons[reason] = f"span {span.name!r}: {reason}"
+            self._reasons[reason] = f"span {span.name[:100]!r}: {reason}"
 
     def message(self) -> str:
         if not self.count:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -114,29 +115,35 @@ def convert_attributes(
     return raw, out, cut
 
 
-def as_int(value: Any) -> int | None:
-    """A token count or attempt number: non-negative int, from int, float or digit string; else None."""
+def as_int(value: Any, maximum: int = 2**32 - 1) -> int | None:
+    """A token count or attempt number: non-negative int from int, float or digit string, at most `maximum`; else
+    None. `_validate.span_problem` refuses spans whose values exceed their column first; the bound here is the
+    last guard, so one value can never make a batch unencodable."""
     kind = type(value)
     if kind is int:
-        return value if value >= 0 else None
-    if kind is float:
-        return int(value) if value >= 0 and value == value else None
-    if kind is str and value.isdigit():
-        return int(value)
-    return None
+        number = value
+    elif kind is float:
+        number = int(value) if math.isfinite(value) else -1
+    elif kind is str and value.isdigit():
+        number = int(value)
+    else:
+        return None
+    return number if 0 <= number <= maximum else None
 
 
 def as_float(value: Any) -> float | None:
-    """A cost in USD from a number or numeric string; else None."""
+    """A cost in USD from a finite number or numeric string; else None."""
     kind = type(value)
     if kind is float or kind is int:
-        return float(value)
-    if kind is str:
+        number = float(value) if kind is float or abs(value) < 2**1000 else math.inf
+    elif kind is str:
         try:
-            return float(value)
+            number = float(value)
         except ValueError:
             return None
-    return None
+    else:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def as_str(value: Any) -> str:

@@ -78,6 +78,8 @@ def decode_json(data: bytes) -> ExportTraceServiceRequest:
         doc = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise BadRequest("body is not valid OTLP/JSON: nested too deeply") from None
     if not isinstance(doc, dict):
         raise BadRequest("body must be a JSON object with resourceSpans")
     try:
@@ -89,18 +91,23 @@ def decode_json(data: bytes) -> ExportTraceServiceRequest:
                         _hex_ids_to_base64(link)
         request = ExportTraceServiceRequest()
         ParseDict(doc, request, ignore_unknown_fields=True)
-    except (ParseError, AttributeError, TypeError, binascii.Error) as exc:
+    except (ParseError, AttributeError, TypeError, ValueError, binascii.Error) as exc:
         raise BadRequest(f"body is not an OTLP/JSON ExportTraceServiceRequest: {str(exc)[:300]}") from None
+    except RecursionError:
+        raise BadRequest("body is not valid OTLP/JSON: nested too deeply") from None
     return request
 
 
-def decode(body: bytes, content_type: str | None, content_encoding: str | None, max_bytes: int) -> tuple[
-    ExportTraceServiceRequest, str, bytes
-]:
+def decode(
+    body: bytes, content_type: str | None, content_encoding: str | None, max_bytes: int
+) -> tuple[ExportTraceServiceRequest, str, bytes]:
     """The request, its media type, and the protobuf bytes to spool (the body itself when it was protobuf)."""
     kind = media_type(content_type)
     data = decompress(body, content_encoding, max_bytes)
     if kind == PROTOBUF:
         return decode_protobuf(data), kind, data
     request = decode_json(data)
-    return request, kind, request.SerializeToString()
+    try:
+        return request, kind, request.SerializeToString()
+    except ValueError as exc:  # a string JSON allows and protobuf does not (a lone surrogate)
+        raise BadRequest(f"body is not an OTLP/JSON ExportTraceServiceRequest: {str(exc)[:300]}") from None

@@ -1,4 +1,9 @@
-"""OTLP/gRPC: `TraceService/Export` on its own port, sharing validation and the spool with the HTTP receiver."""
+"""OTLP/gRPC: `TraceService/Export` on its own port, sharing validation and the spool with the HTTP receiver.
+
+The method is registered with a raw-bytes request (no deserializer), so a body that is not an
+ExportTraceServiceRequest is this handler's INVALID_ARGUMENT rather than grpc's INTERNAL "Exception deserializing
+request", and the bytes received are the bytes spooled (no re-serialisation).
+"""
 
 from __future__ import annotations
 
@@ -11,12 +16,9 @@ from google.protobuf.any_pb2 import Any as AnyProto
 from google.protobuf.duration_pb2 import Duration
 from google.rpc.error_details_pb2 import RetryInfo
 from google.rpc.status_pb2 import Status
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
+from tracehouse.collector.receiver.decode import decode_protobuf
 from tracehouse.collector.receiver.errors import IngestError, Overloaded, Unauthorized
 from tracehouse.collector.receiver.ingest import Ingest
 from tracehouse.collector.store import StoreUnavailable
@@ -37,14 +39,22 @@ def key_from_metadata(metadata: tuple[tuple[str, str | bytes], ...]) -> str | No
     return None
 
 
-class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
+_SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
+
+
+class TraceService:
     def __init__(self, ingest: Ingest, project_for_key: Callable[[str | None], str | None]) -> None:
         self._ingest = ingest
         self._project_for_key = project_for_key
 
-    def Export(
-        self, request: ExportTraceServiceRequest, context: grpc.ServicerContext
-    ) -> ExportTraceServiceResponse:
+    def handler(self) -> grpc.GenericRpcHandler:
+        """`Export` taking the request body as bytes (decoded here, so a bad body is INVALID_ARGUMENT)."""
+        export = grpc.unary_unary_rpc_method_handler(
+            self.Export, response_serializer=ExportTraceServiceResponse.SerializeToString
+        )
+        return grpc.method_handlers_generic_handler(_SERVICE, {"Export": export})
+
+    def Export(self, body: bytes, context: grpc.ServicerContext) -> ExportTraceServiceResponse:
         outcome = "ok"
         try:
             try:
@@ -53,7 +63,7 @@ class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
                 raise Overloaded(str(exc)) from None
             if project is None:
                 raise Unauthorized("missing or invalid API key (metadata authorization: Bearer <key>)")
-            result = self._ingest.accept(project, request, request.SerializeToString())
+            result = self._ingest.accept(project, decode_protobuf(body), body)
             response = ExportTraceServiceResponse()
             if result.rejected:
                 outcome = "partial"
@@ -90,7 +100,7 @@ class GrpcReceiver:
             futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="otlp-grpc"),
             options=[("grpc.max_receive_message_length", max_message_bytes)],
         )
-        trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceService(ingest, project_for_key), self._server)
+        self._server.add_generic_rpc_handlers((TraceService(ingest, project_for_key).handler(),))
         address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         self.port = self._server.add_insecure_port(address)
 

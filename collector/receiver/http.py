@@ -19,16 +19,32 @@ from tracehouse.collector.store import StoreUnavailable
 router = APIRouter(tags=["otlp"])
 
 
+_DISCARD_BYTES = 256 * 1024 * 1024  # read and drop at most this much of a refused body before answering
+
+
+async def _discard(request: Request) -> None:
+    """Read and drop the rest of a refused body, so the client reads the 413 instead of a reset connection (a
+    server that answers and closes while the client is still sending makes the client's write fail)."""
+    seen = 0
+    async for chunk in request.stream():
+        seen += len(chunk)
+        if seen > _DISCARD_BYTES:
+            return
+
+
 async def _read_bounded(request: Request, limit: int) -> bytes:
-    """The body, refusing it as soon as it passes `limit` bytes on the wire (before reading it all)."""
+    """The body, refusing it as soon as it passes `limit` bytes on the wire (without keeping what was sent)."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
+        await _discard(request)
         raise PayloadTooLarge(f"request body is {declared} bytes; the limit is {limit}")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
+            chunks.clear()
+            await _discard(request)
             raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)

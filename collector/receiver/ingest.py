@@ -10,7 +10,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from tracehouse.collector.metrics import CollectorMetrics
 from tracehouse.collector.normalise import count_invalid_spans
 from tracehouse.collector.receiver.errors import Overloaded
-from tracehouse.collector.spool import Spool, SpoolFull
+from tracehouse.collector.spool import Spool, SpoolFull, SpoolWriteFailed
 
 _SOURCE_ATTRIBUTES = ("service.name", "service.instance.id", "host.name", "process.pid")
 
@@ -47,6 +47,8 @@ class Ingest:
         if accepted:
             try:
                 self.spool.append(project_id, payload, source_key(request))
+            except SpoolWriteFailed as exc:  # rolled back: nothing of this request is spooled
+                raise Overloaded(f"could not spool the request ({exc}); retry later") from None
             except SpoolFull as exc:
                 raise Overloaded(f"collector is behind ({exc}); retry later") from None
             self.metrics.batches_spooled.inc()

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.collector.otlp_builders import CLIENT, ERROR, OK, TRACE_ID, UNSET, make_request, make_span, new_span_id
+from tests.collector.otlp_builders import CLIENT, ERROR, OK, T0, TRACE_ID, UNSET, make_request, make_span, new_span_id
 from tracehouse.collector.normalise import Limits, count_invalid_spans, normalise_request
 from tracehouse.domain.model import Status, Step, StepType
 from tracehouse.sdk import content_hash
@@ -515,14 +515,15 @@ def test_span_becomes_expected_step(
 
 def test_identity_times_service_scope_and_resource() -> None:
     parent = new_span_id()
-    span = make_span("chat gpt-4o-mini", {"gen_ai.operation.name": "chat"}, parent=parent, start=10, end=35)
+    span = make_span("chat gpt-4o-mini", {"gen_ai.operation.name": "chat"}, parent=parent, start=T0 + 10,
+                     end=T0 + 35)  # fmt: skip
     request = make_request(span, service="checkout", scope="openinference.instrumentation.openai", resource={"x": 1})
     (step,) = normalise_request(request, "proj-a", PRICES).steps
     assert step.project_id == "proj-a"
     assert step.trace_id == TRACE_ID.hex() and len(step.trace_id) == 32
     assert step.span_id == span.span_id.hex() and len(step.span_id) == 16
     assert step.parent_span_id == parent.hex()
-    assert (step.start_time_ns, step.end_time_ns, step.duration_ns) == (10, 35, 25)
+    assert (step.start_time_ns, step.end_time_ns, step.duration_ns) == (T0 + 10, T0 + 35, 25)
     assert step.service == "checkout"
     assert step.scope == "openinference.instrumentation.openai"
     assert step.resource_attributes == {"service.name": "checkout", "x": "1"}
@@ -635,7 +636,7 @@ def test_invalid_spans_are_rejected_counted_and_the_rest_kept() -> None:
 
 
 def test_valid_request_has_no_rejections() -> None:
-    request = make_request(make_span("a", {}), make_span("b", {}, start=5, end=5))
+    request = make_request(make_span("a", {}), make_span("b", {}, start=T0 + 5, end=T0 + 5))
     assert count_invalid_spans(request) == (0, "")
     result = normalise_request(request, "p", PRICES)
     assert (result.rejected_spans, result.error_message, len(result.steps)) == (0, "", 2)
