@@ -54,7 +54,8 @@ PageTraceQuery = Annotated[TraceQuery, Depends(page_trace_query)]
 
 @router.get("/", response_class=HTMLResponse)
 def traces_page(request: Request, project: PageProject, store: StoreDep, query: PageTraceQuery) -> Response:
-    view = views.trace_list(store, project, query.filter, has_finding=query.has_finding, score_below=query.score_below)
+    view = views.trace_list(store, project, query.filter, has_finding=query.has_finding, score_below=query.score_below,
+                            linked_to=query.linked_to)  # fmt: skip
     return render(request, "traces.html", {"view": view, "query": query, "nav": "traces", "project": project})
 
 

@@ -24,6 +24,7 @@ class TraceQuery:
     range: str  # preset name, "custom" (since/until given) or "all"
     has_finding: bool
     score_below: float | None
+    linked_to: str | None  # a trace id: that trace and every trace joined to it by span links
     params: dict[str, str]  # the non-default URL parameters, to rebuild links (sort, next page)
 
     def url(self, **changes: str | None) -> str:
@@ -42,6 +43,7 @@ def _build(
     since: datetime | None, until: datetime | None, range_: str | None, default_range: str | None,
     agent: str | None, model: str | None, status: str | None, service: str | None, q: str | None,
     has_finding: bool, score_below: float | None, sort: SortKey, order: str, limit: int, cursor: str | None,
+    linked_to: str | None = None,
 ) -> TraceQuery:  # fmt: skip
     lo, hi, name = since, until, "custom"
     if since is None and until is None:
@@ -62,10 +64,11 @@ def _build(
         "has_finding": "true" if has_finding else None,
         "score_below": None if score_below is None else f"{score_below:g}",
         "sort": None if sort == "start_time" else sort, "order": None if order == "desc" else order,
-        "limit": None if limit == 50 else str(limit), "cursor": cursor,
+        "limit": None if limit == 50 else str(limit), "cursor": cursor, "linked_to": linked_to,
     }  # fmt: skip
     params = {k: v for k, v in raw.items() if v}
-    return TraceQuery(filter=flt, range=name, has_finding=has_finding, score_below=score_below, params=params)
+    return TraceQuery(filter=flt, range=name, has_finding=has_finding, score_below=score_below,
+                      linked_to=linked_to or None, params=params)  # fmt: skip
 
 
 def _number(name: str, raw: str | None) -> float | None:
@@ -98,9 +101,11 @@ def _dependency(default_range: str | None) -> Callable[..., TraceQuery]:
         order: Literal["asc", "desc"] = "desc",
         limit: int = Query(50, ge=1, le=500),
         cursor: str | None = Query(None, max_length=500, description="next_cursor of the previous page"),
+        linked_to: str | None = Query(None, pattern=r"^[0-9a-f]{32}$",
+                                      description="one run spread over traces: this trace and those linked to it"),
     ) -> TraceQuery:  # fmt: skip
         return _build(since, until, range, default_range, agent, model, status or None, service, q, has_finding,
-                      _number("score_below", score_below), sort, order, limit, cursor)  # fmt: skip
+                      _number("score_below", score_below), sort, order, limit, cursor, linked_to)  # fmt: skip
 
     return dep
 

@@ -20,6 +20,7 @@ from tracehouse.collector.store import (
     get_trace_steps,
     get_trace_summary,
     group_stats,
+    linked_counts,
     linked_trace_ids,
     list_traces,
     time_series,
@@ -111,11 +112,15 @@ def trace_list(
     has_finding: bool = False,
     score_below: float | None = None,
     facets: bool = True,
+    linked_to: str | None = None,
 ) -> TraceListView:
-    """One page of traces with each trace's findings per kind and mean eval score in `extra`."""
+    """One page of traces with each trace's findings per kind, mean eval score and linked traces in `extra`."""
     ids: set[str] | None = None
+    if linked_to is not None:
+        ids = {linked_to, *linked_trace_ids(store, project, linked_to)}
     if has_finding:
-        ids = set(traces_with_findings(store, project, flt.since))
+        with_findings = set(traces_with_findings(store, project, flt.since))
+        ids = with_findings if ids is None else ids & with_findings
     if score_below is not None:
         below = set(traces_scored_below(store, project, score_below))
         ids = below if ids is None else ids & below
@@ -128,9 +133,11 @@ def trace_list(
     trace_ids = [t.trace_id for t in page.traces]
     found = finding_counts(store, project, trace_ids)
     scores = mean_scores(store, project, trace_ids)
+    links = linked_counts(store, project, trace_ids)
     for t in page.traces:
         t.extra["findings"] = found.get(t.trace_id, {})
         t.extra["score"] = scores.get(t.trace_id)
+        t.extra["linked"] = links.get(t.trace_id, 0)
     has_data = bool(page.traces) or project_has_data(store, project)
     empty = Facets([], [], [])
     return TraceListView(page=page, facets=trace_facets(store, project, flt.since, flt.until) if facets else empty,

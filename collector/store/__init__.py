@@ -12,6 +12,7 @@ from tracehouse.collector.store.traces import (
     TracePage,
     TraceSummary,
     get_trace_summary,
+    linked_counts,
     linked_trace_ids,
     list_traces,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "get_trace_summary",
     "group_stats",
     "insert_steps",
+    "linked_counts",
     "linked_trace_ids",
     "list_traces",
     "time_series",

@@ -295,3 +295,15 @@ def linked_trace_ids(store: Store, project_id: str, trace_id: str) -> list[str]:
         {"p": project_id, "t": trace_id},
     )
     return [r["linked_trace_id"] for r in rows]
+
+
+def linked_counts(store: Store, project_id: str, trace_ids: list[str]) -> dict[str, int]:
+    """How many traces each of these is joined to by span links."""
+    if not trace_ids:
+        return {}
+    rows = store.rows(
+        "SELECT trace_id, uniqExact(linked_trace_id) AS n FROM {db}.trace_links"
+        " WHERE project_id = {p:String} AND trace_id IN {ids:Array(String)} GROUP BY trace_id",
+        {"p": project_id, "ids": trace_ids},
+    )
+    return {r["trace_id"]: int(r["n"]) for r in rows}

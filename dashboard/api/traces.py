@@ -59,7 +59,7 @@ TraceQueryDep = Annotated[TraceQuery, Depends(api_trace_query)]
 def api_list_traces(project: Project, store: StoreDep, query: TraceQueryDep) -> dict[str, Any]:
     """The twin of the traces page: one page of trace summaries; `extra` holds findings per kind and the mean score."""
     view = views.trace_list(store, project, query.filter, has_finding=query.has_finding,
-                            score_below=query.score_below, facets=False)  # fmt: skip
+                            score_below=query.score_below, facets=False, linked_to=query.linked_to)  # fmt: skip
     return {"traces": [summary_json(t) for t in view.page.traces], "next_cursor": view.page.next_cursor}
 
 
