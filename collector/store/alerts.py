@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tracehouse.collector.store.client import Store, as_utc
+from tracehouse.domain.outcome import FAILED_SQL
 
 STATE_COLUMNS: tuple[str, ...] = (
     "project_id", "record", "rule", "instance", "state", "severity", "value", "labels", "since", "notified_at", "body",
@@ -28,7 +29,7 @@ _STEP_METRICS: dict[str, tuple[str, str, str]] = {
     "retry_amplification": (
         "count() / greatest(count() - countIf(retry_attempt > 1), 1)", "count()", f"step_type IN {_CALL_TYPES}",
     ),
-    "error_rate": ("countIf(status = 'error') / count()", "count()", f"step_type IN {_CALL_TYPES}"),
+    "error_rate": (f"countIf({FAILED_SQL}) / count()", "count()", f"step_type IN {_CALL_TYPES}"),
     "p95_latency_ms": ("quantile(0.95)(duration_ns) / 1e6", "count()", "step_type = 'llm'"),
     "cost_per_hour": ("sum(ifNull(cost_usd, 0)) * 3600 / {window_s:Float64}", "count()", "1"),
 }  # fmt: skip

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from tracehouse.collector.store.client import Store
 from tracehouse.collector.store.traces import BadFilter
+from tracehouse.domain.outcome import FAILED_SQL
 
 GroupBy = Literal["agent", "model", "operation", "service", "provider", "step_type"]
 GROUP_COLUMNS: dict[str, str] = {
@@ -37,7 +38,8 @@ MAX_SERIES_POINTS = 2000
 @dataclass
 class GroupStats:
     """One group's numbers over the window. Latency is over the group's own invocations (an agent's
-    `invoke_agent` steps) when it has any, else over all its steps."""
+    `invoke_agent` steps) when it has any, else over all its steps. `errors` counts every failed step of the group
+    (`tracehouse.domain.outcome`: its model calls, tools and runs alike), and `error_rate` is errors / steps."""
 
     key: str
     steps: int
@@ -111,7 +113,7 @@ def group_stats(
             count() AS steps,
             countIf({_INVOCATION}) AS invocations,
             if(invocations > 0, invocations, steps) AS calls,
-            if(invocations > 0, countIf({_INVOCATION} AND status = 'error'), countIf(status = 'error')) AS errors,
+            countIf({FAILED_SQL}) AS errors,
             if(invocations > 0,
                quantilesIf(0.5, 0.95, 0.99)(duration_ns, {_INVOCATION}),
                quantiles(0.5, 0.95, 0.99)(duration_ns)) AS q,
@@ -134,7 +136,7 @@ def group_stats(
             steps=int(r["steps"]),
             calls=int(r["calls"]),
             errors=int(r["errors"]),
-            error_rate=(int(r["errors"]) / int(r["calls"])) if r["calls"] else 0.0,
+            error_rate=int(r["errors"]) / int(r["steps"]) if r["steps"] else 0.0,
             p50_ms=float(r["q"][0]) / 1e6,
             p95_ms=float(r["q"][1]) / 1e6,
             p99_ms=float(r["q"][2]) / 1e6,
@@ -177,7 +179,7 @@ def time_series(
             toStartOfInterval(start_time, toIntervalSecond({{bucket:UInt32}})) AS bucket,
             {col} AS key,
             count() AS calls,
-            countIf(status = 'error') AS errors,
+            countIf({FAILED_SQL}) AS errors,
             quantile(0.95)(duration_ns) AS p95,
             sum(ifNull(input_tokens, 0) + ifNull(output_tokens, 0)) AS tokens,
             sum(ifNull(cost_usd, 0)) AS cost
