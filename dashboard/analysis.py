@@ -12,7 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from tracehouse.domain.model import Status, Step, StepType
+from tracehouse.domain.model import Step, StepType
+from tracehouse.domain.outcome import failed
 from tracehouse.domain.tree import TraceTree
 
 Category = Literal["model", "tool", "orchestration"]
@@ -233,7 +234,7 @@ def agent_graph(tree: Tree) -> AgentGraph:
             n = nodes.setdefault(s.agent, AgentNode(id=s.agent, label=s.agent))
             n.steps += 1
             n.llm_calls += s.step_type == StepType.LLM
-            n.errors += s.status == Status.ERROR
+            n.errors += failed(s)
             n.cost_usd += s.cost_usd or 0.0
         if is_handoff(s) and s.handoff_target:
             source = s.handoff_source or s.agent or ENTRY

@@ -32,7 +32,8 @@ from opentelemetry.trace import StatusCode
 
 from tracehouse.collector.normalise import normalise_request
 from tracehouse.collector.store.traces import TraceSummary
-from tracehouse.domain.model import Status, Step
+from tracehouse.domain.model import Step
+from tracehouse.domain.outcome import failed
 from tracehouse.evals.datasets import Case, Dataset
 from tracehouse.evals.model import TraceData
 from tracehouse.evals.runner import CASE_ID_ATTR, score_trace
@@ -132,7 +133,7 @@ def summarise(trace_id: str, steps: list[Step]) -> TraceSummary:
         agents=sorted({s.agent for s in steps if s.agent}),
         models=sorted({s.request_model for s in steps if s.request_model}),
         spans=len(steps),
-        errors=sum(1 for s in steps if s.status == Status.ERROR),
+        errors=sum(1 for s in steps if failed(s)),
         llm_calls=sum(1 for s in steps if str(s.step_type) == "llm"),
         retries=sum(1 for s in steps if s.retry_attempt > 1),
         unpriced=sum(1 for s in steps if str(s.step_type) in ("llm", "embedding") and s.cost_usd is None),

@@ -8,7 +8,7 @@ from typing import Any
 
 from tracehouse.collector.store.scores import EvalRun, Score
 from tracehouse.collector.store.traces import TraceSummary
-from tracehouse.domain.model import Status, Step, StepType
+from tracehouse.domain.model import Step, StepType
 from tracehouse.sdk import semconv as sc
 
 __all__ = ["EvalRun", "Score", "ScoreResult", "TraceData"]
@@ -131,11 +131,3 @@ def plain_text(raw: str) -> str:
         if texts:
             return "\n".join(texts)
     return raw
-
-
-def is_error(step: Step) -> bool:
-    return step.status == Status.ERROR
-
-
-def is_model_call(step: Step) -> bool:
-    return step.step_type in (StepType.LLM, StepType.EMBEDDING)

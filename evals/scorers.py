@@ -17,7 +17,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from tracehouse.collector.store.traces import TraceSummary
-from tracehouse.domain.model import Status, Step, StepType
+from tracehouse.domain.model import Step, StepType
+from tracehouse.domain.outcome import failed
 from tracehouse.evals.model import ScoreResult, TraceData
 from tracehouse.evals.registry import scorer
 from tracehouse.sdk import semconv as sc
@@ -402,27 +403,27 @@ def no_error(trace: TraceData, steps: list[Step], **p: Any) -> ScoreResult:
         return _verdict(False, "trace has no steps")
     if root.parent_span_id:
         return _verdict(False, "trace has no root step (did not finish, or its root was lost)")
-    if root.status == Status.ERROR:
+    if failed(root):
         return ScoreResult(
             value=0.0,
             passed=False,
             agent=_error_origin(trace, steps),
             comment=f"root {root.name!r} failed: {root.error_type or root.status_message}"[:300],
         )
-    failed = [s for s in steps if s.status == Status.ERROR]
-    if p["strict"] and failed:
+    failures = [s for s in steps if failed(s)]
+    if p["strict"] and failures:
         return ScoreResult(
             value=0.0,
             passed=False,
-            agent=failed[0].agent,
-            comment=f"{len(failed)} step(s) failed, first {failed[0].name!r}",
+            agent=failures[0].agent,
+            comment=f"{len(failures)} step(s) failed, first {failures[0].name!r}",
         )
-    return _verdict(True, "", f"{len(failed)} recovered error step(s)" if failed else "")
+    return _verdict(True, "", f"{len(failures)} recovered error step(s)" if failures else "")
 
 
 def _error_origin(trace: TraceData, steps: list[Step]) -> str:
     """The agent a failed trace is blamed on: the agent of the last-started failed step below the root."""
-    below = [s for s in steps if s.status == Status.ERROR and s.parent_span_id and s.agent]
+    below = [s for s in steps if failed(s) and s.parent_span_id and s.agent]
     if below:
         return max(below, key=lambda s: s.start_time_ns).agent
     return trace.root_agent()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from tracehouse.domain.model import Status, Step, StepType
+from tracehouse.domain.model import Step, StepType
 from tracehouse.sdk import semconv
 
 # Steps that do work a model or a tool is paid for; agent / workflow / hand-off spans only wrap them.
@@ -15,10 +15,6 @@ _TRUE = frozenset({"true", "1", "yes"})
 
 def is_dedup_hit(step: Step) -> bool:
     return step.attributes.get(semconv.DEDUP_HIT, "").strip().lower() in _TRUE
-
-
-def failed(step: Step) -> bool:
-    return step.status == Status.ERROR or bool(step.error_type)
 
 
 def action_of(step: Step) -> str:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tracehouse.domain.model import Step
-from tracehouse.evals.detect._trace import WORK_TYPES, TraceView, action_of, failed, is_dedup_hit, overlaps, usage
+from tracehouse.domain.outcome import failed
+from tracehouse.evals.detect._trace import WORK_TYPES, TraceView, action_of, is_dedup_hit, overlaps, usage
 from tracehouse.evals.detect.model import DetectConfig, Finding, Kind, Severity, finding_id
 
 

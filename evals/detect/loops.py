@@ -7,7 +7,8 @@ from collections import Counter
 from collections.abc import Sequence
 
 from tracehouse.domain.model import Step, StepType
-from tracehouse.evals.detect._trace import WORK_TYPES, TraceView, action_of, failed, is_dedup_hit, usage
+from tracehouse.domain.outcome import failed
+from tracehouse.evals.detect._trace import WORK_TYPES, TraceView, action_of, is_dedup_hit, usage
 from tracehouse.evals.detect.model import DetectConfig, Finding, Kind, Severity, finding_id
 from tracehouse.sdk import semconv
 

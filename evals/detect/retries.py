@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from tracehouse.domain.model import Step
-from tracehouse.evals.detect._trace import WORK_TYPES, TraceView, action_of, failed, usage
+from tracehouse.domain.outcome import failed
+from tracehouse.evals.detect._trace import WORK_TYPES, TraceView, action_of, usage
 from tracehouse.evals.detect.model import DetectConfig, Finding, Kind, Severity, finding_id
 
 
