@@ -48,7 +48,7 @@ ADMIN_TOKEN_FILE = "admin-token"
 
 
 class Service(Protocol):
-    """A background part of the server (writer, gRPC receiver, detectors, alert evaluation, online evals)."""
+    """A background part of the server (key ring refresher, writer, gRPC receiver, detectors, alerts, online evals)."""
 
     def start(self) -> None: ...
     def stop(self) -> None: ...
@@ -193,7 +193,7 @@ def start_runtime(app: FastAPI, settings: Settings) -> list[Service]:
         return DEFAULT_PROJECT if settings.no_auth else keyring.project_for(key)
 
     grpc_receiver = GrpcReceiver(ingest, project_for_key, settings.host, settings.grpc_port, settings.max_request_bytes)
-    services: list[Service] = [_SpoolCloser(spool), writer, grpc_receiver, app.state.alert_service]
+    services: list[Service] = [_SpoolCloser(spool), keyring, writer, grpc_receiver, app.state.alert_service]
     if settings.detect:
         app.state.detection_service = DetectionService(store)
         services.append(app.state.detection_service)
