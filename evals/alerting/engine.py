@@ -453,11 +453,13 @@ class AlertEngine:
         )  # fmt: skip
         if notify is None or not targets:
             return
+        from_file = any(rule is r for r in self.file_rules)  # API rules are parsed anew from the store each pass
         note = Notification(
             event_id=event_id, event_at=_iso(now), project_id=inst.project_id, rule=rule.name,
             status="resolved" if notify == "resolved" else "firing", severity=rule.severity, value=inst.value,
             threshold=rule.threshold, labels=inst.labels, message=message, since=_iso(inst.since),
-            description=rule.description, repeat=notify == "repeat",
+            description=rule.description if from_file else "",
+            tenant_description="" if from_file else rule.description, repeat=notify == "repeat",
         )  # fmt: skip
         self.dispatcher.submit(note, targets)
 
