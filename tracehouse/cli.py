@@ -82,6 +82,8 @@ def main() -> None:
 @click.option("--port", type=int, help="OTLP/HTTP, API and dashboard port [4318].")
 @click.option("--grpc-port", type=int, help="OTLP/gRPC port [4317].")
 @click.option("--no-auth", is_flag=True, default=None, help="Accept requests without a key (loopback only).")
+@click.option("--public-metrics/--no-public-metrics", default=None,
+              help="/metrics, /docs and /openapi.json without a key [yes on loopback, no otherwise].")  # fmt: skip
 @click.option("--retention-days", type=int, help="Days of data kept [30].")
 @click.option("--alerts-file", type=click.Path(dir_okay=False, path_type=Path), help="Alert rules (TOML or YAML).")
 @click.option("--online-suite", "online_suites", multiple=True, type=click.Path(dir_okay=False, path_type=Path),

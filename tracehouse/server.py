@@ -13,14 +13,16 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import generate_latest
 
 from tracehouse import admin
 from tracehouse._version import __version__
 from tracehouse.collector.auth import DEFAULT_PROJECT, KeyRing
+from tracehouse.collector.deps import require_project
 from tracehouse.collector.metrics import CollectorMetrics
 from tracehouse.collector.receiver import http as otlp_http
 from tracehouse.collector.receiver.grpc import GrpcReceiver
@@ -115,7 +117,9 @@ def build_app(settings: Settings) -> FastAPI:
                 service.stop()
             app.state.store.close()
 
-    app = FastAPI(title="tracehouse", version=__version__, lifespan=lifespan)
+    # /docs and /openapi.json are routes of ours (below), so they take the same key rule as /metrics.
+    app = FastAPI(title="tracehouse", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None)  # fmt: skip
     app.state.settings = settings
     # Built here, before the server starts, so a bad rules file is a one-line error and not a failed startup.
     app.state.store = Store(settings.store_dsn)
@@ -154,12 +158,27 @@ def build_app(settings: Settings) -> FastAPI:
                 "problems": problems}  # fmt: skip
         return JSONResponse(body, status_code=200 if ready else 503)
 
-    @app.get("/metrics", tags=["ops"])
+    @app.get("/metrics", tags=["ops"], dependencies=[Depends(ops_access)])
     def metrics(request: Request) -> Response:
         registry = request.app.state.metrics.registry
         return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
 
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(ops_access)])
+    def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False, dependencies=[Depends(ops_access)])
+    def docs() -> Response:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="tracehouse API")
+
     return app
+
+
+def ops_access(request: Request) -> None:
+    """/metrics, /docs and /openapi.json: open on loopback (or with `public_metrics`), else any valid API key; they
+    tell an outsider the server's version, routes and traffic."""
+    if not request.app.state.settings.ops_public:
+        require_project(request)
 
 
 def start_runtime(app: FastAPI, settings: Settings) -> list[Service]:

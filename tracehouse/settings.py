@@ -12,6 +12,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 CONFIG_ENV = "TRACEHOUSE_CONFIG"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 class SettingsError(ValueError):
@@ -32,10 +33,16 @@ class Settings(BaseSettings):
     grpc_port: int = Field(4317, ge=0, le=65535, description="OTLP/gRPC port (0 picks a free port; -1 is not allowed).")
     data_dir: Path = Field(default_factory=default_data_dir, description="Embedded store, spool and admin token.")
     dsn: str | None = Field(
-        None, description="ClickHouse DSN: chdb:///dir (embedded, default: <data-dir>/clickhouse) or http(s)://host:8123/db."
+        None,
+        description="ClickHouse DSN: chdb:///dir (embedded, default: <data-dir>/clickhouse) or http(s)://host:8123/db.",
     )
     database: str = Field("tracehouse", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$", description="Database name.")
     no_auth: bool = Field(False, description="Accept requests without a key (loopback addresses only).")
+    public_metrics: bool | None = Field(
+        None,
+        description="Serve /metrics, /docs and /openapi.json without a key (default: yes when host is a loopback "
+        "address, no otherwise: then any valid API key opens them).",
+    )
     retention_days: int = Field(30, ge=1, le=3650, description="Days of data kept (TTL on every table).")
     max_request_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="Largest OTLP request, after decompression.")
     spool_max_bytes: int = Field(1024 * 1024 * 1024, ge=1024 * 1024, description="Spool size at which ingest says 503.")
@@ -59,11 +66,16 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
-        if self.no_auth and self.host not in ("127.0.0.1", "localhost", "::1"):
+        if self.no_auth and self.host not in LOOPBACK_HOSTS:
             raise ValueError("no_auth: only allowed when host is a loopback address (127.0.0.1, localhost, ::1)")
         if self.dsn is not None and not self.dsn.startswith(("chdb://", "http://", "https://")):
             raise ValueError("dsn: must start with chdb://, http:// or https://")
         return self
+
+    @property
+    def ops_public(self) -> bool:
+        """Whether /metrics, /docs and /openapi.json answer without a key (see `public_metrics`)."""
+        return self.public_metrics if self.public_metrics is not None else self.host in LOOPBACK_HOSTS
 
     @property
     def store_dsn(self) -> str:
