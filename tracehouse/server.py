@@ -29,6 +29,7 @@ from tracehouse.collector.receiver.grpc import GrpcReceiver
 from tracehouse.collector.receiver.ingest import Ingest
 from tracehouse.collector.spool import Spool
 from tracehouse.collector.store import BadFilter, Store, StoreError, StoreUnavailable
+from tracehouse.collector.store.leases import Lease
 from tracehouse.collector.writer import Writer
 from tracehouse.dashboard.api import overview as overview_api
 from tracehouse.dashboard.api import traces as traces_api
@@ -40,6 +41,7 @@ from tracehouse.evals.alerting.service import AlertService
 from tracehouse.evals.detect import api as findings_api
 from tracehouse.evals.detect.service import DetectionService
 from tracehouse.evals.online import OnlineEvaluator
+from tracehouse.jobs import JobRunner
 from tracehouse.sdk.pricing import load_prices
 from tracehouse.settings import Settings
 
@@ -47,10 +49,11 @@ log = logging.getLogger("tracehouse")
 
 DEFAULT_KEY_FILE = "default-key"
 ADMIN_TOKEN_FILE = "admin-token"
+JOBS_LEASE = "jobs"
 
 
 class Service(Protocol):
-    """A background part of the server (key ring refresher, writer, gRPC receiver, detectors, alerts, online evals)."""
+    """A background part of the server (key ring refresher, writer, gRPC receiver, notifiers, the jobs runner)."""
 
     def start(self) -> None: ...
     def stop(self) -> None: ...
@@ -213,11 +216,17 @@ def start_runtime(app: FastAPI, settings: Settings) -> list[Service]:
 
     grpc_receiver = GrpcReceiver(ingest, project_for_key, settings.host, settings.grpc_port, settings.max_request_bytes)
     services: list[Service] = [_SpoolCloser(spool), keyring, writer, grpc_receiver, app.state.alert_service]
+    # Cluster-wide jobs run on one replica at a time: the holder of the jobs lease in the store.
+    runner = JobRunner(Lease(store, JOBS_LEASE), [app.state.alert_service])
+    app.state.alert_service.runs_here = lambda: runner.holds
     if settings.detect:
-        app.state.detection_service = DetectionService(store)
-        services.append(app.state.detection_service)
+        runner.add(DetectionService(store))
     if app.state.online_evals is not None:
+        runner.add(app.state.online_evals)
+        app.state.online_evals.poll_in_thread = False  # its workers score what its polls queue, on the holder
         services.append(app.state.online_evals)
+    services.append(runner)
+    app.state.jobs = runner
     for service in services:
         service.start()
     print(

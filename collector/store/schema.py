@@ -20,13 +20,15 @@ Why the tables look the way they do (the dashboard's and the evals' queries deci
   API; `body` is its JSON, `deleted` a tombstone) and 'silence' (`body` is its JSON); `alert_events` is the history,
   re-written with the delivery outcome (`notified`, `notify_error`) once the notifiers have answered.
 - `api_keys`: hashed keys -> project. Tiny; ReplacingMergeTree keyed by the hash so revocation is an insert.
+- `leases` (migration 3): who runs the cluster-wide jobs (alert evaluation, detectors, ...). One row per (lease, term,
+  owner); a renewal replaces the owner's row of its term. The holder is the earliest claim of the highest term,
+  read with FINAL: a few rows, read every few seconds by each replica (see `collector/store/leases.py`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 1
 DEFAULT_RETENTION_DAYS = 30
 
 # Each migration is a list of statements; a statement is a template over {db}, {ttl_days} and the engine names.
@@ -265,7 +267,24 @@ _V1: list[str] = [
     """,
 ]
 
-MIGRATIONS: dict[int, list[str]] = {1: _V1}
+# 3: the jobs lease (2 is the trace finaliser's).
+_V3: list[str] = [
+    """
+    CREATE TABLE IF NOT EXISTS {db}.leases
+    (
+        name         LowCardinality(String),
+        term         UInt64,
+        owner        String,
+        claimed_at   DateTime64(6, 'UTC'),
+        expires_at   DateTime64(3, 'UTC'),
+        updated_at   DateTime64(6, 'UTC')
+    )
+    ENGINE = {replacing}(updated_at)
+    ORDER BY (name, term, owner)
+    """,
+]
+
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 3: _V3}
 
 
 @dataclass(frozen=True)
@@ -275,6 +294,9 @@ class SchemaOptions:
     database: str = "tracehouse"
     retention_days: int = DEFAULT_RETENTION_DAYS
     cluster: str | None = None
+
+
+SCHEMA_VERSION = max(MIGRATIONS)
 
 
 def render(statement: str, options: SchemaOptions) -> str:

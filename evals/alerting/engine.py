@@ -6,6 +6,9 @@ An alert instance is (project, rule, label set): a rule with `group_by: agent` h
 Rules come from the rules file (or the shipped defaults) for every project, and from the API per project: a rule
 created through the API with a file rule's name replaces it for that project, a deleted one hides it.
 State is kept in memory and in the `alerts` table, so a restart neither forgets a firing alert nor re-notifies it.
+A pass writes the new states before it hands any notification to the dispatcher, so whoever evaluates next (this
+process after a restart, or another replica that took the jobs lease over and called `reload()`) sees that the
+firing was announced and does not announce it again.
 """
 
 from __future__ import annotations
@@ -161,6 +164,7 @@ class AlertEngine:
         self.clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.RLock()
         self._states: dict[tuple[str, str, str], Instance] = {}
+        self._outbox: list[tuple[Notification, list[Notifier]]] = []  # sent once the pass's states are written
         self._loaded = False
         self.last_evaluation: datetime | None = None
         self.last_duration_s: float | None = None
@@ -171,8 +175,13 @@ class AlertEngine:
     def load(self) -> None:
         """Read the persisted alert states (once; later passes keep them in memory)."""
         with self._lock:
-            if self._loaded:
-                return
+            if not self._loaded:
+                self.reload()
+
+    def reload(self) -> None:
+        """Replace the states in memory with the stored ones: what a replica taking over evaluation must start from."""
+        with self._lock:
+            self._states = {}
             for r in load_records(self.store, "state"):
                 inst = Instance(
                     project_id=r["project_id"], rule=r["rule"], instance=r["instance"], labels=r["labels"],
@@ -320,6 +329,7 @@ class AlertEngine:
             silences = [s for s in self.silences(include_expired=False) if s.active(now)]
             transitions: list[Transition] = []
             changed: list[Instance] = []
+            self._outbox = []
             # File rules: one query for all projects, minus projects that replaced or deleted the rule.
             for rule in self.file_rules:
                 if not rule.enabled:
@@ -330,7 +340,14 @@ class AlertEngine:
                 for stored, _ in rules.values():
                     if stored is not None and stored.enabled:
                         self._evaluate_rule(stored, project, set(), now, silences, transitions, changed)
-            self._persist(changed)
+            try:
+                self._persist(changed)  # before any notification leaves: a successor must know it was sent
+            except StoreError:
+                self._loaded = False  # memory ran ahead of the store: start the next pass from the store again
+                raise
+            for note, targets in self._outbox:
+                self.dispatcher.submit(note, targets)
+            self._outbox = []
             self.last_evaluation = now
             self.last_duration_s = time.perf_counter() - started
             return transitions
@@ -461,7 +478,7 @@ class AlertEngine:
             description=rule.description if from_file else "",
             tenant_description="" if from_file else rule.description, repeat=notify == "repeat",
         )  # fmt: skip
-        self.dispatcher.submit(note, targets)
+        self._outbox.append((note, targets))
 
     def _record_delivery(self, delivery: Delivery) -> None:
         """Rewrite the event with what the notifiers said (same key, later updated_at)."""

@@ -1,10 +1,10 @@
-"""Alert evaluation inside `tracehouse serve`: the engine on a schedule (a background thread) plus its notifier
-dispatcher, started and stopped together."""
+"""Alert evaluation inside `tracehouse serve`: the engine, run as a cluster-wide job (`tracehouse.jobs`: only the
+replica holding the jobs lease evaluates, every `interval_s`), plus its notifier dispatcher (`start`/`stop`)."""
 
 from __future__ import annotations
 
 import logging
-import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,8 +18,12 @@ log = logging.getLogger("tracehouse.alerts")
 
 class AlertService:
     """`AlertService(store, rules_file)`: loads and validates the rules file at construction (a bad file raises
-    `RuleFileError` with one line naming the field), evaluates every `interval_s` (the file's `interval`, default
-    30 s) once started. `check()` runs one evaluation now (the API's `POST /api/alerts/check`)."""
+    `RuleFileError` with one line naming the field). As a job, `run_once()` evaluates (every `interval_s`: the
+    file's `interval`, default 30 s) and `take_over()` reloads the alert states a previous holder left in the store.
+    `check()` runs one evaluation now (the API's `POST /api/alerts/check`), where `runs_here()` says this replica
+    evaluates."""
+
+    name = "alerts"
 
     def __init__(self, store: Store, rules_file: str | Path | None = None, *, interval_s: float | None = None) -> None:
         self.store = store
@@ -27,35 +31,40 @@ class AlertService:
         config = load_rules_file(self.rules_file) if self.rules_file else RulesFile()
         self.engine = AlertEngine(store, config)
         self.interval_s = interval_s if interval_s is not None else config.interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        # Set by the server to "this replica holds the jobs lease"; alone (tests, one process) it always evaluates.
+        self.runs_here: Callable[[], bool] = lambda: True
 
     def start(self) -> None:
-        if self._thread is not None:
-            return
         self.engine.dispatcher.start()
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="tracehouse-alerts", daemon=True)
-        self._thread.start()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+    def stop(self) -> None:
         self.engine.dispatcher.stop()
 
+    def run_once(self) -> None:
+        try:
+            self.engine.evaluate()
+            self.engine.last_error = None
+        except StoreError as exc:
+            self.engine.last_error = str(exc)
+            log.warning("alert evaluation failed (retrying next tick): %s", exc)
+        except Exception as exc:  # an engine bug: shown on the Alerts page; the runner logs it with its traceback
+            self.engine.last_error = f"{type(exc).__name__}: {exc}"
+            raise
+
+    def take_over(self) -> None:
+        self.engine.reload()
+
     def check(self) -> list[Transition]:
-        """Evaluate now (also works when the schedule is not running: notifications are then delivered inline)."""
-        transitions = self.engine.evaluate()
-        if self._thread is None:
-            self.engine.dispatcher.start()
-        return transitions
+        """Evaluate now; the caller checks `runs_here()` first (another replica's pass would notify twice)."""
+        self.engine.dispatcher.start()
+        return self.engine.evaluate()
 
     def overview(self, project: str) -> dict[str, Any]:
         """Every rule of the project with its state, the notifiers, active silences and the evaluation status: what
         `GET /api/alerts` returns and the dashboard's Alerts page shows."""
         engine = self.engine
+        if not self.runs_here():  # the holder's states are in the store, not in this replica's memory
+            engine.reload()
         return {
             "rules": engine.overview(project),
             "notifiers": engine.notifier_health(),
@@ -69,18 +78,6 @@ class AlertService:
                 "rules_file": str(self.rules_file) if self.rules_file else None,
             },
         }
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                self.engine.evaluate()
-                self.engine.last_error = None
-            except StoreError as exc:
-                self.engine.last_error = str(exc)
-                log.warning("alert evaluation failed (retrying next tick): %s", exc)
-            except Exception as exc:  # an engine bug must not stop alerting; logged with its traceback
-                self.engine.last_error = f"{type(exc).__name__}: {exc}"
-                log.exception("alert evaluation failed")
 
 
 def _iso(value: datetime | None) -> str | None:
