@@ -6,8 +6,8 @@ It composes the parts (receivers, spool, writer, API, dashboard, evals); it does
 from __future__ import annotations
 
 import logging
-import os
 import secrets
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -48,7 +48,6 @@ from tracehouse.settings import Settings
 log = logging.getLogger("tracehouse")
 
 DEFAULT_KEY_FILE = "default-key"
-ADMIN_TOKEN_FILE = "admin-token"
 JOBS_LEASE = "jobs"
 
 
@@ -59,21 +58,25 @@ class Service(Protocol):
     def stop(self) -> None: ...
 
 
-def _write_secret(path: Path, value: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(value + "\n")
-
-
 def ensure_default_key(keyring: KeyRing, data_dir: Path) -> tuple[str | None, Path]:
     """On first start, a key for the default project, saved (0600) in the data dir; returns a key created now."""
     path = data_dir / DEFAULT_KEY_FILE
     if any(r.project_id == DEFAULT_PROJECT and not r.revoked for r in keyring.list()) and path.exists():
         return None, path
     key, _ = keyring.create(DEFAULT_PROJECT, "default key (created at first start)")
-    _write_secret(path, key)
+    admin.write_secret(path, key)
     return key, path
+
+
+def show_first_key(created: str | None, path: Path) -> None:
+    """The first key goes to the terminal only: stderr when it is a TTY, never stdout or a log (which are kept)."""
+    if created and sys.stderr.isatty():
+        print(f"  default project key (shown once; also in {path}, mode 0600):\n    {created}", file=sys.stderr,
+              flush=True)  # fmt: skip
+    elif created:
+        print(f"  default project key: created in {path} (mode 0600; not printed: no terminal)", flush=True)
+    else:
+        print(f"  default project key: in {path}", flush=True)
 
 
 def _error_body(message: str) -> dict[str, Any]:
@@ -118,6 +121,7 @@ def build_app(settings: Settings) -> FastAPI:
         finally:
             for service in reversed(services):
                 service.stop()
+            admin.remove_admin_file(settings.data_dir, app.state.admin_token)
             app.state.store.close()
 
     # /docs and /openapi.json are routes of ours (below), so they take the same key rule as /metrics.
@@ -201,15 +205,13 @@ def start_runtime(app: FastAPI, settings: Settings) -> list[Service]:
     app.state.store, app.state.keyring, app.state.metrics = store, keyring, metrics
     app.state.spool, app.state.ingest, app.state.writer = spool, ingest, writer
     admin_token = secrets.token_urlsafe(24)
-    _write_secret(settings.data_dir / ADMIN_TOKEN_FILE, admin_token)
+    endpoint = admin.AdminEndpoint(admin.loopback_url(settings.host, settings.port), admin_token)
+    admin.write_admin_file(settings.data_dir, endpoint)
     app.state.admin_token = admin_token
 
     if not settings.no_auth and schema_ready:
         created, path = ensure_default_key(keyring, settings.data_dir)
-        if created:
-            print(f"  default project key (shown once, also saved in {path}):\n    {created}", flush=True)
-        else:
-            print(f"  default project key: in {path}", flush=True)
+        show_first_key(created, path)
 
     def project_for_key(key: str | None) -> str | None:
         return DEFAULT_PROJECT if settings.no_auth else keyring.project_for(key)
