@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,9 @@ from tracehouse.evals.alerting.engine import AlertEngine, Transition
 from tracehouse.evals.alerting.rules import METRICS, RulesFile, load_rules_file
 
 log = logging.getLogger("tracehouse.alerts")
+
+# How far back a new holder looks for notifications left undelivered: older news is not worth a page any more.
+REDELIVERY_WINDOW = timedelta(hours=1)
 
 
 class AlertService:
@@ -52,7 +55,11 @@ class AlertService:
             raise
 
     def take_over(self) -> None:
+        """Start from what the previous holder left: its alert states, and what it recorded but never delivered."""
         self.engine.reload()
+        queued = self.engine.redeliver_undelivered(datetime.now(UTC) - REDELIVERY_WINDOW)
+        if queued:
+            log.warning("re-sending %d notification(s) a previous holder recorded but did not deliver", queued)
 
     def check(self) -> list[Transition]:
         """Evaluate now; the caller checks `runs_here()` first (another replica's pass would notify twice)."""

@@ -12,6 +12,7 @@ import uuid
 from tests.alerting.receiver import webhook_receiver
 from tests.detect.traces import TraceBuilder
 from tracehouse.collector.store import Store, insert_steps
+from tracehouse.collector.store.alerts import list_events
 from tracehouse.collector.store.leases import Lease, current_lease
 from tracehouse.evals.alerting import AlertEngine, AlertService, RulesFile
 from tracehouse.jobs import Job, JobRunner
@@ -130,6 +131,27 @@ def test_failover_neither_repeats_nor_loses_a_notification(store: Store, project
         bodies = [r.json() for r in hook.requests]
     assert [(x["rule"], x["status"]) for x in bodies] == [("storm", "firing"), ("storm", "resolved")]
     assert len({x["event_id"] for x in bodies}) == 2
+
+
+def test_a_notification_the_dead_holder_never_delivered_is_sent_by_the_next(store: Store, project_id: str) -> None:
+    name = lease_name()
+    _storm(store, project_id)
+    with webhook_receiver() as hook:
+        dead, heir = (_service(store, project_id, hook.url) for _ in range(2))
+        a, b = runner(store, name, "a", [dead]), runner(store, name, "b", [heir])
+        heir.start()  # the dead holder's notifier never runs: it dies with the firing recorded, not delivered
+        try:
+            assert a.renew() and a.tick() == ["alerts"]
+            time.sleep(TTL + 0.2)
+            assert b.renew() and b.tick() == ["alerts"]
+            assert heir.engine.dispatcher.wait_idle(10)
+            bodies = [r.json() for r in hook.wait_for(1)]
+        finally:
+            heir.stop()
+    assert [(x["rule"], x["status"]) for x in bodies] == [("storm", "firing")]
+    history = list_events(store, project_id)
+    firing = [e for e in history if e["state"] == "firing"]
+    assert len(firing) == 1 and firing[0]["notified"] == ["hook", "log"] and firing[0]["notify_error"] == ""
 
 
 def test_alerts_check_is_refused_on_a_replica_that_does_not_evaluate(store: Store) -> None:
