@@ -8,27 +8,24 @@ not be: a model call stored before its agent's span, an agent's summed usage sto
 while it keeps growing. A correction carries a correction version (`collector/versions.py`), newer than every row
 it replaces, and is not itself a batch, so it never makes its trace a candidate again.
 
-Where it got to is kept in the store (`job_cursors`), so a restart resumes; one server runs it (a cluster-wide job).
+Where it got to is kept in the store (`job_cursors`), so a restart resumes. It is a cluster-wide job
+(`tracehouse.jobs`): the replica holding the jobs lease runs it, and a new holder resumes from the stored cursor.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tracehouse.collector.store import Store, StoreError
+from tracehouse.collector.store import Store
 from tracehouse.collector.store.cursors import read_cursor, write_cursor
 from tracehouse.collector.store.steps import STEP_COLUMNS, step_columns, trace_steps_since
 from tracehouse.collector.versions import batch_version, correction_version
 from tracehouse.domain.attribution import attribute
 from tracehouse.domain.model import Step
-
-log = logging.getLogger(__name__)
 
 CURSOR = "finaliser"
 _LOOKBACK_DAYS = 2  # a trace whose first span started earlier than this is not re-read
@@ -52,7 +49,9 @@ class PassResult:
 
 
 class Finaliser:
-    """`run_once()` settles what is ready; `start()` runs it every `interval_s` in a thread."""
+    """`settle()` settles what is ready; as a job (`name`, `interval_s`, `run_once()`) the jobs runner calls it."""
+
+    name = "finaliser"
 
     def __init__(
         self,
@@ -73,29 +72,17 @@ class Finaliser:
         self._done: OrderedDict[tuple[str, str], int] = OrderedDict()  # trace -> last batch settled
         self._waiting_since: dict[tuple[str, str], int] = {}  # trace -> when first seen unsettled
         self._cursor: int | None = None
-        self.healthy = True
-        self.last_error = ""
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="tracehouse-finaliser", daemon=True)
 
-    def start(self) -> None:
-        self._thread.start()
+    def take_over(self) -> None:
+        """This replica now holds the jobs lease: resume from the cursor the last holder stored."""
+        self._cursor = None
+        self._done.clear()
+        self._waiting_since.clear()
 
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(10)
+    def run_once(self) -> None:
+        self.settle()
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                self.run_once()
-                self.healthy, self.last_error = True, ""
-            except StoreError as exc:  # the store is down: try again next round
-                self.healthy, self.last_error = False, str(exc).splitlines()[-1] if str(exc) else "store error"
-                log.warning("trace finaliser: %s", self.last_error)
-
-    def run_once(self, now_ns: int | None = None) -> PassResult:
+    def settle(self, now_ns: int | None = None) -> PassResult:
         now_ns = time.time_ns() if now_ns is None else now_ns
         if self._cursor is None:
             self._cursor = read_cursor(self.store, CURSOR) or batch_version(now_ns - 3600 * 10**9)

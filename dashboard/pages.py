@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from tracehouse.collector.deps import KEY_COOKIE, StoreDep, get_keyring
+from tracehouse.collector.deps import KEY_COOKIE, StoreDep, get_keyring, is_cross_origin
 from tracehouse.collector.store import Store
 from tracehouse.collector.store.steps import TopBy
 from tracehouse.dashboard import views
@@ -165,8 +165,7 @@ def rule_from_form(form: dict[str, str], base: dict[str, Any] | None = None) -> 
 
 async def _read_form(request: Request) -> dict[str, str]:
     """The urlencoded body (at most FORM_LIMIT bytes, first value per field); cross-site posts are refused."""
-    origin = request.headers.get("origin")
-    if origin and urlparse(origin).netloc != request.url.netloc:
+    if is_cross_origin(request):
         raise PageError(403, "cross-site form refused")
     body = bytearray()
     async for chunk in request.stream():
@@ -291,8 +290,7 @@ def login_form(request: Request, next: str | None = Query(None, max_length=2000)
 
 @router.post("/login", response_class=HTMLResponse)
 async def login_submit(request: Request) -> Response:
-    origin = request.headers.get("origin")
-    if origin and urlparse(origin).netloc != request.url.netloc:
+    if is_cross_origin(request):
         return render(request, "login.html", {"next": "/", "error": "cross-site sign-in refused", "nav": "login",
                                               "project": None}, 403)  # fmt: skip
     form = parse_qs((await request.body()).decode("utf-8", "replace")[:10_000])

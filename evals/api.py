@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from tracehouse.collector.deps import Project, StoreDep
+from tracehouse.collector.deps import Project, StoreDep, is_json
 from tracehouse.collector.store.scores import (
     MAX_SCORES,
     EvalRun,
@@ -119,6 +119,9 @@ def run_out(run: EvalRun) -> dict[str, Any]:
 
 
 async def _json_body(request: Request) -> Any:
+    """The body as JSON, only when it says it is: a `text/plain` body (what a cross-site form can send) is refused."""
+    if not is_json(request):
+        raise HTTPException(status_code=415, detail="content-type: must be application/json")
     try:
         return await request.json()
     except ValueError:

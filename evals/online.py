@@ -59,7 +59,12 @@ def matches(suite: Suite, summary: TraceSummary) -> bool:
 
 
 class OnlineEvaluator:
-    """Background scoring of new traces with back-pressure (bounded queue, drop and count when behind)."""
+    """Background scoring of new traces with back-pressure (bounded queue, drop and count when behind).
+
+    In `tracehouse serve` the poll is a cluster-wide job (`tracehouse.jobs`: `run_once()` on the lease holder only)
+    and `poll_in_thread = False` makes `start()` run just the workers; alone, it polls on its own thread too."""
+
+    name = "online-evals"
 
     def __init__(
         self,
@@ -85,6 +90,7 @@ class OnlineEvaluator:
         self._queue: queue.Queue[tuple[str, str]] = queue.Queue(maxsize=max(1, queue_size))
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.poll_in_thread = True
         self._lock = threading.Lock()
         self._watermark = datetime.now(UTC) - self.settle - timedelta(seconds=backfill_seconds)
 
@@ -94,11 +100,16 @@ class OnlineEvaluator:
         return cls(store, [load_suite(p) for p in paths], **options)  # type: ignore[arg-type]
 
     # -- lifecycle -------------------------------------------------------------------------------------------------
+    @property
+    def interval_s(self) -> float:
+        return self.interval
+
     def start(self) -> None:
         if self._threads:
             return
         self._stop.clear()
-        self._threads = [threading.Thread(target=self._poll_loop, name="online-eval-poll", daemon=True)]
+        poll = [threading.Thread(target=self._poll_loop, name="online-eval-poll", daemon=True)]
+        self._threads = poll if self.poll_in_thread else []
         self._threads += [
             threading.Thread(target=self._work_loop, name=f"online-eval-{i}", daemon=True) for i in range(self.workers)
         ]
@@ -135,6 +146,9 @@ class OnlineEvaluator:
             self.stats.queued += queued
             self.stats.last_poll = now
         return queued
+
+    def run_once(self) -> None:
+        self.poll_once()
 
     def _poll_loop(self) -> None:
         while not self._stop.is_set():

@@ -83,6 +83,8 @@ def main() -> None:
 @click.option("--port", type=int, help="OTLP/HTTP, API and dashboard port [4318].")
 @click.option("--grpc-port", type=int, help="OTLP/gRPC port [4317].")
 @click.option("--no-auth", is_flag=True, default=None, help="Accept requests without a key (loopback only).")
+@click.option("--public-metrics/--no-public-metrics", default=None,
+              help="/metrics, /docs and /openapi.json without a key [yes on loopback, no otherwise].")  # fmt: skip
 @click.option("--retention-days", type=int, help="Days of data kept [30].")
 @click.option("--alerts-file", type=click.Path(dir_okay=False, path_type=Path), help="Alert rules (TOML or YAML).")
 @click.option("--online-suite", "online_suites", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
@@ -117,7 +119,11 @@ def serve(**flags: Any) -> None:
 
 @main.group()
 def keys() -> None:
-    """Create, list and revoke API keys (each key belongs to one project)."""
+    """Create, list and revoke API keys (each key belongs to one project).
+
+    With a server running on the data directory, the commands go through it (the admin token and its URL are in
+    <data-dir>/admin); with none, they open the store themselves.
+    """
 
 
 @keys.command("create")
@@ -125,6 +131,7 @@ def keys() -> None:
 @click.option("--project", required=True, help="Project the key gives access to.")
 @click.option("--name", default="", help="A note to recognise the key by.")
 def keys_create(project: str, name: str, **flags: Any) -> None:
+    """Make a key for PROJECT; it is printed once (only its hash is stored)."""
     from tracehouse.keys_cli import key_admin
 
     result = key_admin(_settings(**flags)).create(project, name)
@@ -134,11 +141,15 @@ def keys_create(project: str, name: str, **flags: Any) -> None:
 @keys.command("list")
 @store_options
 def keys_list(**flags: Any) -> None:
+    """List every key: its first characters (what `keys revoke` takes), project, state, creation time and name."""
     from tracehouse.keys_cli import key_admin
 
+    row = "{:<13} {:<20} {:<8} {:<19}  {}"
+    click.echo(row.format("PREFIX", "PROJECT", "STATE", "CREATED (UTC)", "NAME"))
     for k in key_admin(_settings(**flags)).list():
         state = "revoked" if k["revoked"] else "active"
-        click.echo(f"{k['prefix']}…  {k['project']:<20} {state:<8} {k['created_at'][:19]}  {k['name']}")
+        created = k["created_at"][:19].replace("T", " ")
+        click.echo(row.format(k["prefix"] + "…", k["project"], state, created, k["name"]))
 
 
 @keys.command("revoke")

@@ -1,12 +1,17 @@
 """Key administration for the CLI: straight to the store when this process may open it, else through the running
-server's admin API (an embedded store belongs to the one process that opened it)."""
+server's admin API (an embedded store belongs to the one process that opened it). The admin token goes only to
+the URL the server wrote next to it in `<data-dir>/admin`, and only once the process there proved it is that server
+(see `tracehouse/admin.py`)."""
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from typing import Any
 
 import httpx
 
+from tracehouse.admin import ADMIN_FILE, ADMIN_HEADER, AdminEndpoint, proof, read_admin_file, record_json
 from tracehouse.collector.auth import KeyRing
 from tracehouse.collector.store import DSN, Store, StoreError
 from tracehouse.settings import Settings
@@ -21,8 +26,6 @@ class _Direct:
         self.keyring = KeyRing(store)
 
     def create(self, project: str, name: str) -> dict[str, Any]:
-        from tracehouse.admin import record_json
-
         try:
             key, record = self.keyring.create(project, name)
         except ValueError as exc:
@@ -30,13 +33,9 @@ class _Direct:
         return {"key": key, **record_json(record)}
 
     def list(self) -> list[dict[str, Any]]:
-        from tracehouse.admin import record_json
-
         return [record_json(r) for r in self.keyring.list()]
 
     def revoke(self, prefix: str) -> dict[str, Any]:
-        from tracehouse.admin import record_json
-
         try:
             return record_json(self.keyring.revoke(prefix))
         except KeyError as exc:
@@ -45,7 +44,7 @@ class _Direct:
 
 class _OverHttp:
     def __init__(self, url: str, token: str) -> None:
-        self.client = httpx.Client(base_url=url, headers={"x-tracehouse-admin": token}, timeout=10)
+        self.client = httpx.Client(base_url=url, headers={ADMIN_HEADER: token}, timeout=10)
 
     def _call(self, method: str, path: str, **kw: Any) -> Any:
         response = self.client.request(method, path, **kw)
@@ -66,24 +65,39 @@ class _OverHttp:
         return result
 
 
+def _server_at(endpoint: AdminEndpoint) -> bool:
+    """True when the server that wrote the admin file answers at its URL; False when nothing listens there (a stale
+    file: the server was killed). Anything else there is refused before the token is sent."""
+    challenge = secrets.token_hex(16)
+    try:
+        response = httpx.get(f"{endpoint.url}/api/admin/proof", params={"challenge": challenge}, timeout=5)
+    except httpx.TransportError:
+        return False
+    answer = response.json().get("proof", "") if response.status_code == 200 else ""
+    if not isinstance(answer, str) or not hmac.compare_digest(answer, proof(endpoint.token, challenge)):
+        raise KeyAdminError(
+            f"the process at {endpoint.url} is not the server that wrote {ADMIN_FILE} in the data directory;"
+            " the admin token was not sent"
+        )
+    return True
+
+
 def key_admin(settings: Settings) -> Any:
     from tracehouse.cli import fail
-    from tracehouse.server import ADMIN_TOKEN_FILE
 
     dsn = DSN.parse(settings.store_dsn)
-    token_file = settings.data_dir / ADMIN_TOKEN_FILE
-    if dsn.embedded and token_file.exists():
-        url = f"http://{settings.host}:{settings.port}"
+    endpoint = read_admin_file(settings.data_dir) if dsn.embedded else None
+    if endpoint is not None:
         try:
-            httpx.get(f"{url}/healthz", timeout=2).raise_for_status()
-            return _Guarded(_OverHttp(url, token_file.read_text().strip()))
-        except httpx.HTTPError:
-            pass  # no server there: open the store ourselves
+            if _server_at(endpoint):
+                return _Guarded(_OverHttp(endpoint.url, endpoint.token))
+        except (KeyAdminError, ValueError) as exc:  # ValueError: an answer that is not JSON
+            fail(str(exc) if isinstance(exc, KeyAdminError) else f"{endpoint.url} did not answer as tracehouse", 1)
     try:
         store = Store(dsn)
         store.migrate(settings.retention_days)
     except StoreError as exc:
-        fail(f"{exc} (if a server owns this store, pass the same --data-dir and the server's --port)", 1)
+        fail(f"{exc} (if a server owns this store, pass the same --data-dir)", 1)
     return _Guarded(_Direct(store))
 
 

@@ -6,21 +6,23 @@ It composes the parts (receivers, spool, writer, API, dashboard, evals); it does
 from __future__ import annotations
 
 import logging
-import os
 import secrets
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import generate_latest
 
 from tracehouse import admin
 from tracehouse._version import __version__
 from tracehouse.collector.auth import DEFAULT_PROJECT, KeyRing
+from tracehouse.collector.deps import require_project
 from tracehouse.collector.finaliser import Finaliser
 from tracehouse.collector.metrics import CollectorMetrics
 from tracehouse.collector.receiver import http as otlp_http
@@ -28,6 +30,7 @@ from tracehouse.collector.receiver.grpc import GrpcReceiver
 from tracehouse.collector.receiver.ingest import Ingest
 from tracehouse.collector.spool import Spool
 from tracehouse.collector.store import BadFilter, Store, StoreError, StoreUnavailable
+from tracehouse.collector.store.leases import Lease
 from tracehouse.collector.writer import Writer
 from tracehouse.dashboard.api import overview as overview_api
 from tracehouse.dashboard.api import traces as traces_api
@@ -39,27 +42,21 @@ from tracehouse.evals.alerting.service import AlertService
 from tracehouse.evals.detect import api as findings_api
 from tracehouse.evals.detect.service import DetectionService
 from tracehouse.evals.online import OnlineEvaluator
+from tracehouse.jobs import JobRunner
 from tracehouse.sdk.pricing import load_prices
 from tracehouse.settings import Settings
 
 log = logging.getLogger("tracehouse")
 
 DEFAULT_KEY_FILE = "default-key"
-ADMIN_TOKEN_FILE = "admin-token"
+JOBS_LEASE = "jobs"
 
 
 class Service(Protocol):
-    """A background part of the server (writer, gRPC receiver, detectors, alert evaluation, online evals)."""
+    """A background part of the server (key ring refresher, writer, gRPC receiver, notifiers, the jobs runner)."""
 
     def start(self) -> None: ...
     def stop(self) -> None: ...
-
-
-def _write_secret(path: Path, value: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(value + "\n")
 
 
 def ensure_default_key(keyring: KeyRing, data_dir: Path) -> tuple[str | None, Path]:
@@ -68,8 +65,19 @@ def ensure_default_key(keyring: KeyRing, data_dir: Path) -> tuple[str | None, Pa
     if any(r.project_id == DEFAULT_PROJECT and not r.revoked for r in keyring.list()) and path.exists():
         return None, path
     key, _ = keyring.create(DEFAULT_PROJECT, "default key (created at first start)")
-    _write_secret(path, key)
+    admin.write_secret(path, key)
     return key, path
+
+
+def show_first_key(created: str | None, path: Path) -> None:
+    """The first key goes to the terminal only: stderr when it is a TTY, never stdout or a log (which are kept)."""
+    if created and sys.stderr.isatty():
+        print(f"  default project key (shown once; also in {path}, mode 0600):\n    {created}", file=sys.stderr,
+              flush=True)  # fmt: skip
+    elif created:
+        print(f"  default project key: created in {path} (mode 0600; not printed: no terminal)", flush=True)
+    else:
+        print(f"  default project key: in {path}", flush=True)
 
 
 def _error_body(message: str) -> dict[str, Any]:
@@ -114,9 +122,12 @@ def build_app(settings: Settings) -> FastAPI:
         finally:
             for service in reversed(services):
                 service.stop()
+            admin.remove_admin_file(settings.data_dir, app.state.admin_token)
             app.state.store.close()
 
-    app = FastAPI(title="tracehouse", version=__version__, lifespan=lifespan)
+    # /docs and /openapi.json are routes of ours (below), so they take the same key rule as /metrics.
+    app = FastAPI(title="tracehouse", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None)  # fmt: skip
     app.state.settings = settings
     # Built here, before the server starts, so a bad rules file is a one-line error and not a failed startup.
     app.state.store = Store(settings.store_dsn)
@@ -160,12 +171,27 @@ def build_app(settings: Settings) -> FastAPI:
                 "problems": problems}  # fmt: skip
         return JSONResponse(body, status_code=200 if ready else 503)
 
-    @app.get("/metrics", tags=["ops"])
+    @app.get("/metrics", tags=["ops"], dependencies=[Depends(ops_access)])
     def metrics(request: Request) -> Response:
         registry = request.app.state.metrics.registry
         return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
 
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(ops_access)])
+    def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False, dependencies=[Depends(ops_access)])
+    def docs() -> Response:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="tracehouse API")
+
     return app
+
+
+def ops_access(request: Request) -> None:
+    """/metrics, /docs and /openapi.json: open on loopback (or with `public_metrics`), else any valid API key; they
+    tell an outsider the server's version, routes and traffic."""
+    if not request.app.state.settings.ops_public:
+        require_project(request)
 
 
 def start_runtime(app: FastAPI, settings: Settings) -> list[Service]:
@@ -186,29 +212,34 @@ def start_runtime(app: FastAPI, settings: Settings) -> list[Service]:
     app.state.store, app.state.keyring, app.state.metrics = store, keyring, metrics
     app.state.spool, app.state.ingest, app.state.writer = spool, ingest, writer
     admin_token = secrets.token_urlsafe(24)
-    _write_secret(settings.data_dir / ADMIN_TOKEN_FILE, admin_token)
+    endpoint = admin.AdminEndpoint(admin.loopback_url(settings.host, settings.port), admin_token)
+    admin.write_admin_file(settings.data_dir, endpoint)
     app.state.admin_token = admin_token
 
     if not settings.no_auth and schema_ready:
         created, path = ensure_default_key(keyring, settings.data_dir)
-        if created:
-            print(f"  default project key (shown once, also saved in {path}):\n    {created}", flush=True)
-        else:
-            print(f"  default project key: in {path}", flush=True)
+        show_first_key(created, path)
 
     def project_for_key(key: str | None) -> str | None:
         return DEFAULT_PROJECT if settings.no_auth else keyring.project_for(key)
 
     grpc_receiver = GrpcReceiver(ingest, project_for_key, settings.host, settings.grpc_port, settings.max_request_bytes)
+    services: list[Service] = [_SpoolCloser(spool), keyring, writer, grpc_receiver, app.state.alert_service]
+    # Cluster-wide jobs run on one replica at a time: the holder of the jobs lease in the store.
+    runner = JobRunner(Lease(store, JOBS_LEASE), [app.state.alert_service])
+    app.state.alert_service.runs_here = lambda: runner.holds
     finaliser = Finaliser(store, quiet_s=settings.finalise_quiet_s, max_delay_s=settings.finalise_max_delay_s,
                           on_corrected=metrics.corrections_written.inc)  # fmt: skip
     app.state.finaliser = finaliser
-    services: list[Service] = [_SpoolCloser(spool), writer, finaliser, grpc_receiver, app.state.alert_service]
+    runner.add(finaliser)
     if settings.detect:
-        app.state.detection_service = DetectionService(store)
-        services.append(app.state.detection_service)
+        runner.add(DetectionService(store))
     if app.state.online_evals is not None:
+        runner.add(app.state.online_evals)
+        app.state.online_evals.poll_in_thread = False  # its workers score what its polls queue, on the holder
         services.append(app.state.online_evals)
+    services.append(runner)
+    app.state.jobs = runner
     for service in services:
         service.start()
     print(

@@ -12,6 +12,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 CONFIG_ENV = "TRACEHOUSE_CONFIG"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 class SettingsError(ValueError):
@@ -37,6 +38,11 @@ class Settings(BaseSettings):
     )
     database: str = Field("tracehouse", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$", description="Database name.")
     no_auth: bool = Field(False, description="Accept requests without a key (loopback addresses only).")
+    public_metrics: bool | None = Field(
+        None,
+        description="Serve /metrics, /docs and /openapi.json without a key (default: yes when host is a loopback "
+        "address, no otherwise: then any valid API key opens them).",
+    )
     retention_days: int = Field(30, ge=1, le=3650, description="Days of data kept (TTL on every table).")
     max_request_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="Largest OTLP request, after decompression.")
     spool_max_bytes: int = Field(1024 * 1024 * 1024, ge=1024 * 1024, description="Spool size at which ingest says 503.")
@@ -72,11 +78,16 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
-        if self.no_auth and self.host not in ("127.0.0.1", "localhost", "::1"):
+        if self.no_auth and self.host not in LOOPBACK_HOSTS:
             raise ValueError("no_auth: only allowed when host is a loopback address (127.0.0.1, localhost, ::1)")
         if self.dsn is not None and not self.dsn.startswith(("chdb://", "http://", "https://")):
             raise ValueError("dsn: must start with chdb://, http:// or https://")
         return self
+
+    @property
+    def ops_public(self) -> bool:
+        """Whether /metrics, /docs and /openapi.json answer without a key (see `public_metrics`)."""
+        return self.public_metrics if self.public_metrics is not None else self.host in LOOPBACK_HOSTS
 
     @property
     def store_dsn(self) -> str:

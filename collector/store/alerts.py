@@ -242,6 +242,32 @@ def list_events(
     return rows
 
 
+PENDING_DELIVERY = "pending delivery"
+
+
+def undelivered_events(store: Store, since: datetime) -> list[dict[str, Any]]:
+    """Events since `since` whose latest version still says "pending delivery": notifications a process recorded and
+    handed to its notifiers but never saw answered (it died). ORDER BY (project_id, at, id) serves the range."""
+    rows = store.rows(
+        f"""
+        SELECT {", ".join(EVENT_COLUMNS)} FROM (
+            SELECT {", ".join(EVENT_COLUMNS)} FROM {{db}}.alert_events
+            WHERE at >= {{since:DateTime64(3, 'UTC')}}
+            ORDER BY project_id, at, id, updated_at DESC
+            LIMIT 1 BY project_id, at, id
+        )
+        WHERE notify_error = {{pending:String}}
+        ORDER BY at
+        LIMIT 10000
+        """,
+        {"since": as_utc(since), "pending": PENDING_DELIVERY},
+    )
+    for r in rows:
+        r["labels"] = dict(r["labels"])
+        r["at"] = as_utc(r["at"])
+    return rows
+
+
 def active_projects(store: Store, since: datetime) -> list[str]:
     """Projects with steps since `since` (the trace summaries' (project_id, day) prefix makes this cheap)."""
     rows = store.rows(
@@ -252,6 +278,7 @@ def active_projects(store: Store, since: datetime) -> list[str]:
 
 
 # -- reads for the dashboard: rule states, rules, firing history ------------------------------------------------------
+
 
 @dataclass
 class AlertState:

@@ -9,8 +9,8 @@ Every table of the single-node schema becomes, `ON CLUSTER`:
   `FINAL`, the per-trace `GROUP BY` of the trace list and the summary's materialized view are all shard-local
   and exact. A re-delivered span has the same trace id, so it lands on the shard holding the first copy and the
   ReplacingMergeTree there removes it.
-- a global table (`eval_runs`, `alerts`, `alert_events`, `api_keys`, `schema_migrations`: small, no trace id,
-  replaced by key): one replication group spanning every node (`/clickhouse/tables/all/...`), no Distributed
+- a global table (`eval_runs`, `alerts`, `alert_events`, `api_keys`, `leases`, `schema_migrations`: small, no
+  trace id, replaced by key): one replication group spanning every node (`/clickhouse/tables/all/...`), no Distributed
   table. Every node holds all of it, so an API-key lookup or an alert-state read never fans out, and a rewrite
   by key always meets the row it replaces. This needs the `{replica}` macro to be unique across the cluster
   (it is with the Altinity operator and the usual `<macros>` configuration).
@@ -49,6 +49,7 @@ SHARDING: dict[str, str | None] = {
     "alert_events": None,
     "api_keys": None,
     "job_cursors": None,
+    "leases": None,
 }
 
 _CLUSTER_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")

@@ -20,6 +20,9 @@ Why the tables look the way they do (the dashboard's and the evals' queries deci
   API; `body` is its JSON, `deleted` a tombstone) and 'silence' (`body` is its JSON); `alert_events` is the history,
   re-written with the delivery outcome (`notified`, `notify_error`) once the notifiers have answered.
 - `api_keys`: hashed keys -> project. Tiny; ReplacingMergeTree keyed by the hash so revocation is an insert.
+- `leases` (migration 3): who runs the cluster-wide jobs (alert evaluation, detectors, ...). One row per (lease, term,
+  owner); a renewal replaces the owner's row of its term. The holder is the earliest claim of the highest term,
+  read with FINAL: a few rows, read every few seconds by each replica (see `collector/store/leases.py`).
 """
 
 from __future__ import annotations
@@ -356,7 +359,25 @@ _V2: list[str] = [
     """,
 ]
 
-MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2}
+
+# 3: the jobs lease (2 is the trace finaliser's).
+_V3: list[str] = [
+    """
+    CREATE TABLE IF NOT EXISTS {db}.leases
+    (
+        name         LowCardinality(String),
+        term         UInt64,
+        owner        String,
+        claimed_at   DateTime64(6, 'UTC'),
+        expires_at   DateTime64(3, 'UTC'),
+        updated_at   DateTime64(6, 'UTC')
+    )
+    ENGINE = {replacing}(updated_at)
+    ORDER BY (name, term, owner)
+    """,
+]
+
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 

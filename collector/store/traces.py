@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -118,15 +119,26 @@ def _encode_cursor(value: float | int, trace_id: str) -> str:
     return base64.urlsafe_b64encode(json.dumps([value, trace_id]).encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> tuple[float, str]:
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _decode_cursor(cursor: str, sort_expr: str) -> tuple[float | int, str]:
+    """The (sort value, trace id) of a cursor `_encode_cursor` made for this sort: the cost sort's value is a finite
+    float, every other sort's an Int64, so a forged value is a 400 here and never a parse error in the store."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         value, trace_id = json.loads(raw)
-        if not isinstance(value, int | float) or not isinstance(trace_id, str):
-            raise ValueError
-        return value, trace_id
     except (ValueError, binascii.Error, TypeError):
         raise BadFilter("cursor: not a cursor this server issued") from None
+    if not isinstance(trace_id, str) or isinstance(value, bool):
+        raise BadFilter("cursor: not a cursor this server issued")
+    if sort_expr == "cost_usd":
+        if not isinstance(value, int | float) or not math.isfinite(value):
+            raise BadFilter("cursor: not a cursor this server issued for this sort (a finite number is expected)")
+        return float(value), trace_id
+    if not isinstance(value, int) or not _INT64[0] <= value <= _INT64[1]:
+        raise BadFilter("cursor: not a cursor this server issued for this sort (a 64-bit integer is expected)")
+    return value, trace_id
 
 
 def _summary(row: dict[str, Any]) -> TraceSummary:
@@ -234,7 +246,7 @@ def list_traces(store: Store, project_id: str, flt: TraceFilter) -> TracePage:
     sort_expr = _SORT_EXPR[flt.sort]
     direction = "DESC" if flt.descending else "ASC"
     if flt.cursor:
-        cursor_value, last_id = _decode_cursor(flt.cursor)
+        cursor_value, last_id = _decode_cursor(flt.cursor, sort_expr)
         params["cv"], params["ct"] = cursor_value, last_id
         cmp = "<" if flt.descending else ">"
         # A cursor is the (sort value, trace id) of the last row shown: rows strictly after it in the sort order.

@@ -6,6 +6,9 @@ An alert instance is (project, rule, label set): a rule with `group_by: agent` h
 Rules come from the rules file (or the shipped defaults) for every project, and from the API per project: a rule
 created through the API with a file rule's name replaces it for that project, a deleted one hides it.
 State is kept in memory and in the `alerts` table, so a restart neither forgets a firing alert nor re-notifies it.
+A pass writes the new states before it hands any notification to the dispatcher, so whoever evaluates next (this
+process after a restart, or another replica that took the jobs lease over and called `reload()`) sees that the
+firing was announced and does not announce it again.
 """
 
 from __future__ import annotations
@@ -22,9 +25,11 @@ from typing import Any
 from urllib.parse import urlparse
 
 from tracehouse.collector.store.alerts import (
+    PENDING_DELIVERY,
     MetricRow,
     load_records,
     metric_values,
+    undelivered_events,
     write_events,
     write_records,
 )
@@ -161,6 +166,7 @@ class AlertEngine:
         self.clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.RLock()
         self._states: dict[tuple[str, str, str], Instance] = {}
+        self._outbox: list[tuple[Notification, list[Notifier]]] = []  # sent once the pass's states are written
         self._loaded = False
         self.last_evaluation: datetime | None = None
         self.last_duration_s: float | None = None
@@ -171,8 +177,13 @@ class AlertEngine:
     def load(self) -> None:
         """Read the persisted alert states (once; later passes keep them in memory)."""
         with self._lock:
-            if self._loaded:
-                return
+            if not self._loaded:
+                self.reload()
+
+    def reload(self) -> None:
+        """Replace the states in memory with the stored ones: what a replica taking over evaluation must start from."""
+        with self._lock:
+            self._states = {}
             for r in load_records(self.store, "state"):
                 inst = Instance(
                     project_id=r["project_id"], rule=r["rule"], instance=r["instance"], labels=r["labels"],
@@ -320,6 +331,7 @@ class AlertEngine:
             silences = [s for s in self.silences(include_expired=False) if s.active(now)]
             transitions: list[Transition] = []
             changed: list[Instance] = []
+            self._outbox = []
             # File rules: one query for all projects, minus projects that replaced or deleted the rule.
             for rule in self.file_rules:
                 if not rule.enabled:
@@ -330,7 +342,14 @@ class AlertEngine:
                 for stored, _ in rules.values():
                     if stored is not None and stored.enabled:
                         self._evaluate_rule(stored, project, set(), now, silences, transitions, changed)
-            self._persist(changed)
+            try:
+                self._persist(changed)  # before any notification leaves: a successor must know it was sent
+            except StoreError:
+                self._loaded = False  # memory ran ahead of the store: start the next pass from the store again
+                raise
+            for note, targets in self._outbox:
+                self.dispatcher.submit(note, targets)
+            self._outbox = []
             self.last_evaluation = now
             self.last_duration_s = time.perf_counter() - started
             return transitions
@@ -439,7 +458,7 @@ class AlertEngine:
         if inst.state == FIRING and rule.for_:
             message += f", true for {format_duration(rule.for_)}"
         event_id = uuid.uuid4().hex[:16]
-        targets = [self.notifiers[n] for n in (rule.notify or list(self.notifiers)) if n in self.notifiers]
+        targets = self._targets(rule)
         suppressed = "silenced" if inst.silenced and inst.state in (FIRING, RESOLVED) and notify is None else ""
         write_events(
             self.store,
@@ -447,19 +466,54 @@ class AlertEngine:
                 "project_id": inst.project_id, "id": event_id, "rule": rule.name, "instance": inst.instance,
                 "state": "repeat" if notify == "repeat" else inst.state, "severity": rule.severity,
                 "value": inst.value, "labels": inst.labels, "message": message, "notified": [],
-                "notify_error": "pending delivery" if notify and targets else suppressed, "at": now,
+                "notify_error": PENDING_DELIVERY if notify and targets else suppressed, "at": now,
                 "updated_at": now,
             }],
         )  # fmt: skip
         if notify is None or not targets:
             return
-        note = Notification(
-            event_id=event_id, event_at=_iso(now), project_id=inst.project_id, rule=rule.name,
-            status="resolved" if notify == "resolved" else "firing", severity=rule.severity, value=inst.value,
-            threshold=rule.threshold, labels=inst.labels, message=message, since=_iso(inst.since),
-            description=rule.description, repeat=notify == "repeat",
+        note = self._note(rule, event_id, now, inst, message, "resolved" if notify == "resolved" else "firing",
+                          repeat=notify == "repeat")  # fmt: skip
+        self._outbox.append((note, targets))
+
+    def _targets(self, rule: Rule) -> list[Notifier]:
+        return [self.notifiers[n] for n in (rule.notify or list(self.notifiers)) if n in self.notifiers]
+
+    def _note(
+        self, rule: Rule, event_id: str, at: datetime, inst: Instance, message: str, status: str, *, repeat: bool
+    ) -> Notification:
+        from_file = any(rule is r for r in self.file_rules)  # API rules are parsed anew from the store each pass
+        return Notification(
+            event_id=event_id, event_at=_iso(at), project_id=inst.project_id, rule=rule.name, status=status,
+            severity=rule.severity, value=inst.value, threshold=rule.threshold, labels=inst.labels, message=message,
+            since=_iso(inst.since), description=rule.description if from_file else "",
+            tenant_description="" if from_file else rule.description, repeat=repeat,
         )  # fmt: skip
-        self.dispatcher.submit(note, targets)
+
+    def redeliver_undelivered(self, since: datetime) -> int:
+        """Hand the notifiers again what a previous process recorded but never saw delivered ("pending delivery"
+        since `since`): called on taking evaluation over, so a holder that died between writing a firing and
+        delivering it does not lose the notification. Returns how many were queued."""
+        queued = 0
+        with self._lock:
+            self.load()
+            rules: dict[str, dict[str, Rule]] = {}
+            for event in undelivered_events(self.store, since):
+                project = event["project_id"]
+                if project not in rules:
+                    rules[project] = {r.name: r for r, _ in self.rules_for(project)}
+                rule = rules[project].get(event["rule"])
+                targets = self._targets(rule) if rule is not None else []
+                if rule is None or not targets:
+                    continue  # the rule is gone since: nothing left to tell
+                key = (project, event["rule"], event["instance"])
+                inst = self._states.get(key) or Instance(project, event["rule"], event["instance"], event["labels"])
+                inst = Instance(**{**inst.__dict__, "value": event["value"], "labels": event["labels"]})
+                status = "resolved" if event["state"] == RESOLVED else "firing"
+                note = self._note(rule, event["id"], event["at"], inst, event["message"], status,
+                                  repeat=event["state"] == "repeat")  # fmt: skip
+                queued += int(self.dispatcher.submit(note, targets))
+        return queued
 
     def _record_delivery(self, delivery: Delivery) -> None:
         """Rewrite the event with what the notifiers said (same key, later updated_at)."""

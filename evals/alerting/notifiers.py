@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from tracehouse.evals.alerting.rules import Notifier
+from tracehouse.evals.alerting.rules import DESCRIPTION_MAX, Notifier
 
 log = logging.getLogger("tracehouse.alerts")
 
@@ -47,7 +47,8 @@ class Notification:
     labels: dict[str, str]
     message: str
     since: str
-    description: str = ""
+    description: str = ""  # the operator's text (a rules-file rule)
+    tenant_description: str = ""  # a tenant's text (a rule made through the API): never shown as the operator's
     repeat: bool = False
 
     def payload(self) -> dict[str, Any]:
@@ -66,7 +67,8 @@ class Notification:
             "at": self.event_at,
             "repeat": self.repeat,
             "message": self.message,
-            "description": self.description,
+            "description": self.description[:DESCRIPTION_MAX],
+            "tenant_description": self.tenant_description[:DESCRIPTION_MAX],
         }
 
 

@@ -99,6 +99,10 @@ class Baseline(BaseModel):
     factor: float = Field(3.0, gt=0)
 
 
+# A rule made through the API carries a tenant's words to the operator's webhook: bounded here, and labelled there.
+DESCRIPTION_MAX = 500
+
+
 class Rule(BaseModel):
     """One alert rule: metric over `window`, compared with `threshold`, true for `for` before it fires."""
 
@@ -118,7 +122,9 @@ class Rule(BaseModel):
     repeat_interval: Duration = Field(4 * 3600.0, gt=0)
     notify: list[str] | None = Field(None, description="Notifier names; all configured notifiers when absent.")
     project: str | None = Field(None, description="Evaluate for this project only (file rules: every project).")
-    description: str = ""
+    description: str = Field(
+        "", max_length=DESCRIPTION_MAX, description="Free text sent with notifications (a tenant's, for API rules)."
+    )
     enabled: bool = True
 
     @field_validator("threshold")

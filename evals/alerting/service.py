@@ -1,11 +1,11 @@
-"""Alert evaluation inside `tracehouse serve`: the engine on a schedule (a background thread) plus its notifier
-dispatcher, started and stopped together."""
+"""Alert evaluation inside `tracehouse serve`: the engine, run as a cluster-wide job (`tracehouse.jobs`: only the
+replica holding the jobs lease evaluates, every `interval_s`), plus its notifier dispatcher (`start`/`stop`)."""
 
 from __future__ import annotations
 
 import logging
-import threading
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +15,18 @@ from tracehouse.evals.alerting.rules import METRICS, RulesFile, load_rules_file
 
 log = logging.getLogger("tracehouse.alerts")
 
+# How far back a new holder looks for notifications left undelivered: older news is not worth a page any more.
+REDELIVERY_WINDOW = timedelta(hours=1)
+
 
 class AlertService:
     """`AlertService(store, rules_file)`: loads and validates the rules file at construction (a bad file raises
-    `RuleFileError` with one line naming the field), evaluates every `interval_s` (the file's `interval`, default
-    30 s) once started. `check()` runs one evaluation now (the API's `POST /api/alerts/check`)."""
+    `RuleFileError` with one line naming the field). As a job, `run_once()` evaluates (every `interval_s`: the
+    file's `interval`, default 30 s) and `take_over()` reloads the alert states a previous holder left in the store.
+    `check()` runs one evaluation now (the API's `POST /api/alerts/check`), where `runs_here()` says this replica
+    evaluates."""
+
+    name = "alerts"
 
     def __init__(self, store: Store, rules_file: str | Path | None = None, *, interval_s: float | None = None) -> None:
         self.store = store
@@ -27,35 +34,44 @@ class AlertService:
         config = load_rules_file(self.rules_file) if self.rules_file else RulesFile()
         self.engine = AlertEngine(store, config)
         self.interval_s = interval_s if interval_s is not None else config.interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        # Set by the server to "this replica holds the jobs lease"; alone (tests, one process) it always evaluates.
+        self.runs_here: Callable[[], bool] = lambda: True
 
     def start(self) -> None:
-        if self._thread is not None:
-            return
         self.engine.dispatcher.start()
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="tracehouse-alerts", daemon=True)
-        self._thread.start()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+    def stop(self) -> None:
         self.engine.dispatcher.stop()
 
+    def run_once(self) -> None:
+        try:
+            self.engine.evaluate()
+            self.engine.last_error = None
+        except StoreError as exc:
+            self.engine.last_error = str(exc)
+            log.warning("alert evaluation failed (retrying next tick): %s", exc)
+        except Exception as exc:  # an engine bug: shown on the Alerts page; the runner logs it with its traceback
+            self.engine.last_error = f"{type(exc).__name__}: {exc}"
+            raise
+
+    def take_over(self) -> None:
+        """Start from what the previous holder left: its alert states, and what it recorded but never delivered."""
+        self.engine.reload()
+        queued = self.engine.redeliver_undelivered(datetime.now(UTC) - REDELIVERY_WINDOW)
+        if queued:
+            log.warning("re-sending %d notification(s) a previous holder recorded but did not deliver", queued)
+
     def check(self) -> list[Transition]:
-        """Evaluate now (also works when the schedule is not running: notifications are then delivered inline)."""
-        transitions = self.engine.evaluate()
-        if self._thread is None:
-            self.engine.dispatcher.start()
-        return transitions
+        """Evaluate now; the caller checks `runs_here()` first (another replica's pass would notify twice)."""
+        self.engine.dispatcher.start()
+        return self.engine.evaluate()
 
     def overview(self, project: str) -> dict[str, Any]:
         """Every rule of the project with its state, the notifiers, active silences and the evaluation status: what
         `GET /api/alerts` returns and the dashboard's Alerts page shows."""
         engine = self.engine
+        if not self.runs_here():  # the holder's states are in the store, not in this replica's memory
+            engine.reload()
         return {
             "rules": engine.overview(project),
             "notifiers": engine.notifier_health(),
@@ -69,18 +85,6 @@ class AlertService:
                 "rules_file": str(self.rules_file) if self.rules_file else None,
             },
         }
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                self.engine.evaluate()
-                self.engine.last_error = None
-            except StoreError as exc:
-                self.engine.last_error = str(exc)
-                log.warning("alert evaluation failed (retrying next tick): %s", exc)
-            except Exception as exc:  # an engine bug must not stop alerting; logged with its traceback
-                self.engine.last_error = f"{type(exc).__name__}: {exc}"
-                log.exception("alert evaluation failed")
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -181,7 +181,11 @@ class DetectionService:
     ago, skips those already scanned with the same end and span count (a trace that grew is scanned again — ids are
     deterministic, so that replaces its findings), and scans the rest in batches. Every `rate_interval_s` it runs
     the window-level retry-rate detector. Errors are logged and retried on the next tick; `stop()` joins the thread.
+    In `tracehouse serve` it is a cluster-wide job instead (`tracehouse.jobs`: `run_once()` on the lease holder only,
+    and `take_over()` rescans the lookback window, which the previous holder may have left half done).
     """
+
+    name = "detect"
 
     def __init__(
         self,
@@ -225,21 +229,30 @@ class DetectionService:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            try:
-                self.scan_once()
-                if time.monotonic() - self._last_rate_check >= self.rate_interval_s:
-                    self._last_rate_check = time.monotonic()
-                    for project, found in detect_retry_rate_spikes(self.store, datetime.now(UTC), self.config).items():
-                        write_findings(self.store, project, found)
-                        self.findings_written += len(found)
-                self.last_error = None
-            except StoreError as exc:
-                self.last_error = str(exc)
-                log.warning("detection pass failed (retrying next tick): %s", exc)
-            except Exception as exc:  # a detector bug must not kill the thread; it is logged with its trace
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.exception("detection pass failed")
+            self.run_once()
             self._stop.wait(self.interval_s)
+
+    def run_once(self) -> None:
+        """One tick: a scan, and the retry-rate detector when it is due; errors are kept in `last_error`."""
+        try:
+            self.scan_once()
+            if time.monotonic() - self._last_rate_check >= self.rate_interval_s:
+                self._last_rate_check = time.monotonic()
+                for project, found in detect_retry_rate_spikes(self.store, datetime.now(UTC), self.config).items():
+                    write_findings(self.store, project, found)
+                    self.findings_written += len(found)
+            self.last_error = None
+        except StoreError as exc:
+            self.last_error = str(exc)
+            log.warning("detection pass failed (retrying next tick): %s", exc)
+        except Exception as exc:  # a detector bug must not kill the thread; it is logged with its trace
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            log.exception("detection pass failed")
+
+    def take_over(self) -> None:
+        self._watermark = None
+        self._scanned = {}
+        self._last_rate_check = 0.0
 
     def scan_once(self, now: datetime | None = None) -> RunReport:
         """One pass: scan every trace that has been quiet for `quiet_s` and was not scanned in this shape."""

@@ -120,7 +120,7 @@ def test_one_projects_spans_are_invisible_to_another_projects_key(server: Any) -
     created = httpx.post(
         f"{server.url}/api/admin/keys",
         json={"project": "other-team"},
-        headers={"x-tracehouse-admin": (server.data_dir / "admin-token").read_text().strip()},
+        headers={"x-tracehouse-admin": json.loads((server.data_dir / "admin").read_text())["token"]},
     )
     assert created.status_code == 201
     other = {"Authorization": f"Bearer {created.json()['key']}"}

@@ -151,7 +151,7 @@ def test_every_fixture_comes_out_exact_through_two_collectors(store: Store, tmp_
         deadline = time.monotonic() + 60
         while any(w.spool.last_seq > w.spool.checkpoint for w in writers) and time.monotonic() < deadline:
             time.sleep(0.1)
-        Finaliser(store, quiet_s=0.0).run_once(now_ns=time.time_ns() + 10**9)
+        Finaliser(store, quiet_s=0.0).settle(now_ns=time.time_ns() + 10**9)
         problems = []
         for name, (fixture, ids) in sent.items():
             steps = [step_json(s) for t in sorted(ids) for s in get_trace_steps(store, project, t)]

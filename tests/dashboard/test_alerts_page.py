@@ -16,6 +16,8 @@ from tests.dashboard.conftest import build_app, multi_agent_trace
 from tracehouse.collector.store import Store
 
 MIN = 60 * 1_000_000_000
+# A cookie-authenticated API change must come from the dashboard's origin with a JSON body (the CSRF guard).
+SAME_ORIGIN_JSON = {"origin": "http://testserver", "content-type": "application/json"}
 RULE = {
     "name": "checkout-errors", "metric": "error_rate", "op": ">=", "threshold": "0.1", "window": "1h", "for": "",
     "severity": "critical", "group_by": "", "agent": "", "model": "", "provider": "", "description": "checkout fails",
@@ -39,7 +41,7 @@ def other(dash_app: FastAPI) -> Iterator[TestClient]:
 def test_page_lists_the_default_rules_with_their_state(client: TestClient, store: Store, project_id: str) -> None:
     multi_agent_trace(project_id, time.time_ns() - 5 * MIN, error=True).save(store)
     assert client.post("/alerts/rules", data=RULE).status_code == 303
-    assert client.post("/api/alerts/check").status_code == 200
+    assert client.post("/api/alerts/check", headers=SAME_ORIGIN_JSON).status_code == 200
     html = client.get("/alerts").text
     for name in ("retry-storm", "retry-storm-traces", "loops", "spend-spike", "checkout-errors"):
         assert f"<strong>{name}</strong>" in html

@@ -256,3 +256,89 @@ def test_follow_a_finding_to_its_step(live_app: tuple[str, object], store, proje
     expect(page.locator("#step-detail")).to_contain_text("repeat web_search")
     expect(page.locator("#step-detail")).to_contain_text("loop")
     shot(page, "finding")
+
+
+ATTACK_PAGE = """<!doctype html><html><body>
+<form id="f" method="post" enctype="text/plain" target="sink" action="{victim}/api/scores">
+<input name='{{"trace_id":"{trace}","name":"csrf-form","value":0,"x":"' value='"}}'></form>
+<iframe name="sink"></iframe>
+<script>
+const victim = "{victim}";
+const score = JSON.stringify({{trace_id: "{trace}", name: "csrf-fetch", value: 0}});
+const run = JSON.stringify({{eval_run_id: "csrf-run", suite: "forged"}});
+const opts = (body) => ({{method: "POST", mode: "no-cors", credentials: "include",
+                          headers: {{"Content-Type": "text/plain"}}, body}});
+Promise.allSettled([
+  fetch(victim + "/api/scores", opts(score)),
+  fetch(victim + "/api/eval-runs", opts(run)),
+  fetch(victim + "/api/alerts/check", {{method: "POST", mode: "no-cors", credentials: "include"}}),
+]).then(() => {{
+  document.querySelector("iframe").addEventListener("load", () => {{ document.title = "sent"; }});
+  document.getElementById("f").submit();
+}});
+</script></body></html>"""
+
+
+@pytest.fixture
+def attacker_site() -> Iterator[tuple[str, dict[str, str]]]:
+    """A page server on another loopback port: same site as the dashboard (ports do not count), another origin."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    pages: dict[str, str] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = pages.get(self.path, "").encode()
+            self.send_response(200 if body else 404)
+            self.send_header("content-type", "text/html")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}", pages
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=10)
+
+
+def test_page_on_another_port_cannot_write_with_the_victims_cookie(
+    dash_server: ServerProcess, attacker_site: tuple[str, dict[str, str]], browser: object
+) -> None:
+    from playwright.sync_api import expect
+
+    evil_url, pages = attacker_site
+    trace = uuid.uuid4().hex
+    pages["/"] = ATTACK_PAGE.format(victim=dash_server.url, trace=trace)
+    ctx = browser.new_context()  # type: ignore[attr-defined]
+    page = ctx.new_page()
+    page.goto(f"{dash_server.url}/login")  # the victim signs in: the real SameSite=Strict cookie
+    page.fill("#key", dash_server.api_key)
+    page.click("button[type=submit]")
+    expect(page.get_by_role("heading", name="Traces", exact=True)).to_be_visible()
+
+    evil = ctx.new_page()
+    evil.goto(evil_url + "/")
+    expect(evil).to_have_title("sent", timeout=15_000)
+    headers = dash_server.headers
+    forged = httpx.get(f"{dash_server.url}/api/scores", params={"trace_id": trace}, headers=headers).json()["scores"]
+    runs = httpx.get(f"{dash_server.url}/api/eval-runs", headers=headers).json()["eval_runs"]
+    assert forged == [] and [r for r in runs if r["eval_run_id"] == "csrf-run"] == []
+
+    # The dashboard's own form, in the same browser, still changes things.
+    page.goto(f"{dash_server.url}/alerts")
+    page.locator("#rule-form summary").click()
+    rule = page.locator("form[aria-label='alert rule']")
+    rule.locator("input[name=name]").fill("csrf-own-form")
+    rule.locator("input[name=threshold]").fill("0.5")
+    rule.locator("button[type=submit]").click()
+    expect(page.locator("body")).to_contain_text("csrf-own-form")
+    names = [r["name"] for r in httpx.get(f"{dash_server.url}/api/alerts", headers=headers).json()["rules"]]
+    assert "csrf-own-form" in names
