@@ -74,6 +74,11 @@ def main() -> None:
             for kv in s.attributes:
                 text = json.dumps(value(kv.value))
                 print(f"    {kv.key} = {text[:200]}{'…' if len(text) > 200 else ''}")
+            for e in s.events:
+                text = json.dumps({kv.key: value(kv.value) for kv in e.attributes})
+                print(f"    event {e.name} {text[:200]}{'…' if len(text) > 200 else ''}")
+            for link in s.links:
+                print(f"    link -> {link.trace_id.hex()[:6]} {link.span_id.hex()[:6]}")
     for name, r in log_records(args.fixture):
         attrs = {kv.key: value(kv.value) for kv in r.attributes}
         body = json.dumps(value(r.body))
