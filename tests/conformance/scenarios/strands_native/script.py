@@ -1,6 +1,6 @@
-"""Fake model script and structure: a Strands orchestrator using a researcher agent as a tool."""
+"""Fake model script and structure: a Strands orchestrator using a researcher agent as a tool (default mode)."""
 
-from fake_openai import ModelRequest, Reply, ToolCall
+from _shared.strands_policy import respond
 
 FRAMEWORK = "strands-agents"
 INSTRUMENTATION = "native"
@@ -17,19 +17,4 @@ STRUCTURE = {
         "(Strands toolUse JSON); the researcher runs inside the execute_tool research_assistant span"
     ),
 }
-
-
-def respond(req: ModelRequest) -> Reply:
-    if "You are Orchestrator." in req.system:
-        if not req.results("research_assistant"):
-            return Reply("Orchestrator", tool_calls=(ToolCall("research_assistant", {"query": "What is OTLP?"}),))
-        return Reply("Orchestrator", text="OTLP is the OpenTelemetry protocol.")
-    if "You are Researcher." in req.system:
-        if not req.results("web_search"):
-            calls = (
-                ToolCall("web_search", {"query": "OTLP"}),
-                ToolCall("flaky_fetch", {"url": "https://otlp.example"}),
-            )
-            return Reply("Researcher", tool_calls=calls)
-        return Reply("Researcher", text="OTLP is the OpenTelemetry protocol; one page could not be fetched.")
-    raise ValueError(f"no known agent in instructions {req.system[:80]!r}")
+__all__ = ["respond"]
