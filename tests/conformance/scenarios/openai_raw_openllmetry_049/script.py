@@ -1,4 +1,4 @@
-"""Fake model script and structure: planner -> billing with the raw OpenAI client (OpenLLMetry 0.4x, legacy names)."""
+"""Fake model script and structure: planner -> billing with the raw OpenAI client (OpenLLMetry 0.49, legacy names)."""
 
 from _shared.raw_openai_policy import STRUCTURE_BASE, respond
 

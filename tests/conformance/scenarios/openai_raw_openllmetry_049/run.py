@@ -1,4 +1,4 @@
-"""Raw OpenAI client app under an older OpenLLMetry openai instrumentation (0.4x; billing uses the Responses API)."""
+"""Raw OpenAI client app under an older (0.4x) OpenLLMetry openai instrumentation; billing uses the Responses API."""
 
 from _shared.raw_openai_app import run, tracer_provider
 from opentelemetry.instrumentation.openai import OpenAIInstrumentor
