@@ -5,25 +5,27 @@ no framework: the app executes the tool calls the model returns itself (so no sp
 agents exist only as parent spans the app creates, spelled the way a user of the scenario's convention would
 (CONFORMANCE_AGENT_STYLE: genai | openinference | traceloop). The billing agent's span is a child of the planner's:
 the planner delegates to it when the model calls `transfer_to_billing`. Billing's calls use the API named by
-CONFORMANCE_BILLING_API (chat | responses); the planner's last call is a streamed chat call with usage.
+CONFORMANCE_BILLING_API (chat | responses); the planner's last call is a streamed chat call with usage. The
+client does not retry by itself; the app retries a failed model call once, so each attempt is a call of its own.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from app_support import tool_run
-from openai import OpenAI
+from openai import APIStatusError, OpenAI
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
+T = TypeVar("T")
 MODEL = "gpt-4o-mini"
 ORDER = {"order_id": "A-1"}
 
@@ -67,6 +69,15 @@ def agent_span(name: str) -> Iterator[None]:
         yield
 
 
+def retried(create: Callable[..., T], **kwargs: Any) -> T:
+    """One model call, tried again once if the provider answers with an error status."""
+    try:
+        return create(**kwargs)
+    except APIStatusError as e:
+        print(f"model call failed ({e.status_code}); retrying once")
+        return create(**kwargs)
+
+
 def get_order(order_id: str) -> str:
     with tool_run("Planner", "get_order"):
         return json.dumps({"order_id": order_id, "status": "delivered", "amount": 42})
@@ -82,7 +93,7 @@ def billing(client: OpenAI, reason: str) -> str:
     instructions = "You are Billing. Issue refunds with your tool."
     if os.environ["CONFORMANCE_BILLING_API"] == "responses":
         tools = [{"type": "function", **t} for t in BILLING_TOOLS]
-        first = client.responses.create(model=MODEL, instructions=instructions, input=reason, tools=tools)
+        first = retried(client.responses.create, model=MODEL, instructions=instructions, input=reason, tools=tools)
         items: list[Any] = [{"role": "user", "content": reason}]
         for call in (o for o in first.output if o.type == "function_call"):
             items.append(
@@ -91,14 +102,16 @@ def billing(client: OpenAI, reason: str) -> str:
             items.append(
                 {"type": "function_call_output", "call_id": call.call_id, "output": run_billing_tool(call.arguments)}
             )
-        return client.responses.create(model=MODEL, instructions=instructions, input=items, tools=tools).output_text
+        return retried(
+            client.responses.create, model=MODEL, instructions=instructions, input=items, tools=tools
+        ).output_text
     chat_tools: Any = [{"type": "function", "function": t} for t in BILLING_TOOLS]
     messages: list[Any] = [{"role": "system", "content": instructions}, {"role": "user", "content": reason}]
-    reply = client.chat.completions.create(model=MODEL, messages=messages, tools=chat_tools).choices[0].message
+    reply = retried(client.chat.completions.create, model=MODEL, messages=messages, tools=chat_tools).choices[0].message
     messages.append(reply.model_dump(exclude_none=True))
     for tc in reply.tool_calls or []:
         messages.append({"role": "tool", "tool_call_id": tc.id, "content": run_billing_tool(tc.function.arguments)})
-    answer = client.chat.completions.create(model=MODEL, messages=messages, tools=chat_tools)
+    answer = retried(client.chat.completions.create, model=MODEL, messages=messages, tools=chat_tools)
     return answer.choices[0].message.content or ""
 
 
@@ -117,7 +130,7 @@ def planner(client: OpenAI) -> str:
         {"role": "user", "content": "Please refund order A-1."},
     ]
     while True:
-        reply = client.chat.completions.create(model=MODEL, messages=messages, tools=tools).choices[0].message
+        reply = retried(client.chat.completions.create, model=MODEL, messages=messages, tools=tools).choices[0].message
         messages.append(reply.model_dump(exclude_none=True))
         if not reply.tool_calls:
             break
@@ -133,8 +146,13 @@ def planner(client: OpenAI) -> str:
 
 
 def finish(client: OpenAI, messages: list[Any], tools: Any) -> str:
-    stream = client.chat.completions.create(
-        model=MODEL, messages=messages, tools=tools, stream=True, stream_options={"include_usage": True}
+    stream = retried(
+        client.chat.completions.create,
+        model=MODEL,
+        messages=messages,
+        tools=tools,
+        stream=True,
+        stream_options={"include_usage": True},
     )
     return "".join(ch.choices[0].delta.content or "" for ch in stream if ch.choices)
 

@@ -7,7 +7,15 @@ from fake_openai import ModelRequest, Reply, ToolCall
 ORDER = {"order_id": "A-1"}
 
 
+# Billing's first request is call 3 (after the planner's two); the provider fails it, the app retries it.
+FAILED_CALL = 3
+
+
 def respond(req: ModelRequest) -> Reply:
+    if req.seq == FAILED_CALL:
+        if "You are Billing." not in req.system:
+            raise ValueError(f"call {FAILED_CALL} was meant to be Billing's first; the app's order changed")
+        return Reply("Billing", error_status=500, error_message="The server had an error (planted).")
     if "You are Planner." in req.system:
         if not req.results("get_order"):
             return Reply("Planner", tool_calls=(ToolCall("get_order", ORDER),))
@@ -21,6 +29,7 @@ def respond(req: ModelRequest) -> Reply:
     raise ValueError(f"no known agent in instructions {req.system[:80]!r}")
 
 
+FAILED_CALL_NOTE = "Billing's first model call gets HTTP 500 (no usage) and the app retries it; "
 STRUCTURE_BASE = {
     "traces": 1,
     "agents": ["Planner", "Billing"],

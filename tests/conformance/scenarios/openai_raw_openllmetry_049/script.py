@@ -1,6 +1,6 @@
 """Fake model script and structure: planner -> billing with the raw OpenAI client (OpenLLMetry 0.49, legacy names)."""
 
-from _shared.raw_openai_policy import STRUCTURE_BASE, respond
+from _shared.raw_openai_policy import FAILED_CALL_NOTE, STRUCTURE_BASE, respond
 
 FRAMEWORK = "openai"
 INSTRUMENTATION = "opentelemetry-instrumentation-openai"
@@ -9,7 +9,8 @@ ENV = {"CONFORMANCE_AGENT_STYLE": "traceloop", "CONFORMANCE_BILLING_API": "respo
 STRUCTURE = {
     **STRUCTURE_BASE,
     "emits": {"agent_names": True, "usage": True, "tool_spans": False, "handoff_spans": False},
-    "notes": (
+    "notes": FAILED_CALL_NOTE
+    + (
         "legacy names: llm.request.type=chat on openai.chat, but the Responses API span openai.response has no "
         "operation name and no llm.request.type; gen_ai.system, llm.usage.total_tokens, gen_ai.prompt.N.* / "
         "gen_ai.completion.N.tool_calls.M.*; Responses tool_call ids are item ids (fc_...); no tool spans"

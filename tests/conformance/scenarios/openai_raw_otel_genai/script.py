@@ -1,6 +1,6 @@
 """Fake model script and structure: planner -> billing with the raw OpenAI client, OTel GenAI default (<= 1.36) mode."""
 
-from _shared.raw_openai_policy import STRUCTURE_BASE, respond
+from _shared.raw_openai_policy import FAILED_CALL_NOTE, STRUCTURE_BASE, respond
 
 FRAMEWORK = "openai"
 INSTRUMENTATION = "opentelemetry-instrumentation-openai-v2"
@@ -14,7 +14,8 @@ ENV = {
 STRUCTURE = {
     **STRUCTURE_BASE,
     "emits": {"agent_names": True, "usage": True, "tool_spans": False, "handoff_spans": False},
-    "notes": (
+    "notes": FAILED_CALL_NOTE
+    + (
         "gen_ai.system (no provider.name); requested tools only in the gen_ai.choice log events (logs/*.pb, linked by "
         "span id); the app runs its tools itself, so no tool or hand-off spans; agents are the app's invoke_agent "
         "spans; util-genai pinned to 0.4b0 because from 1.0b0 on it forces the latest mode whatever the opt-in says"
