@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from app_support import tool_run
 from openai import APIStatusError, OpenAI
+from openai.types.chat import ChatCompletionMessageFunctionToolCall
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
@@ -109,10 +110,15 @@ def billing(client: OpenAI, reason: str) -> str:
     messages: list[Any] = [{"role": "system", "content": instructions}, {"role": "user", "content": reason}]
     reply = retried(client.chat.completions.create, model=MODEL, messages=messages, tools=chat_tools).choices[0].message
     messages.append(reply.model_dump(exclude_none=True))
-    for tc in reply.tool_calls or []:
+    for tc in function_calls(reply.tool_calls):
         messages.append({"role": "tool", "tool_call_id": tc.id, "content": run_billing_tool(tc.function.arguments)})
     answer = retried(client.chat.completions.create, model=MODEL, messages=messages, tools=chat_tools)
     return answer.choices[0].message.content or ""
+
+
+def function_calls(calls: list[Any] | None) -> list[ChatCompletionMessageFunctionToolCall]:
+    """The function tool calls of a reply (the scripts return no other kind)."""
+    return [tc for tc in calls or [] if isinstance(tc, ChatCompletionMessageFunctionToolCall)]
 
 
 def run_billing_tool(arguments: str) -> str:
@@ -134,7 +140,7 @@ def planner(client: OpenAI) -> str:
         messages.append(reply.model_dump(exclude_none=True))
         if not reply.tool_calls:
             break
-        for tc in reply.tool_calls:
+        for tc in function_calls(reply.tool_calls):
             args = json.loads(tc.function.arguments)
             if tc.function.name == "transfer_to_billing":
                 with agent_span("Billing"):
@@ -146,7 +152,7 @@ def planner(client: OpenAI) -> str:
 
 
 def finish(client: OpenAI, messages: list[Any], tools: Any) -> str:
-    stream = retried(
+    stream: Any = retried(
         client.chat.completions.create,
         model=MODEL,
         messages=messages,
