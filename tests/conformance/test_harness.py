@@ -3,6 +3,7 @@ server, the log records what was returned, and the capture receiver keeps a real
 
 from __future__ import annotations
 
+import http.client
 import json
 import sys
 from collections.abc import Iterator
@@ -140,3 +141,15 @@ def test_capture_keeps_a_real_gzip_export_as_sent(tmp_path: Path) -> None:
         for s in ss.spans
     ]
     assert names == ["inner", "outer"]
+
+
+def test_capture_reads_chunked_bodies_whole(tmp_path: Path) -> None:
+    with Capture(tmp_path) as cap:
+        conn = http.client.HTTPConnection(cap.endpoint.removeprefix("http://"))
+        body = iter([b"\x0a\x00", b"", b"\x0a\x00"])  # two empty ResourceSpans, sent as chunks
+        conn.request("POST", "/v1/traces", body=body, headers={"Content-Type": "application/x-protobuf"})
+        assert conn.getresponse().status == 200
+        conn.close()
+    sent = (tmp_path / "requests" / "0001.pb").read_bytes()
+    assert sent == b"\x0a\x00\x0a\x00"
+    assert len(ExportTraceServiceRequest.FromString(sent).resource_spans) == 2

@@ -21,6 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from _http import read_body, send
+
 FOLDERS = {"/v1/traces": "requests", "/v1/logs": "logs"}
 
 
@@ -70,7 +72,7 @@ class Capture:
 
             def do_POST(self) -> None:
                 path = self.path.split("?")[0].rstrip("/")
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                raw = read_body(self)
                 if path not in (*FOLDERS, "/v1/metrics"):
                     self._send(404, "text/plain", b"unknown OTLP path")
                     return
@@ -87,11 +89,7 @@ class Capture:
                     self._send(200, "application/x-protobuf", b"")  # an empty Export*ServiceResponse
 
             def _send(self, status: int, ctype: str, payload: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                send(self, status, ctype, payload)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

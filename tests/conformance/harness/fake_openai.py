@@ -29,6 +29,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from _http import read_body, send
+
 # What the real API answers for `gpt-4o-mini`: a dated snapshot name in the response, the alias in the request.
 RESPONSE_MODELS = {"gpt-4o-mini": "gpt-4o-mini-2024-07-18", "gpt-4o": "gpt-4o-2024-08-06"}
 CREATED = 1_764_547_200  # a fixed timestamp, so answers are byte-for-byte stable
@@ -80,6 +82,7 @@ class ModelRequest:
     calls: list[PastCall]
     stream: bool
     include_usage: bool
+    seq: int = 0  # this request's number in the run (1, 2, ...), for a policy that fails one call on purpose
 
     def results(self, tool: str) -> list[PastCall]:
         """The earlier calls of `tool` that already have a result, oldest first."""
@@ -428,12 +431,12 @@ class FakeOpenAI:
     def answer(self, path: str, body: dict[str, Any]) -> tuple[int, str, bytes]:
         """Status, content type and body for one request; logs it. A policy bug is a 500 that names it."""
         req = PARSERS[path](body)
+        req.seq = seq = self.log.next_seq()
         try:
             reply = self.policy(req)
         except Exception as e:  # a broken script must show in the run's output, not hang the framework
             self.errors.append(f"{path}: policy raised {e!r}")
             return 500, "application/json", json.dumps({"error": {"message": f"policy raised {e!r}"}}).encode()
-        seq = self.log.next_seq()
         ans = Answer(req, reply, seq)
         failed = reply.error_status is not None
         usage_returned = not failed and (not req.stream or req.include_usage)
@@ -475,7 +478,7 @@ class FakeOpenAI:
 
             def do_POST(self) -> None:
                 path = self.path.split("?")[0].rstrip("/")
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                raw = read_body(self)
                 if path not in PARSERS:
                     self._send(404, "application/json", b'{"error": {"message": "unknown path"}}')
                     return
@@ -494,11 +497,7 @@ class FakeOpenAI:
                     self._send(404, "application/json", b'{"error": {"message": "unknown path"}}')
 
             def _send(self, status: int, ctype: str, payload: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                send(self, status, ctype, payload)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # calls.jsonl is the log

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
@@ -39,10 +40,21 @@ def spans(fixture: Path) -> Iterator[tuple[str, Span]]:
                     yield f.name, s
 
 
+def log_records(fixture: Path) -> Iterator[tuple[str, Any]]:
+    """(request file name, log record) for every captured /v1/logs request, in arrival order."""
+    for f in sorted((fixture / "logs").glob("*.pb")):
+        req = ExportLogsServiceRequest.FromString(f.read_bytes())
+        for rl in req.resource_logs:
+            for sl in rl.scope_logs:
+                for r in sl.log_records:
+                    yield f.name, r
+
+
 def summary(fixture: Path) -> dict[str, Any]:
     all_spans = [s for _, s in spans(fixture)]
     links = sum(len(s.links) for s in all_spans)
-    return {"spans": len(all_spans), "traces": len({s.trace_id for s in all_spans}), "links": links}
+    logs = sum(1 for _ in log_records(fixture))
+    return {"spans": len(all_spans), "traces": len({s.trace_id for s in all_spans}), "links": links, "logs": logs}
 
 
 def main() -> None:
@@ -62,6 +74,15 @@ def main() -> None:
             for kv in s.attributes:
                 text = json.dumps(value(kv.value))
                 print(f"    {kv.key} = {text[:200]}{'…' if len(text) > 200 else ''}")
+            for e in s.events:
+                text = json.dumps({kv.key: value(kv.value) for kv in e.attributes})
+                print(f"    event {e.name} {text[:200]}{'…' if len(text) > 200 else ''}")
+            for link in s.links:
+                print(f"    link -> {link.trace_id.hex()[:6]} {link.span_id.hex()[:6]}")
+    for name, r in log_records(args.fixture):
+        attrs = {kv.key: value(kv.value) for kv in r.attributes}
+        body = json.dumps(value(r.body))
+        print(f"{name} log {r.trace_id.hex()[:6]} {r.span_id.hex()[:6]} {r.event_name or ''} {attrs} {body[:200]}")
 
 
 if __name__ == "__main__":

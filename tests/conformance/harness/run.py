@@ -3,6 +3,8 @@
     python tests/conformance/harness/run.py SCENARIO [SCENARIO ...]
     python tests/conformance/harness/run.py --all
     python tests/conformance/harness/run.py --table      # only rewrite the README's table from the fixtures
+    python tests/conformance/harness/run.py --expected-only SCENARIO  # rewrite expected.json from the committed
+                                                         # logs (after editing STRUCTURE), without running the app
 
 For each scenario (`tests/conformance/scenarios/NAME/`): create or reuse the venv `.conformance/venvs/NAME`
 (reinstalled when requirements.txt changes), start the fake OpenAI server (answers from the scenario's
@@ -191,6 +193,16 @@ def expected(
     return out
 
 
+def rewrite_expected(name: str) -> None:
+    """expected.json again from the fixture's own logs and versions and the current script: no app run."""
+    fixture = FIXTURES / name
+    pins = [line for line in (fixture / "versions.txt").read_text().splitlines() if "==" in line]
+    calls, tools = read_jsonl(fixture / "calls.jsonl"), read_jsonl(fixture / "tools.jsonl")
+    exp = expected(name, load_script(name), calls, tools, pins)
+    (fixture / "expected.json").write_text(json.dumps(exp, indent=2, ensure_ascii=False) + "\n")
+    print(f"[{name}] expected.json rewritten from the committed logs")
+
+
 def check_traces(name: str, venv: Path, fixture: Path, declared: int) -> None:
     """Warn (loudly) when the captured requests hold a different number of trace ids than the structure says."""
     res = subprocess.run(
@@ -281,6 +293,7 @@ def main() -> None:
     ap.add_argument("scenarios", nargs="*")
     ap.add_argument("--all", action="store_true", help="every scenario under tests/conformance/scenarios")
     ap.add_argument("--table", action="store_true", help="only rewrite the README's scenario table")
+    ap.add_argument("--expected-only", action="store_true", help="rewrite expected.json from committed logs only")
     ap.add_argument("--python", default="python3", help="interpreter the scenario venvs are made from")
     args = ap.parse_args()
     names = scenario_names() if args.all else args.scenarios
@@ -290,7 +303,10 @@ def main() -> None:
     failed = []
     for name in names:
         try:
-            run_scenario(name, args.python)
+            if args.expected_only:
+                rewrite_expected(name)
+            else:
+                run_scenario(name, args.python)
         except (SystemExit, subprocess.CalledProcessError) as e:
             print(e if isinstance(e, SystemExit) else f"[{name}] {e}", file=sys.stderr)
             failed.append(name)

@@ -3,15 +3,18 @@
 Runs in a scenario's venv. The scenario's run.py installs its instrumentation on the tracer provider this module
 builds (BatchSpanProcessor + OTLP/HTTP protobuf exporter, configured by OTEL_EXPORTER_OTLP_* from the harness), then
 calls `run()`. The SDK's own trace processor (which would upload to OpenAI's backend) is removed first, so the only
-exporter is the instrumentation's.
+exporter is the instrumentation's. With CONFORMANCE_AGENTS_API=chat_streamed the agents use the Chat Completions
+model and the run is streamed (`Runner.run_streamed`); otherwise the SDK's default Responses API, not streamed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 
-from agents import Agent, Runner, function_tool, set_trace_processors
+from agents import Agent, OpenAIChatCompletionsModel, Runner, function_tool, set_trace_processors
 from app_support import tool_run
+from openai import AsyncOpenAI
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
@@ -45,23 +48,38 @@ def flaky_lookup(city: str) -> str:
         raise RuntimeError(f"forecast backend unavailable for {city}")
 
 
+def streamed() -> bool:
+    return os.environ.get("CONFORMANCE_AGENTS_API") == "chat_streamed"
+
+
 def agents() -> Agent:
+    model = OpenAIChatCompletionsModel(MODEL, AsyncOpenAI()) if streamed() else MODEL
     specialist = Agent(
         name=SPECIALIST,
         instructions=f"You are {SPECIALIST}. Answer weather questions with your tools.",
-        model=MODEL,
+        model=model,
         tools=[get_weather, flaky_lookup],
     )
     return Agent(
         name="Triage",
         instructions="You are Triage. Hand weather questions to the weather specialist.",
-        model=MODEL,
+        model=model,
         handoffs=[specialist],
     )
 
 
+async def _streamed(question: str) -> str:
+    result = Runner.run_streamed(agents(), question, max_turns=20)
+    async for _ in result.stream_events():
+        pass
+    return str(result.final_output)
+
+
 def run(provider: TracerProvider) -> None:
-    result = asyncio.run(Runner.run(agents(), "What is the weather in Paris?", max_turns=20))
-    print("final output:", result.final_output)
+    question = "What is the weather in Paris?"
+    if streamed():
+        print("final output:", asyncio.run(_streamed(question)))
+    else:
+        print("final output:", asyncio.run(Runner.run(agents(), question, max_turns=20)).final_output)
     provider.force_flush()
     provider.shutdown()

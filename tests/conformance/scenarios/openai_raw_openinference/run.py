@@ -1,0 +1,8 @@
+"""Raw OpenAI client app under OpenInference's openai instrumentation (billing uses the Responses API)."""
+
+from _shared.raw_openai_app import run, tracer_provider
+from openinference.instrumentation.openai import OpenAIInstrumentor
+
+provider = tracer_provider()
+OpenAIInstrumentor().instrument(tracer_provider=provider)
+run(provider)
