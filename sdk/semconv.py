@@ -51,6 +51,8 @@ GEN_AI_TOOL_DEFINITIONS: Final = "gen_ai.tool.definitions"
 ERROR_TYPE: Final = "error.type"
 SERVICE_NAME: Final = "service.name"  # resource attribute
 EXCEPTION_EVENT: Final = "exception"  # span event recording an exception
+GEN_AI_CHOICE_EVENT: Final = "gen_ai.choice"  # <= 1.36: the model's answer, as a log record or a span event
+GEN_AI_OPERATION_DETAILS_EVENT: Final = "gen_ai.client.inference.operation.details"  # latest: messages as an event
 EXCEPTION_TYPE: Final = "exception.type"
 EXCEPTION_MESSAGE: Final = "exception.message"
 # older spellings of usage seen in the wild (cache tokens are included in the input tokens)

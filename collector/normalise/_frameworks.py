@@ -13,6 +13,7 @@ where): the normaliser applies them after the convention tables. Rules that need
   team's messages are broadcasts, its hand-offs are tools).
 - Google ADK: `transfer_to_agent` names its target in the `agent_name` argument; `execute_tool (merged)` sums up
   parallel tool calls that have spans of their own. Through LiteLLM, models are spelled `openai/gpt-4o-mini`.
+- OpenLLMetry before 0.50: the Responses API span (`openai.response`) has no operation name.
 - CrewAI: delegation is a tool (`Delegate work to coworker`, `Ask question to coworker`) whose input names the
   coworker; the coworker's work runs under it.
 """
@@ -34,6 +35,7 @@ _AGENT_TYPE_SUFFIX = re.compile(r"_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
 # AgentChat teams route every message through these: their hand-offs are tools, their messages are broadcasts.
 _AGENTCHAT_PLUMBING = ("GroupChatManager", "ChatAgentContainer")
 _ADK_MERGED = "(merged tools)"
+_OPENLLMETRY_RESPONSE = "openai.response"
 # Provider prefixes LiteLLM (and frameworks built on it, Google ADK's LiteLlm) put before a model name.
 _ROUTED_PROVIDERS = frozenset(
     {"openai", "anthropic", "azure", "bedrock", "vertex_ai", "gemini", "groq", "mistral", "cohere", "deepseek",
@@ -47,7 +49,14 @@ def refine(attrs: Attrs, step: Step) -> None:
     _autogen_message(attrs, step)
     _crewai_delegation(attrs, step)
     _adk(attrs, step)
+    _openllmetry_response(step)
     _routed_model(step)
+
+
+def _openllmetry_response(step: Step) -> None:
+    """OpenLLMetry (before 0.50) names no operation on its Responses API span; the span's name says what it is."""
+    if step.step_type is StepType.OTHER and not step.operation and step.name == _OPENLLMETRY_RESPONSE:
+        step.step_type, step.operation = StepType.LLM, sc.OP_CHAT
 
 
 def _adk(attrs: Attrs, step: Step) -> None:

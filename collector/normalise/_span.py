@@ -183,6 +183,11 @@ def _events(span: Span, step: Step, limits: Limits) -> tuple[int, int, Any, Any]
             prompt = raw.get(sc.GEN_AI_PROMPT)
         elif name == sc.GEN_AI_CONTENT_COMPLETION_EVENT:
             completion = raw.get(sc.GEN_AI_COMPLETION)
+        elif name == sc.GEN_AI_CHOICE_EVENT and completion is None:  # <= 1.36 content as a span event (Strands)
+            completion = raw.get("message")
+        elif name == sc.GEN_AI_OPERATION_DETAILS_EVENT:  # the latest conventions' content as a span event
+            prompt = raw.get(sc.GEN_AI_INPUT_MESSAGES, prompt)
+            completion = raw.get(sc.GEN_AI_OUTPUT_MESSAGES, completion)
         if len(events) < limits.max_events:
             events.append(Event(event.time_unix_nano, name, stored))
             cut += event_cut

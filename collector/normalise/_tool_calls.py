@@ -3,7 +3,8 @@
 GenAI puts them in `gen_ai.output.messages` as `tool_call` parts; OpenInference flattens them as
 `llm.output_messages.{i}.message.tool_calls.{j}.tool_call.function.name|id` (and keeps the raw response in
 `output.value`); OpenLLMetry flattens them as `gen_ai.completion.{i}.tool_calls.{j}.name|id`. A raw provider response
-(chat completions `tool_calls`, Responses API `function_call` items) is read the same way.
+(chat completions `tool_calls`, Responses API `function_call` items, Bedrock Converse `toolUse` blocks in a
+`gen_ai.choice` event) is read the same way.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ _FLATTENED = (
     ("llm.output_messages.{i}.message.tool_calls.{j}.", "tool_call.function.name", "tool_call.id"),
     ("gen_ai.completion.{i}.tool_calls.{j}.", "name", "id"),
 )
-_MARKERS = ('"tool_call"', '"function_call"', '"tool_calls"')
+_MARKERS = ('"tool_call"', '"function_call"', '"tool_calls"', '"toolUse"')
 # OpenAI Agents' OTel contrib instrumentation writes the SDK's objects' Python repr into a text part.
 _REPR = re.compile(r"FunctionToolCall\([^()]*?call_id='([^']*)'[^()]*?name='([^']*)'")
 
@@ -68,6 +69,10 @@ def _walk(obj: Any, out: list[ToolCall], depth: int) -> None:
         kind, name = obj.get("type"), obj.get("name")
         if kind in ("tool_call", "function_call") and isinstance(name, str):
             out.append(ToolCall(id=str(obj.get("id") or obj.get("call_id") or ""), name=name))
+            return
+        use = obj.get("toolUse")  # Bedrock Converse shape (Strands)
+        if isinstance(use, dict) and isinstance(use.get("name"), str):
+            out.append(ToolCall(id=str(use.get("toolUseId") or ""), name=use["name"]))
             return
         function = obj.get("function")
         if isinstance(function, dict) and isinstance(function.get("name"), str) and "id" in obj:

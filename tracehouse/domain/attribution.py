@@ -241,7 +241,8 @@ def _name_key(name: str) -> str:
 class _Evidence:
     step: Step
     # 0 a hand-off span, 1 the tool span running transfer_to_x, 2 the model asking for it, 3 the target agent's span
-    # naming its caller (graph.node.parent_id), 4 two agents' runs one after the other under one parent
+    # naming its caller (graph.node.parent_id), 4 graph nodes run one after the other, 5 an agent run nested in
+    # another agent's (a delegation: agent-as-tool, a supervisor's worker)
     rank: int
     source: str
     target: str
@@ -288,17 +289,29 @@ def _in_sequence(tree: TraceTree) -> dict[str, _Evidence]:
     return found
 
 
+def _nested(tree: TraceTree) -> dict[str, _Evidence]:
+    """An agent's run inside another agent's run: the outer agent delegated to the inner one."""
+    found: dict[str, _Evidence] = {}
+    for step in tree.by_id.values():
+        if step.step_type is not StepType.AGENT or not step.agent:
+            continue
+        outer = next((a for a in tree.ancestors(step) if a.step_type is StepType.AGENT and a.agent), None)
+        if outer is not None and outer.agent != step.agent:
+            found[step.span_id] = _Evidence(step, 5, outer.agent, step.agent)
+    return found
+
+
 def _handoffs(tree: TraceTree, agents: dict[str, str]) -> None:
     ordered = tree.in_start_order()
     sequence = _in_sequence(tree)
+    nested = _nested(tree)
     groups: dict[tuple[str, str, int], list[_Evidence]] = {}
     turn: dict[str, int] = {}  # agent -> how many model calls it has started so far
     for step in ordered:
         if step.step_type is StepType.LLM:
             turn[step.agent] = turn.get(step.agent, 0) + 1
         evidence = _evidence(step, agents)
-        if step.span_id in sequence:
-            evidence.append(sequence[step.span_id])
+        evidence.extend(x[step.span_id] for x in (sequence, nested) if step.span_id in x)
         for found in evidence:
             key = (found.source, found.target, turn.get(found.source, 0))
             group = groups.setdefault(key, [])
