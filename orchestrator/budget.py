@@ -148,9 +148,12 @@ class Ledger:
             committed = self.spent_usd + self.reserved_usd
             if lim.max_cost_usd is not None and committed + cost > lim.max_cost_usd:
                 raise BudgetExceeded(
-                    "cost_usd", lim.max_cost_usd, committed + cost,
+                    "cost_usd",
+                    lim.max_cost_usd,
+                    committed + cost,
                     f"cost cap ${lim.max_cost_usd:.4f}: ${self.spent_usd:.4f} spent + ${self.reserved_usd:.4f} "
-                    f"reserved, this {model} call may cost up to ${cost:.4f}")
+                    f"reserved, this {model} call may cost up to ${cost:.4f}",
+                )
             if lim.max_tokens is not None and self.tokens + self.reserved_tokens + tokens > lim.max_tokens:
                 raise BudgetExceeded("tokens", lim.max_tokens, self.tokens + self.reserved_tokens + tokens)
             self.model_calls += 1
@@ -207,8 +210,9 @@ class Ledger:
 
     def snapshot(self) -> LedgerSnapshot:
         with self._lock:
-            return LedgerSnapshot(self.spent_usd, self.reserved_usd, self.tokens, self.model_calls,
-                                  self.tool_calls, self.steps, self.hops)
+            return LedgerSnapshot(
+                self.spent_usd, self.reserved_usd, self.tokens, self.model_calls, self.tool_calls, self.steps, self.hops
+            )
 
 
 @dataclass(frozen=True)

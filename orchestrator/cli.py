@@ -8,11 +8,20 @@ from .demo import DEFAULT_ENDPOINT, run_demo
 
 
 @click.command("demo")
-@click.option("--endpoint", default=DEFAULT_ENDPOINT, show_default=True,
-              help="tracehouse server (OTLP/HTTP) that receives the demo traces.")
+@click.option(
+    "--endpoint",
+    default=DEFAULT_ENDPOINT,
+    show_default=True,
+    help="tracehouse server (OTLP/HTTP) that receives the demo traces.",
+)
 @click.option("--api-key", envvar="TRACEHOUSE_API_KEY", default=None, help="Project API key (or TRACEHOUSE_API_KEY).")
-@click.option("--eval/--no-eval", "run_eval", default=True, show_default=True,
-              help="Score the demo's traces with the example eval suite (needs the server extra).")
+@click.option(
+    "--eval/--no-eval",
+    "run_eval",
+    default=True,
+    show_default=True,
+    help="Score the demo's traces with the example eval suite (needs the server extra).",
+)
 def demo(endpoint: str, api_key: str | None, run_eval: bool) -> None:
     """Run example multi-agent workflows (fake model, no network) and send their traces to tracehouse."""
     report = run_demo(endpoint, api_key, echo=click.echo)
@@ -34,5 +43,7 @@ def _score(endpoint: str, api_key: str | None, trace_ids: list[str]) -> None:
         click.echo(f"(the example eval suite did not run: {str(exc).splitlines()[0] if str(exc) else exc!r})")
         return
     failed = {s.trace_id for s in result.scores if s.passed is False}
-    click.echo(f"Eval suite {result.suite.name!r}: {result.traces - len(failed)} of {result.traces} traces passed "
-               f"every scorer (the planted faults fail on purpose): {endpoint.rstrip('/')}/evals")
+    click.echo(
+        f"Eval suite {result.suite.name!r}: {result.traces - len(failed)} of {result.traces} traces passed "
+        f"every scorer (the planted faults fail on purpose): {endpoint.rstrip('/')}/evals"
+    )

@@ -61,17 +61,29 @@ class Orchestrator:
         self.limits = limits or Limits()
         self.schema = schema or StateSchema()
         role_map = {r.name: r for r in roles}
-        self.graph: Graph = build_graph(flow, limits=self.limits, contracts=contracts, schema=self.schema,
-                                        roles=role_map)
+        self.graph: Graph = build_graph(
+            flow, limits=self.limits, contracts=contracts, schema=self.schema, roles=role_map
+        )
         self.store = store or SQLiteStateStore()
         self.clock = clock or RealClock()
         prices = prices or default_prices()
         self.config = RunConfig(
-            workflow=name, schema=self.schema, store=self.store, provider=provider or FakeProvider(clock=self.clock),
-            limits=self.limits, roles=role_map, retry=retry or RetryPolicy(),
-            retry_budget=retry_budget or RetryBudgetConfig(), breakers=breakers or process_breakers(),
-            loop_policy=loop_policy or LoopPolicy(), contracts=tuple(contracts), context=context, clock=self.clock,
-            default_model=default_model, nodes=self.graph.nodes, arbiter=arbiter or Arbiter(),
+            workflow=name,
+            schema=self.schema,
+            store=self.store,
+            provider=provider or FakeProvider(clock=self.clock),
+            limits=self.limits,
+            roles=role_map,
+            retry=retry or RetryPolicy(),
+            retry_budget=retry_budget or RetryBudgetConfig(),
+            breakers=breakers or process_breakers(),
+            loop_policy=loop_policy or LoopPolicy(),
+            contracts=tuple(contracts),
+            context=context,
+            clock=self.clock,
+            default_model=default_model,
+            nodes=self.graph.nodes,
+            arbiter=arbiter or Arbiter(),
             ledger_factory=lambda lim: Ledger(lim, prices),
         )
 
@@ -81,32 +93,47 @@ class Orchestrator:
 
     # -- public verbs ------------------------------------------------------------------------------------------
 
-    def run(self, inputs: Mapping[str, Any] | None = None, *, trace_id: str | None = None,
-            limits: Limits | None = None) -> RunResult:
+    def run(
+        self, inputs: Mapping[str, Any] | None = None, *, trace_id: str | None = None, limits: Limits | None = None
+    ) -> RunResult:
         """Start a run, or — given the trace id of an existing run — resume it from its last successful step."""
         if trace_id is not None and self.store.get_run(trace_id) is not None:
             return self.resume(trace_id, limits=limits)
         return self._execute(None, inputs, trace_id, "main", limits, None)
 
-    async def arun(self, inputs: Mapping[str, Any] | None = None, *, trace_id: str | None = None,
-                   limits: Limits | None = None) -> RunResult:
+    async def arun(
+        self, inputs: Mapping[str, Any] | None = None, *, trace_id: str | None = None, limits: Limits | None = None
+    ) -> RunResult:
         if trace_id is not None and self.store.get_run(trace_id) is not None:
             return await self.aresume(trace_id, limits=limits)
         return await self._aexecute(None, inputs, trace_id, "main", limits, None)
 
-    def resume(self, trace_id: str, *, branch: str = "main", answers: Mapping[str, Any] | None = None,
-               limits: Limits | None = None) -> RunResult:
+    def resume(
+        self,
+        trace_id: str,
+        *,
+        branch: str = "main",
+        answers: Mapping[str, Any] | None = None,
+        limits: Limits | None = None,
+    ) -> RunResult:
         """Continue a run from its frontier: finished steps are not re-run (their recorded results are reused)."""
         record = self._prepare_resume(trace_id, answers)
         return self._execute(record, None, trace_id, branch, limits, self._fork_of(trace_id, branch))
 
-    async def aresume(self, trace_id: str, *, branch: str = "main", answers: Mapping[str, Any] | None = None,
-                      limits: Limits | None = None) -> RunResult:
+    async def aresume(
+        self,
+        trace_id: str,
+        *,
+        branch: str = "main",
+        answers: Mapping[str, Any] | None = None,
+        limits: Limits | None = None,
+    ) -> RunResult:
         record = self._prepare_resume(trace_id, answers)
         return await self._aexecute(record, None, trace_id, branch, limits, self._fork_of(trace_id, branch))
 
-    def fork(self, trace_id: str, checkpoint_id: str, *, edits: Mapping[str, Any] | None = None,
-             branch: str | None = None) -> str:
+    def fork(
+        self, trace_id: str, checkpoint_id: str, *, edits: Mapping[str, Any] | None = None, branch: str | None = None
+    ) -> str:
         """A new branch whose history is the run's up to `checkpoint_id` (plus `edits`); history is never mutated.
         Run it with `resume(trace_id, branch=...)`."""
         self._prepare_resume(trace_id, None)
@@ -114,12 +141,21 @@ class Orchestrator:
         if cp is None or cp.trace_id != trace_id:
             raise OrchestratorError(f"run {trace_id} has no checkpoint {checkpoint_id}")
         if not cp.meta.get("top"):
-            raise OrchestratorError(f"checkpoint {checkpoint_id} is inside a step (a staged write); fork from a "
-                                    "top-level checkpoint")
+            raise OrchestratorError(
+                f"checkpoint {checkpoint_id} is inside a step (a staged write); fork from a top-level checkpoint"
+            )
         name = branch or f"fork-{uuid.uuid4().hex[:8]}"
         state = {**cp.state, **dict(edits or {})}
-        fork_cp = Checkpoint(f"{trace_id[:16]}-{name}-{cp.seq:06d}", trace_id, name, cp.seq, cp.checkpoint_id,
-                             cp.step_key, state, {"top": True, "kind": "fork", "edits": sorted(edits or {})})
+        fork_cp = Checkpoint(
+            f"{trace_id[:16]}-{name}-{cp.seq:06d}",
+            trace_id,
+            name,
+            cp.seq,
+            cp.checkpoint_id,
+            cp.step_key,
+            state,
+            {"top": True, "kind": "fork", "edits": sorted(edits or {})},
+        )
         self.store.create_branch(BranchRecord(trace_id, name, cp.branch, cp.seq, dict(edits or {})), fork_cp)
         return name
 
@@ -147,9 +183,15 @@ class Orchestrator:
             return None
         return info.parent_branch, info.fork_seq, info.edits
 
-    def _start(self, record: RunRecord | None, inputs: Mapping[str, Any] | None, trace_id: str | None,
-               branch: str, limits: Limits | None,
-               fork: tuple[str, int, dict[str, Any]] | None) -> tuple[Any, Run]:
+    def _start(
+        self,
+        record: RunRecord | None,
+        inputs: Mapping[str, Any] | None,
+        trace_id: str | None,
+        branch: str,
+        limits: Limits | None,
+        fork: tuple[str, int, dict[str, Any]] | None,
+    ) -> tuple[Any, Run]:
         parent: Any = None
         links: list[Any] = []
         if record is not None:
@@ -160,8 +202,17 @@ class Orchestrator:
         if record is None:
             tid = trace_id or (format(ctx.trace_id, "032x") if ctx.is_valid else uuid.uuid4().hex)
             initial = self.schema.initial(inputs)
-            self.store.create_run(RunRecord(tid, self.name, self.fingerprint, "running", dict(initial),
-                                            format(ctx.span_id, "016x") if ctx.is_valid else None, None))
+            self.store.create_run(
+                RunRecord(
+                    tid,
+                    self.name,
+                    self.fingerprint,
+                    "running",
+                    dict(initial),
+                    format(ctx.span_id, "016x") if ctx.is_valid else None,
+                    None,
+                )
+            )
         else:
             tid, initial = record.trace_id, record.initial_state
             for link in links:
@@ -176,10 +227,16 @@ class Orchestrator:
 
     def _finish(self, handles: Any, run: Run, output: Any, error: BaseException | None) -> RunResult:
         span_cm, span = handles
-        status = "succeeded" if error is None else ("interrupted" if isinstance(error, HumanInputRequired)
-                                                    else "failed")
-        span.set_attributes({sc.RUN_STATUS: status, sc.BUDGET_SPENT_USD: run.ledger.spent_usd,
-                             sc.BUDGET_FRACTION: run.ledger.fraction()})
+        status = (
+            "succeeded" if error is None else ("interrupted" if isinstance(error, HumanInputRequired) else "failed")
+        )
+        span.set_attributes(
+            {
+                sc.RUN_STATUS: status,
+                sc.BUDGET_SPENT_USD: run.ledger.spent_usd,
+                sc.BUDGET_FRACTION: run.ledger.fraction(),
+            }
+        )
         if run.last_checkpoint:
             span.set_attribute(sc.CHECKPOINT_ID, run.last_checkpoint)
         if error is not None:
@@ -189,14 +246,38 @@ class Orchestrator:
         span_cm.__exit__(*exc_info)
         run.close()
         snap = run.ledger.snapshot()
-        usage = Usage(snap.spent_usd, run.ledger.settled.input_tokens, run.ledger.settled.output_tokens,
-                      snap.model_calls, snap.tool_calls, snap.steps, snap.hops, run.retry_budget.first_attempts,
-                      run.retry_budget.retries)
-        return RunResult(run.trace_id, run.branch, status, dict(run.top.state), output, error, run.last_checkpoint,
-                         snap.spent_usd, usage)
+        usage = Usage(
+            snap.spent_usd,
+            run.ledger.settled.input_tokens,
+            run.ledger.settled.output_tokens,
+            snap.model_calls,
+            snap.tool_calls,
+            snap.steps,
+            snap.hops,
+            run.retry_budget.first_attempts,
+            run.retry_budget.retries,
+        )
+        return RunResult(
+            run.trace_id,
+            run.branch,
+            status,
+            dict(run.top.state),
+            output,
+            error,
+            run.last_checkpoint,
+            snap.spent_usd,
+            usage,
+        )
 
-    def _execute(self, record: RunRecord | None, inputs: Mapping[str, Any] | None, trace_id: str | None,
-                 branch: str, limits: Limits | None, fork: tuple[str, int, dict[str, Any]] | None) -> RunResult:
+    def _execute(
+        self,
+        record: RunRecord | None,
+        inputs: Mapping[str, Any] | None,
+        trace_id: str | None,
+        branch: str,
+        limits: Limits | None,
+        fork: tuple[str, int, dict[str, Any]] | None,
+    ) -> RunResult:
         handles, run = self._start(record, inputs, trace_id, branch, limits, fork)
         try:
             output = self.flow.execute(Frame(run, "root", run.top, input=dict(run.top.state)))
@@ -208,9 +289,15 @@ class Orchestrator:
             raise
         return self._finish(handles, run, output, None)
 
-    async def _aexecute(self, record: RunRecord | None, inputs: Mapping[str, Any] | None, trace_id: str | None,
-                        branch: str, limits: Limits | None,
-                        fork: tuple[str, int, dict[str, Any]] | None) -> RunResult:
+    async def _aexecute(
+        self,
+        record: RunRecord | None,
+        inputs: Mapping[str, Any] | None,
+        trace_id: str | None,
+        branch: str,
+        limits: Limits | None,
+        fork: tuple[str, int, dict[str, Any]] | None,
+    ) -> RunResult:
         handles, run = self._start(record, inputs, trace_id, branch, limits, fork)
         run._loop = asyncio.get_running_loop()
         try:

@@ -53,8 +53,9 @@ class LoopGuard:
         if error and same >= self.policy.repeat_action_error:
             self._fire("action_error", agent, f"{tool} failed with {error} {same} times with the same arguments")
         elif not error and same >= self.policy.repeat_action_observation:
-            self._fire("action_observation", agent,
-                       f"{tool} called {same} times with the same arguments and the same result")
+            self._fire(
+                "action_observation", agent, f"{tool} called {same} times with the same arguments and the same result"
+            )
 
     def handoff(self, source: str, target: str) -> None:
         with self._lock:

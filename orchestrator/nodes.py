@@ -112,11 +112,28 @@ class Agent(Node):
 
     def spec(self) -> NodeSpec:
         edges = [Edge(self.name, t, "handoff") for t in self.handoffs]
-        shape = {"version": self.version, "reads": sorted(self.reads) if self.reads is not None else None,
-                 "writes": sorted(self.writes), "role": self.role, "model": self.model,
-                 "handoffs": list(self.handoffs), "dedup": self.dedup, "finalize": self.finalize}
-        return NodeSpec(self.name, "agent", self.version, {self.name: self}, edges, set(), [self.name], [self.name],
-                        shape, {self.name: self})
+        shape = {
+            "version": self.version,
+            "reads": sorted(self.reads) if self.reads is not None else None,
+            "writes": sorted(self.writes),
+            "role": self.role,
+            "model": self.model,
+            "handoffs": list(self.handoffs),
+            "dedup": self.dedup,
+            "finalize": self.finalize,
+        }
+        return NodeSpec(
+            self.name,
+            "agent",
+            self.version,
+            {self.name: self},
+            edges,
+            set(),
+            [self.name],
+            [self.name],
+            shape,
+            {self.name: self},
+        )
 
 
 def agent(name: str | None = None, **options: Any) -> Callable[[AgentFn], Agent]:

@@ -104,8 +104,14 @@ class Frame:
         return step_key(self.run.trace_id, path), path
 
     def child(self, path: str, **changes: Any) -> Frame:
-        base = {"scope": self.scope, "input": self.input, "agent": self.agent, "usage": self.usage,
-                "projection": self.projection, "finalize": self.finalize}
+        base = {
+            "scope": self.scope,
+            "input": self.input,
+            "agent": self.agent,
+            "usage": self.usage,
+            "projection": self.projection,
+            "finalize": self.finalize,
+        }
         base.update(changes)
         return Frame(self.run, path, **base)
 
@@ -143,22 +149,55 @@ class AgentContext:
         """Set by the loop guard (policy `hint_then_stop`) when this agent has started repeating itself."""
         return self._run.loops.hints.get(self.agent.name)
 
-    def llm(self, prompt: str | Sequence[Message], *, system: str | None = None, max_tokens: int = 256,
-            temperature: float | None = None, model: str | None = None, role: str | None = None) -> ModelResponse:
-        return self._run.llm(self._frame, self.agent, prompt, system=system, max_tokens=max_tokens,
-                             temperature=temperature, model=model, role=role)
+    def llm(
+        self,
+        prompt: str | Sequence[Message],
+        *,
+        system: str | None = None,
+        max_tokens: int = 256,
+        temperature: float | None = None,
+        model: str | None = None,
+        role: str | None = None,
+    ) -> ModelResponse:
+        return self._run.llm(
+            self._frame,
+            self.agent,
+            prompt,
+            system=system,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            model=model,
+            role=role,
+        )
 
     async def allm(self, prompt: str | Sequence[Message], **kwargs: Any) -> ModelResponse:
         return await self._run.offload(lambda: self.llm(prompt, **kwargs))
 
-    def tool(self, name: str, fn: Callable[..., Any], args: Mapping[str, Any] | None = None, *,
-             side_effect: bool = False, idempotent: bool = True, retry: RetryPolicy | None = None,
-             dedup: bool = False) -> Any:
-        return self._run.tool(self._frame, name, fn, dict(args or {}), side_effect=side_effect,
-                              idempotent=idempotent, retry=retry, dedup=dedup)
+    def tool(
+        self,
+        name: str,
+        fn: Callable[..., Any],
+        args: Mapping[str, Any] | None = None,
+        *,
+        side_effect: bool = False,
+        idempotent: bool = True,
+        retry: RetryPolicy | None = None,
+        dedup: bool = False,
+    ) -> Any:
+        return self._run.tool(
+            self._frame,
+            name,
+            fn,
+            dict(args or {}),
+            side_effect=side_effect,
+            idempotent=idempotent,
+            retry=retry,
+            dedup=dedup,
+        )
 
-    async def atool(self, name: str, fn: Callable[..., Any], args: Mapping[str, Any] | None = None,
-                    **kwargs: Any) -> Any:
+    async def atool(
+        self, name: str, fn: Callable[..., Any], args: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> Any:
         return await self._run.offload(lambda: self.tool(name, fn, args, **kwargs))
 
     def delegate(self, target: str, payload: Any = None, *, reason: str | None = None) -> Any:
@@ -204,8 +243,15 @@ class RunResult:
 class Run:
     """One execution of a workflow (a fresh run, a resume or a fork): the choke point for everything it does."""
 
-    def __init__(self, cfg: RunConfig, trace_id: str, branch: str, initial: dict[str, Any],
-                 limits: Limits, fork_edits: tuple[str, int, dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        cfg: RunConfig,
+        trace_id: str,
+        branch: str,
+        initial: dict[str, Any],
+        limits: Limits,
+        fork_edits: tuple[str, int, dict[str, Any]] | None = None,
+    ) -> None:
         self.cfg = cfg
         self.trace_id = trace_id
         self.branch = branch
@@ -235,8 +281,9 @@ class Run:
     def check_deadline(self) -> None:
         left = self.remaining()
         if left is not None and left <= 0:
-            raise DeadlineExceeded("deadline_s", self.ledger.limits.deadline_s or 0.0,
-                                   (self.ledger.limits.deadline_s or 0.0) - left)
+            raise DeadlineExceeded(
+                "deadline_s", self.ledger.limits.deadline_s or 0.0, (self.ledger.limits.deadline_s or 0.0) - left
+            )
 
     def _account(self, frame: Frame, usage: Usage) -> None:
         for acc in frame.usage:
@@ -254,9 +301,22 @@ class Run:
             self.top.apply(list(self._fork[2].items()))
         return rec.output
 
-    def commit(self, frame: Frame, *, key: str, name: str, kind: str, writes: Sequence[Write], output: Any,
-               usage: Usage, attempt: int = 1, span: sdk.StepSpan | None = None, checkpoint: bool = True,
-               status: str = "succeeded", error: str | None = None) -> str | None:
+    def commit(
+        self,
+        frame: Frame,
+        *,
+        key: str,
+        name: str,
+        kind: str,
+        writes: Sequence[Write],
+        output: Any,
+        usage: Usage,
+        attempt: int = 1,
+        span: sdk.StepSpan | None = None,
+        checkpoint: bool = True,
+        status: str = "succeeded",
+        error: str | None = None,
+    ) -> str | None:
         """Journal row + writes + checkpoint in one transaction; then the writes become visible in the scope."""
         writes = [(k, v) for k, v in roundtrip([list(w) for w in writes])]
         span_id = None
@@ -265,19 +325,43 @@ class Run:
         with self._commit_lock:
             self._seq += 1
             seq = self._seq
-            record = StepRecord(self.trace_id, self.branch, key, seq, name, kind, status, attempt,  # type: ignore[arg-type]
-                                writes, output, usage.as_dict(), error, span_id)
+            record = StepRecord(
+                self.trace_id,
+                self.branch,
+                key,
+                seq,
+                name,
+                kind,
+                status,
+                attempt,  # type: ignore[arg-type]
+                writes,
+                output,
+                usage.as_dict(),
+                error,
+                span_id,
+            )
             cp = None
             new_state = None
             if checkpoint:
                 top = frame.scope.top
                 new_state = frame.scope.preview(writes) if top else self.top.state
-                cp = Checkpoint(f"{self.trace_id[:16]}-{self.branch}-{seq:06d}", self.trace_id, self.branch, seq,
-                                self.last_checkpoint, key, new_state,
-                                {"top": top, "kind": kind, "name": name,
-                                 **({} if top else {"pending_writes": [list(w) for w in writes]}),
-                                 "ledger": {"spent_usd": self.ledger.spent_usd, "steps": self.ledger.steps},
-                                 "retries": self.retry_budget.retries})
+                cp = Checkpoint(
+                    f"{self.trace_id[:16]}-{self.branch}-{seq:06d}",
+                    self.trace_id,
+                    self.branch,
+                    seq,
+                    self.last_checkpoint,
+                    key,
+                    new_state,
+                    {
+                        "top": top,
+                        "kind": kind,
+                        "name": name,
+                        **({} if top else {"pending_writes": [list(w) for w in writes]}),
+                        "ledger": {"spent_usd": self.ledger.spent_usd, "steps": self.ledger.steps},
+                        "retries": self.retry_budget.retries,
+                    },
+                )
             self.cfg.store.commit_step(record, cp)
             if cp is not None:
                 self.last_checkpoint = cp.checkpoint_id
@@ -316,35 +400,69 @@ class Run:
             self.check_deadline()
             if not agent.finalize and not frame.finalize and self.ledger.fraction() >= FINALIZE_ONLY_AT:
                 cap = self.ledger.limits.max_cost_usd or 0.0
-                raise BudgetExceeded("cost_usd", cap, self.ledger.spent_usd,
-                                     f"{self.ledger.fraction():.0%} of the ${cap:.4f} budget is committed: only "
-                                     f"finalize steps may start, {agent.name} is not one")
+                raise BudgetExceeded(
+                    "cost_usd",
+                    cap,
+                    self.ledger.spent_usd,
+                    f"{self.ledger.fraction():.0%} of the ${cap:.4f} budget is committed: only "
+                    f"finalize steps may start, {agent.name} is not one",
+                )
         return key, path, rec
 
     def _agent_span(self, agent: Agent, key: str, attempt: int, multi: bool) -> sdk.StepSpan | Any:
-        return sdk.agent(agent.name, id=key[:16], description=agent.description, version=agent.version,
-                         attempt=attempt if multi else None)
+        return sdk.agent(
+            agent.name,
+            id=key[:16],
+            description=agent.description,
+            version=agent.version,
+            attempt=attempt if multi else None,
+        )
 
     def _agent_begin(self, span: sdk.StepSpan, frame: Frame, agent: Agent, key: str, payload: Any) -> None:
         span.set_attribute(sc.STEP_KEY, key)
         view = StateView(frame.scope, agent.reads)
         span.set_input({"input": payload, "reads": view.snapshot() if agent.reads is not None else {}})
 
-    def _agent_conclude(self, frame: Frame, inner: Frame, agent: Agent, key: str, raw: Any, usage: Usage,
-                        span: sdk.StepSpan, attempt: int) -> tuple[Any, Handoff | None, list[Write]]:
+    def _agent_conclude(
+        self,
+        frame: Frame,
+        inner: Frame,
+        agent: Agent,
+        key: str,
+        raw: Any,
+        usage: Usage,
+        span: sdk.StepSpan,
+        attempt: int,
+    ) -> tuple[Any, Handoff | None, list[Write]]:
         result = _as_result(agent, raw)
         undeclared = sorted(set(result.writes) - set(agent.writes))
         if undeclared:
-            raise UndeclaredWrite(f"agent {agent.name} wrote {', '.join(undeclared)} but declares writes="
-                                  f"{sorted(agent.writes)}")
+            raise UndeclaredWrite(
+                f"agent {agent.name} wrote {', '.join(undeclared)} but declares writes={sorted(agent.writes)}"
+            )
         own = list(result.writes.items())
         net = [*inner.scope.writes, *own]
         before = {k: frame.scope.state.get(k) for k, _ in net}
         handoff = result.handoff
-        output = roundtrip({"o": result.output, "h": None if handoff is None else
-                            {"target": handoff.target, "payload": handoff.payload, "reason": handoff.reason}})
-        self.commit(frame, key=key, name=agent.name, kind="agent", writes=net, output=output, usage=usage,
-                    attempt=attempt, span=span)
+        output = roundtrip(
+            {
+                "o": result.output,
+                "h": None
+                if handoff is None
+                else {"target": handoff.target, "payload": handoff.payload, "reason": handoff.reason},
+            }
+        )
+        self.commit(
+            frame,
+            key=key,
+            name=agent.name,
+            kind="agent",
+            writes=net,
+            output=output,
+            usage=usage,
+            attempt=attempt,
+            span=span,
+        )
         self._budget_attrs(span)
         if result.output is not None:
             span.set_output(result.output)
@@ -356,8 +474,14 @@ class Run:
 
     def _inner_frame(self, frame: Frame, agent: Agent, path: str, attempt: int, usage: Usage) -> Frame:
         # Writes of delegated specialists are staged here until this agent's step commits.
-        return frame.child(f"{path}@{attempt}", scope=frame.scope.child(), agent=agent.name,
-                           usage=(*frame.usage, usage), finalize=frame.finalize or agent.finalize, occ={})
+        return frame.child(
+            f"{path}@{attempt}",
+            scope=frame.scope.child(),
+            agent=agent.name,
+            usage=(*frame.usage, usage),
+            finalize=frame.finalize or agent.finalize,
+            occ={},
+        )
 
     def _handoff_frame(self, frame: Frame, agent: Agent, path: str, attempt: int) -> Frame:
         # A hand-off an agent returns happens after its step committed: the target's writes go to the enclosing
@@ -369,9 +493,11 @@ class Run:
         if committed or attempt >= policy.max_attempts or not is_retryable(exc):
             return None
         if not self.retry_budget.try_acquire():
-            raise RetryBudgetExhausted(f"agent {agent.name}: retry budget spent "
-                                       f"({self.retry_budget.retries} retries)", retries_used=self.retry_budget.retries,
-                                       allowance=self.retry_budget.allowance()) from exc
+            raise RetryBudgetExhausted(
+                f"agent {agent.name}: retry budget spent ({self.retry_budget.retries} retries)",
+                retries_used=self.retry_budget.retries,
+                allowance=self.retry_budget.allowance(),
+            ) from exc
         wait = policy.backoff(attempt - 1, self.rng, getattr(exc, "retry_after_s", None))
         left = self.remaining()
         if left is not None and wait >= left:
@@ -380,8 +506,15 @@ class Run:
 
     def _dedup_key(self, frame: Frame, agent: Agent, payload: Any) -> str:
         reads = {k: frame.scope.state.get(k) for k in (agent.reads or ())}
-        return task_key(kind="agent_task", agent=f"{agent.name}@{agent.version}", action=agent.name, inputs=payload,
-                        reads=reads, scope=self.trace_id, volatile=agent.volatile)
+        return task_key(
+            kind="agent_task",
+            agent=f"{agent.name}@{agent.version}",
+            action=agent.name,
+            inputs=payload,
+            reads=reads,
+            scope=self.trace_id,
+            volatile=agent.volatile,
+        )
 
     def _dedup_hit(self, frame: Frame, agent: Agent, key: str, found: DedupResult) -> Any:
         with sdk.agent(agent.name, id=key[:16], description=agent.description, version=agent.version) as span:
@@ -389,8 +522,16 @@ class Run:
             if found.span_context is not None:
                 span.span.add_link(found.span_context, {sc.DEDUP_HIT: True})
             span.add_event(sc.EVENT_DEDUP_HIT)
-            self.commit(frame, key=key, name=agent.name, kind="agent", writes=found.writes,
-                        output={"o": found.output, "h": None}, usage=Usage(), span=span)
+            self.commit(
+                frame,
+                key=key,
+                name=agent.name,
+                kind="agent",
+                writes=found.writes,
+                output={"o": found.output, "h": None},
+                usage=Usage(),
+                span=span,
+            )
         return found.output
 
     def run_agent(self, frame: Frame, agent: Agent, payload: Any) -> Any:
@@ -420,8 +561,9 @@ class Run:
             return self.handoff(inner, agent.name, h["target"], h["payload"], h.get("reason"))
         return self.ahandoff(inner, agent.name, h["target"], h["payload"], h.get("reason"))
 
-    def _run_agent_fresh(self, frame: Frame, agent: Agent, key: str, path: str, payload: Any,
-                         dkey: str | None = None) -> Any:
+    def _run_agent_fresh(
+        self, frame: Frame, agent: Agent, key: str, path: str, payload: Any, dkey: str | None = None
+    ) -> Any:
         policy = agent.retry or NO_RETRY
         attempt = 0
         while True:
@@ -467,8 +609,9 @@ class Run:
                 self.deduper.fail(dkey, exc)
             raise
 
-    async def _arun_agent_fresh(self, frame: Frame, agent: Agent, key: str, path: str, payload: Any,
-                                dkey: str | None) -> Any:
+    async def _arun_agent_fresh(
+        self, frame: Frame, agent: Agent, key: str, path: str, payload: Any, dkey: str | None
+    ) -> Any:
         policy = agent.retry or NO_RETRY
         attempt = 0
         while True:
@@ -490,8 +633,7 @@ class Run:
                         self.deduper.complete(dkey, DedupResult(output, net, span.span.get_span_context()))
                     if handoff is not None:
                         hframe = self._handoff_frame(frame, agent, path, attempt)
-                        return await self.ahandoff(hframe, agent.name, handoff.target, handoff.payload,
-                                                   handoff.reason)
+                        return await self.ahandoff(hframe, agent.name, handoff.target, handoff.payload, handoff.reason)
                     return output
             except Exception as exc:
                 wait = self._agent_retry_wait(agent, exc, attempt, committed)
@@ -501,8 +643,9 @@ class Run:
 
     # -- hand-offs ---------------------------------------------------------------------------------------------
 
-    def _handoff_prelude(self, frame: Frame, source: str, target: str, payload: Any, span: sdk.StepSpan | Any,
-                         key: str) -> tuple[Node, HandoffContract | None, Any]:
+    def _handoff_prelude(
+        self, frame: Frame, source: str, target: str, payload: Any, span: sdk.StepSpan | Any, key: str
+    ) -> tuple[Node, HandoffContract | None, Any]:
         node = self.cfg.nodes.get(target)
         if node is None:
             raise ContractViolation(f"{source}->{target}", "target", f"unknown agent {target!r}")
@@ -514,13 +657,18 @@ class Run:
             edge = (source, target)
             self._edge_hops[edge] = self._edge_hops.get(edge, 0) + 1
             if contract is not None and contract.max_hops is not None and self._edge_hops[edge] > contract.max_hops:
-                raise HandoffHopsExceeded("handoff_hops", contract.max_hops, self._edge_hops[edge],
-                                          f"hand-off {source}->{target} taken {self._edge_hops[edge]} times "
-                                          f"(contract max_hops {contract.max_hops})")
+                raise HandoffHopsExceeded(
+                    "handoff_hops",
+                    contract.max_hops,
+                    self._edge_hops[edge],
+                    f"hand-off {source}->{target} taken {self._edge_hops[edge]} times "
+                    f"(contract max_hops {contract.max_hops})",
+                )
             self.loops.handoff(source, target)
         except HandoffHopsExceeded as exc:
-            span.set_attributes({sc.BUDGET_LIMIT_KIND: exc.kind, sc.BUDGET_LIMIT: exc.limit,
-                                 sc.BUDGET_OBSERVED: exc.observed})
+            span.set_attributes(
+                {sc.BUDGET_LIMIT_KIND: exc.kind, sc.BUDGET_LIMIT: exc.limit, sc.BUDGET_OBSERVED: exc.observed}
+            )
             if self.loops.has_cycle():
                 _mark_loop(span, "handoff_cycle", f"hop cap {exc.limit:g} stopped a hand-off cycle")
             raise
@@ -536,8 +684,18 @@ class Run:
                 raise
         return node, contract, payload
 
-    def _handoff_check(self, frame: Frame, source: str, target: str, contract: HandoffContract | None,
-                       child: Scope, out: Any, attempt: int, key: str, span: sdk.StepSpan | Any) -> tuple[bool, Any]:
+    def _handoff_check(
+        self,
+        frame: Frame,
+        source: str,
+        target: str,
+        contract: HandoffContract | None,
+        child: Scope,
+        out: Any,
+        attempt: int,
+        key: str,
+        span: sdk.StepSpan | Any,
+    ) -> tuple[bool, Any]:
         """(done, output): done=False means retry the target per the contract."""
         if contract is None:
             return True, out
@@ -554,8 +712,7 @@ class Run:
             child.writes.clear()
             return True, {"contract_violation": what, "edge": contract.edge, "detail": problem, "output": out}
         if contract.on_failure == "escalate_human":
-            answer = self._interrupt(key, "contract", {"edge": contract.edge, "problem": problem, "output": out},
-                                     span)
+            answer = self._interrupt(key, "contract", {"edge": contract.edge, "problem": problem, "output": out}, span)
             if answer == "accept":
                 return True, out
         raise exc
@@ -577,15 +734,29 @@ class Run:
             while True:
                 attempt += 1
                 child = frame.scope.child()
-                tframe = frame.child(f"{path}/t{attempt}", scope=child, input=payload, agent=target,
-                                     usage=(*frame.usage, usage), occ={},
-                                     projection=contract.state_projection if contract else None)
+                tframe = frame.child(
+                    f"{path}/t{attempt}",
+                    scope=child,
+                    input=payload,
+                    agent=target,
+                    usage=(*frame.usage, usage),
+                    occ={},
+                    projection=contract.state_projection if contract else None,
+                )
                 out = node.execute(tframe)
                 done, out = self._handoff_check(frame, source, target, contract, child, out, attempt, key, span)
                 if done:
                     break
-            self.commit(frame, key=key, name=f"{sc.HANDOFF_TOOL_PREFIX}{target}", kind="handoff",
-                        writes=child.writes, output=roundtrip(out), usage=usage, checkpoint=frame.scope.top)
+            self.commit(
+                frame,
+                key=key,
+                name=f"{sc.HANDOFF_TOOL_PREFIX}{target}",
+                kind="handoff",
+                writes=child.writes,
+                output=roundtrip(out),
+                usage=usage,
+                checkpoint=frame.scope.top,
+            )
             return roundtrip(out)
 
     async def ahandoff(self, frame: Frame, source: str, target: str, payload: Any, reason: str | None) -> Any:
@@ -601,15 +772,29 @@ class Run:
             while True:
                 attempt += 1
                 child = frame.scope.child()
-                tframe = frame.child(f"{path}/t{attempt}", scope=child, input=payload, agent=target,
-                                     usage=(*frame.usage, usage), occ={},
-                                     projection=contract.state_projection if contract else None)
+                tframe = frame.child(
+                    f"{path}/t{attempt}",
+                    scope=child,
+                    input=payload,
+                    agent=target,
+                    usage=(*frame.usage, usage),
+                    occ={},
+                    projection=contract.state_projection if contract else None,
+                )
                 out = await node.aexecute(tframe)
                 done, out = self._handoff_check(frame, source, target, contract, child, out, attempt, key, span)
                 if done:
                     break
-            self.commit(frame, key=key, name=f"{sc.HANDOFF_TOOL_PREFIX}{target}", kind="handoff",
-                        writes=child.writes, output=roundtrip(out), usage=usage, checkpoint=frame.scope.top)
+            self.commit(
+                frame,
+                key=key,
+                name=f"{sc.HANDOFF_TOOL_PREFIX}{target}",
+                kind="handoff",
+                writes=child.writes,
+                output=roundtrip(out),
+                usage=usage,
+                checkpoint=frame.scope.top,
+            )
             return roundtrip(out)
 
     # -- interrupts --------------------------------------------------------------------------------------------
@@ -624,11 +809,19 @@ class Run:
         span.set_attribute(sc.INTERRUPT_ID, key)
         with self._commit_lock:
             self._seq += 1
-            cp = Checkpoint(f"{self.trace_id[:16]}-{self.branch}-{self._seq:06d}", self.trace_id, self.branch,
-                            self._seq, self.last_checkpoint, key, self.top.state,
-                            {"top": True, "kind": "interrupt", "interrupt": key, "payload": roundtrip(payload)})
-            self.cfg.store.commit_step(StepRecord(self.trace_id, self.branch, key, self._seq, kind, "interrupt",
-                                                  "in_doubt"), cp)
+            cp = Checkpoint(
+                f"{self.trace_id[:16]}-{self.branch}-{self._seq:06d}",
+                self.trace_id,
+                self.branch,
+                self._seq,
+                self.last_checkpoint,
+                key,
+                self.top.state,
+                {"top": True, "kind": "interrupt", "interrupt": key, "payload": roundtrip(payload)},
+            )
+            self.cfg.store.commit_step(
+                StepRecord(self.trace_id, self.branch, key, self._seq, kind, "interrupt", "in_doubt"), cp
+            )
             self.last_checkpoint = cp.checkpoint_id
         raise HumanInputRequired(key, payload)
 
@@ -646,8 +839,11 @@ class Run:
             span.set_attribute(sc.STEP_KEY, key)
             span.set_input([{"agent": c.agent, "answer": c.answer, "confidence": c.confidence} for c in cands])
             for c in cands:
-                attrs: dict[str, Any] = {sc.GEN_AI_AGENT_NAME: c.agent, sc.CONTENT_HASH: sdk.content_hash(c.answer),
-                                         "tracehouse.arbiter.valid": c.valid}
+                attrs: dict[str, Any] = {
+                    sc.GEN_AI_AGENT_NAME: c.agent,
+                    sc.CONTENT_HASH: sdk.content_hash(c.answer),
+                    "tracehouse.arbiter.valid": c.valid,
+                }
                 if c.confidence is not None:
                     attrs["tracehouse.arbiter.confidence"] = c.confidence
                 span.add_event(sc.EVENT_ARBITER_BALLOT, attrs)
@@ -655,22 +851,54 @@ class Run:
             span.set_attribute(sc.ARBITER_STRATEGY, decision.strategy)
             if decision.winner is None:
                 span.set_attribute(sc.ARBITER_OUTCOME, "escalated")
-                answer = self._interrupt(key, "arbitration", {"candidates": [
-                    {"agent": c.agent, "answer": c.answer, "confidence": c.confidence} for c in cands],
-                    "tried": list(decision.tried)}, span)
+                answer = self._interrupt(
+                    key,
+                    "arbitration",
+                    {
+                        "candidates": [
+                            {"agent": c.agent, "answer": c.answer, "confidence": c.confidence} for c in cands
+                        ],
+                        "tried": list(decision.tried),
+                    },
+                    span,
+                )
                 decision = choose_by_human(cands, answer, decision.tried)
-            span.set_attributes({sc.ARBITER_OUTCOME: "decided", sc.ARBITER_WINNER: decision.winner.agent
-                                 if decision.winner else ""})
+            span.set_attributes(
+                {sc.ARBITER_OUTCOME: "decided", sc.ARBITER_WINNER: decision.winner.agent if decision.winner else ""}
+            )
             winner = cands.index(decision.winner) if decision.winner is not None else -1
-            self.commit(frame, key=key, name="arbiter", kind="arbiter", writes=[], span=span, usage=Usage(),
-                        output={"winner": winner, "strategy": decision.strategy, "reason": decision.reason,
-                                "tried": list(decision.tried)}, checkpoint=False)
+            self.commit(
+                frame,
+                key=key,
+                name="arbiter",
+                kind="arbiter",
+                writes=[],
+                span=span,
+                usage=Usage(),
+                output={
+                    "winner": winner,
+                    "strategy": decision.strategy,
+                    "reason": decision.reason,
+                    "tried": list(decision.tried),
+                },
+                checkpoint=False,
+            )
             return decision
 
     # -- model calls -------------------------------------------------------------------------------------------
 
-    def llm(self, frame: Frame, agent: Agent, prompt: str | Sequence[Message], *, system: str | None,
-            max_tokens: int, temperature: float | None, model: str | None, role: str | None) -> ModelResponse:
+    def llm(
+        self,
+        frame: Frame,
+        agent: Agent,
+        prompt: str | Sequence[Message],
+        *,
+        system: str | None,
+        max_tokens: int,
+        temperature: float | None,
+        model: str | None,
+        role: str | None,
+    ) -> ModelResponse:
         key, _path = frame.next_key("llm")
         rec = self.records.get(key)
         if rec is not None:
@@ -696,27 +924,48 @@ class Run:
         if rec is not None:
             text = ModelResponse.from_dict(self._replay(frame, rec)["response"]).text
         else:
-            prompt = [{"role": "system", "content": "Summarise this conversation; keep every fact and decision."},
-                      {"role": "user", "content": "\n".join(f"{m['role']}: {m['content']}" for m in old)}]
+            prompt = [
+                {"role": "system", "content": "Summarise this conversation; keep every fact and decision."},
+                {"role": "user", "content": "\n".join(f"{m['role']}: {m['content']}" for m in old)},
+            ]
             summary_model = policy.summary_model or model
-            text = self._call_model(frame, agent, skey, prompt,
-                                    ModelChoice(summary_model, summary_model, 0, False, self.ledger.fraction()),
-                                    max(policy.window // 8, 64), 0.0).text
+            text = self._call_model(
+                frame,
+                agent,
+                skey,
+                prompt,
+                ModelChoice(summary_model, summary_model, 0, False, self.ledger.fraction()),
+                max(policy.window // 8, 64),
+                0.0,
+            ).text
         compacted, record = apply_compaction(messages, policy, span_range, text, sdk.content_hash(old))
         current = otel_trace.get_current_span()
-        current.add_event(sc.EVENT_COMPACTION, {
-            sc.COMPACTION_BEFORE_TOKENS: record.before_tokens, sc.COMPACTION_AFTER_TOKENS: record.after_tokens,
-            "tracehouse.compaction.covers": [record.covers[0], record.covers[1]],
-            "tracehouse.compaction.source_hash": record.source_hash,
-            "tracehouse.compaction.truncated": record.truncated})
+        current.add_event(
+            sc.EVENT_COMPACTION,
+            {
+                sc.COMPACTION_BEFORE_TOKENS: record.before_tokens,
+                sc.COMPACTION_AFTER_TOKENS: record.after_tokens,
+                "tracehouse.compaction.covers": [record.covers[0], record.covers[1]],
+                "tracehouse.compaction.source_hash": record.source_hash,
+                "tracehouse.compaction.truncated": record.truncated,
+            },
+        )
         return compacted
 
     def _breaker_events(self, span: Any, breaker: CircuitBreaker, seen: int) -> None:
         for t in breaker.transitions[seen:]:
             span.add_event(sc.EVENT_BREAKER_TRANSITION, _transition_attrs(t))
 
-    def _call_model(self, frame: Frame, agent: Agent, key: str, messages: list[Message], choice: ModelChoice,
-                    max_tokens: int, temperature: float | None) -> ModelResponse:
+    def _call_model(
+        self,
+        frame: Frame,
+        agent: Agent,
+        key: str,
+        messages: list[Message],
+        choice: ModelChoice,
+        max_tokens: int,
+        temperature: float | None,
+    ) -> ModelResponse:
         provider = self.cfg.provider
         breaker = self.cfg.breakers.get(model_breaker_name(provider.name, choice.chosen))
         policy = self.cfg.retry
@@ -733,17 +982,29 @@ class Run:
             self._account(frame, Usage(model_calls=1, first_attempts=int(attempt == 1)))
             started = self.cfg.clock.now()
             try:
-                with sdk.llm_call(choice.chosen, provider.name, attempt=attempt, max_tokens=max_tokens,
-                                  temperature=temperature) as span:
+                with sdk.llm_call(
+                    choice.chosen, provider.name, attempt=attempt, max_tokens=max_tokens, temperature=temperature
+                ) as span:
                     self._breaker_events(span, breaker, seen)
-                    span.set_attributes({sc.STEP_KEY: key, sc.BREAKER_STATE: state,
-                                         sc.RETRY_BUDGET_REMAINING: self.retry_budget.remaining()})
+                    span.set_attributes(
+                        {
+                            sc.STEP_KEY: key,
+                            sc.BREAKER_STATE: state,
+                            sc.RETRY_BUDGET_REMAINING: self.retry_budget.remaining(),
+                        }
+                    )
                     if choice.switched:
-                        span.set_attributes({sc.MODEL_TIER_SWITCH: True, sc.MODEL_REQUESTED: choice.requested,
-                                             sc.BUDGET_FRACTION: choice.fraction})
+                        span.set_attributes(
+                            {
+                                sc.MODEL_TIER_SWITCH: True,
+                                sc.MODEL_REQUESTED: choice.requested,
+                                sc.BUDGET_FRACTION: choice.fraction,
+                            }
+                        )
                     span.set_input(messages)
-                    request = ModelRequest(choice.chosen, messages, max_tokens, temperature, self._timeout(),
-                                           agent.name)
+                    request = ModelRequest(
+                        choice.chosen, messages, max_tokens, temperature, self._timeout(), agent.name
+                    )
                     self.new_calls += 1
                     try:
                         response = provider.complete(request)
@@ -754,27 +1015,49 @@ class Run:
                             breaker.on_failure(getattr(exc, "retry_after_s", None))
                         self._breaker_events(span, breaker, seen)
                         raise
-                    usage = Usage(input_tokens=response.input_tokens or 0,
-                                  output_tokens=response.output_tokens or 0)
-                    usage.cost_usd = self.ledger.prices.cost(choice.chosen, response.input_tokens,
-                                                             response.output_tokens, response.cache_read_tokens,
-                                                             fallback_model=response.model) or 0.0
+                    usage = Usage(input_tokens=response.input_tokens or 0, output_tokens=response.output_tokens or 0)
+                    usage.cost_usd = (
+                        self.ledger.prices.cost(
+                            choice.chosen,
+                            response.input_tokens,
+                            response.output_tokens,
+                            response.cache_read_tokens,
+                            fallback_model=response.model,
+                        )
+                        or 0.0
+                    )
                     self.ledger.settle(reservation, usage)
                     seen = len(breaker.transitions)
                     breaker.on_success(self.cfg.clock.now() - started)
                     self._breaker_events(span, breaker, seen)
-                    span.set_usage(input_tokens=response.input_tokens, output_tokens=response.output_tokens,
-                                   cache_read_tokens=response.cache_read_tokens)
+                    span.set_usage(
+                        input_tokens=response.input_tokens,
+                        output_tokens=response.output_tokens,
+                        cache_read_tokens=response.cache_read_tokens,
+                    )
                     span.set_response(model=response.model, id=response.id, finish_reasons=[response.finish_reason])
                     span.set_cost(usage.cost_usd)
                     span.set_output(response.text)
                     self._budget_attrs(span)
                     self._account(frame, usage)
-                    self.commit(frame, key=key, name=f"chat {choice.chosen}", kind="llm", writes=[],
-                                output={"response": response.as_dict()}, attempt=attempt, checkpoint=False,
-                                usage=Usage(model_calls=attempt, input_tokens=usage.input_tokens,
-                                            output_tokens=usage.output_tokens, cost_usd=usage.cost_usd,
-                                            first_attempts=1, retries=attempt - 1))
+                    self.commit(
+                        frame,
+                        key=key,
+                        name=f"chat {choice.chosen}",
+                        kind="llm",
+                        writes=[],
+                        output={"response": response.as_dict()},
+                        attempt=attempt,
+                        checkpoint=False,
+                        usage=Usage(
+                            model_calls=attempt,
+                            input_tokens=usage.input_tokens,
+                            output_tokens=usage.output_tokens,
+                            cost_usd=usage.cost_usd,
+                            first_attempts=1,
+                            retries=attempt - 1,
+                        ),
+                    )
                     return response
             except Exception as exc:
                 wait = self._retry_wait(exc, attempt, policy, breaker, self.cfg.clock.now() - started)
@@ -785,8 +1068,9 @@ class Run:
         left = self.remaining()
         return None if left is None else max(left, 0.0)
 
-    def _retry_wait(self, exc: Exception, attempt: int, policy: RetryPolicy, breaker: CircuitBreaker,
-                    duration: float) -> float:
+    def _retry_wait(
+        self, exc: Exception, attempt: int, policy: RetryPolicy, breaker: CircuitBreaker, duration: float
+    ) -> float:
         """The backoff before the next attempt, or re-raise: not retryable, attempts spent, breaker open, retry
         budget spent, or the retry could not finish before the deadline."""
         if not is_retryable(exc) or attempt >= policy.max_attempts:
@@ -796,20 +1080,35 @@ class Run:
         left = self.remaining()
         wait = policy.backoff(attempt - 1, self.rng, getattr(exc, "retry_after_s", None))
         if left is not None and wait + duration >= left:
-            raise DeadlineExceeded("deadline_s", self.ledger.limits.deadline_s or 0.0,
-                                   (self.ledger.limits.deadline_s or 0.0) - left + wait + duration,
-                                   f"no retry: {left:.2f}s left, a retry needs ~{wait + duration:.2f}s") from exc
+            raise DeadlineExceeded(
+                "deadline_s",
+                self.ledger.limits.deadline_s or 0.0,
+                (self.ledger.limits.deadline_s or 0.0) - left + wait + duration,
+                f"no retry: {left:.2f}s left, a retry needs ~{wait + duration:.2f}s",
+            ) from exc
         if not self.retry_budget.try_acquire():
             raise RetryBudgetExhausted(
                 f"retry budget spent: {self.retry_budget.retries} retries of an allowance of "
-                f"{self.retry_budget.allowance():.1f}", retries_used=self.retry_budget.retries,
-                allowance=self.retry_budget.allowance()) from exc
+                f"{self.retry_budget.allowance():.1f}",
+                retries_used=self.retry_budget.retries,
+                allowance=self.retry_budget.allowance(),
+            ) from exc
         return wait
 
     # -- tool calls --------------------------------------------------------------------------------------------
 
-    def tool(self, frame: Frame, name: str, fn: Callable[..., Any], args: dict[str, Any], *, side_effect: bool,
-             idempotent: bool, retry: RetryPolicy | None, dedup: bool) -> Any:
+    def tool(
+        self,
+        frame: Frame,
+        name: str,
+        fn: Callable[..., Any],
+        args: dict[str, Any],
+        *,
+        side_effect: bool,
+        idempotent: bool,
+        retry: RetryPolicy | None,
+        dedup: bool,
+    ) -> Any:
         key, _ = frame.next_key(f"tool:{name}")
         rec = self.records.get(key)
         if rec is not None:
@@ -825,8 +1124,16 @@ class Run:
                     span.set_input(args)
                     if found.span_context is not None:
                         span.span.add_link(found.span_context, {sc.DEDUP_HIT: True})
-                    self.commit(frame, key=key, name=name, kind="tool", writes=[], output=found.output,
-                                usage=Usage(), checkpoint=False)
+                    self.commit(
+                        frame,
+                        key=key,
+                        name=name,
+                        kind="tool",
+                        writes=[],
+                        output=found.output,
+                        usage=Usage(),
+                        checkpoint=False,
+                    )
                 return found.output
             try:
                 out, ctx = self._tool_fresh(frame, key, agent, name, fn, args, side_effect, idempotent, retry)
@@ -837,9 +1144,18 @@ class Run:
             return out
         return self._tool_fresh(frame, key, agent, name, fn, args, side_effect, idempotent, retry)[0]
 
-    def _tool_fresh(self, frame: Frame, key: str, agent: str, name: str, fn: Callable[..., Any],
-                    args: dict[str, Any], side_effect: bool, idempotent: bool,
-                    retry: RetryPolicy | None) -> tuple[Any, Any]:
+    def _tool_fresh(
+        self,
+        frame: Frame,
+        key: str,
+        agent: str,
+        name: str,
+        fn: Callable[..., Any],
+        args: dict[str, Any],
+        side_effect: bool,
+        idempotent: bool,
+        retry: RetryPolicy | None,
+    ) -> tuple[Any, Any]:
         self.check_deadline()
         self.ledger.count_tool_call()
         self._account(frame, Usage(tool_calls=1))
@@ -848,8 +1164,16 @@ class Run:
             prior = self.cfg.store.effect(effect_key)
             if prior is not None and prior[0] == "done":
                 out = roundtrip(prior[1])
-                self.commit(frame, key=key, name=name, kind="tool", writes=[], output=out,
-                            usage=Usage(tool_calls=1), checkpoint=False)
+                self.commit(
+                    frame,
+                    key=key,
+                    name=name,
+                    kind="tool",
+                    writes=[],
+                    output=out,
+                    usage=Usage(tool_calls=1),
+                    checkpoint=False,
+                )
                 return out, None
             if prior is not None and not idempotent:
                 self._in_doubt(frame, key, name, effect_key)
@@ -885,8 +1209,17 @@ class Run:
                     breaker.on_success(self.cfg.clock.now() - started)
                     out = roundtrip(result)
                     span.set_output(out)
-                    self.commit(frame, key=key, name=name, kind="tool", writes=[], output=out, checkpoint=False,
-                                attempt=attempt, usage=Usage(tool_calls=1, first_attempts=1, retries=attempt - 1))
+                    self.commit(
+                        frame,
+                        key=key,
+                        name=name,
+                        kind="tool",
+                        writes=[],
+                        output=out,
+                        checkpoint=False,
+                        attempt=attempt,
+                        usage=Usage(tool_calls=1, first_attempts=1, retries=attempt - 1),
+                    )
                     self._loop_action(span, agent, name, args, observation=out)
                     return out, span.span.get_span_context()
             except LoopDetected:
@@ -896,8 +1229,9 @@ class Run:
                 self._account(frame, Usage(retries=1))
                 self.cfg.clock.sleep(wait)
 
-    def _loop_action(self, span: Any, agent: str, tool: str, args: Any, observation: Any = None,
-                     error: str | None = None) -> None:
+    def _loop_action(
+        self, span: Any, agent: str, tool: str, args: Any, observation: Any = None, error: str | None = None
+    ) -> None:
         try:
             self.loops.action(agent, tool, args, observation, error)
         except LoopDetected as exc:
@@ -918,12 +1252,26 @@ class Run:
     def _in_doubt(self, frame: Frame, key: str, name: str, effect_key: str) -> None:
         with sdk.tool(name, call_id=key[:16]) as span:
             span.set_attributes({sc.STEP_KEY: key, sc.EFFECT_KEY: effect_key})
-            span.add_event(sc.EVENT_ESCALATION, {sc.EFFECT_KEY: effect_key,
-                                                 "tracehouse.escalation.kind": "effect_in_doubt"})
-            self.cfg.store.put_interrupt(Interrupt(self.trace_id, key, "effect_in_doubt",
-                                                   {"tool": name, "effect_key": effect_key}, None, "pending"))
-            self.commit(frame, key=key, name=name, kind="tool", writes=[], output=None, usage=Usage(),
-                        checkpoint=False, status="in_doubt", error="EffectInDoubt")
+            span.add_event(
+                sc.EVENT_ESCALATION, {sc.EFFECT_KEY: effect_key, "tracehouse.escalation.kind": "effect_in_doubt"}
+            )
+            self.cfg.store.put_interrupt(
+                Interrupt(
+                    self.trace_id, key, "effect_in_doubt", {"tool": name, "effect_key": effect_key}, None, "pending"
+                )
+            )
+            self.commit(
+                frame,
+                key=key,
+                name=name,
+                kind="tool",
+                writes=[],
+                output=None,
+                usage=Usage(),
+                checkpoint=False,
+                status="in_doubt",
+                error="EffectInDoubt",
+            )
             raise EffectInDoubt(effect_key, name)
 
 
@@ -947,19 +1295,22 @@ def _as_result(agent: Agent, raw: Any) -> Result:
         return Result(handoff=raw)
     if isinstance(raw, Mapping):
         return Result(writes=dict(raw), output=dict(raw))
-    raise OrchestratorError(f"agent {agent.name} returned {type(raw).__name__}: return a dict of writes, a Result "
-                            "or a Handoff")
+    raise OrchestratorError(
+        f"agent {agent.name} returned {type(raw).__name__}: return a dict of writes, a Result or a Handoff"
+    )
 
 
-def _messages(prompt: str | Sequence[Message], system: str | None, frame: Frame, agent: Agent,
-              schema: StateSchema) -> list[Message]:
+def _messages(
+    prompt: str | Sequence[Message], system: str | None, frame: Frame, agent: Agent, schema: StateSchema
+) -> list[Message]:
     out: list[Message] = []
     if system:
         out.append({"role": "system", "content": system})
     pinned = {k: frame.scope.state[k] for k in schema.pinned() if k in frame.scope.state}
     if pinned:
-        out.append({"role": "system", "content": "Pinned state: " + sdk.canonical_json(pinned).decode(),
-                    "pinned": True})
+        out.append(
+            {"role": "system", "content": "Pinned state: " + sdk.canonical_json(pinned).decode(), "pinned": True}
+        )
     if isinstance(prompt, str):
         out.append({"role": "user", "content": prompt})
     else:
@@ -974,8 +1325,12 @@ def _decision_from(out: Mapping[str, Any], cands: tuple[Candidate, ...]) -> Deci
 
 
 def _transition_attrs(t: Transition) -> dict[str, Any]:
-    attrs: dict[str, Any] = {sc.BREAKER_NAME: t.breaker, sc.BREAKER_FROM_STATE: t.from_state,
-                             sc.BREAKER_STATE: t.to_state, "tracehouse.breaker.reason": t.reason}
+    attrs: dict[str, Any] = {
+        sc.BREAKER_NAME: t.breaker,
+        sc.BREAKER_FROM_STATE: t.from_state,
+        sc.BREAKER_STATE: t.to_state,
+        "tracehouse.breaker.reason": t.reason,
+    }
     if t.open_for_s is not None:
         attrs["tracehouse.breaker.open_for_s"] = t.open_for_s
     return attrs
@@ -988,8 +1343,10 @@ def _mark_loop(span: Any, pattern: str, detail: str) -> None:
 
 def _mark_violation(span: Any, exc: ContractViolation) -> None:
     span.set_attributes({sc.CONTRACT_VIOLATION: exc.what, sc.CONTRACT_EDGE: exc.edge})
-    span.add_event(sc.EVENT_CONTRACT_VIOLATION, {sc.CONTRACT_VIOLATION: exc.what, sc.CONTRACT_EDGE: exc.edge,
-                                                 "tracehouse.contract.detail": exc.detail})
+    span.add_event(
+        sc.EVENT_CONTRACT_VIOLATION,
+        {sc.CONTRACT_VIOLATION: exc.what, sc.CONTRACT_EDGE: exc.edge, "tracehouse.contract.detail": exc.detail},
+    )
 
 
 def terminal_attrs(exc: BaseException) -> dict[str, Any]:
@@ -1007,8 +1364,12 @@ def resume_links(trace_id: str, root_span_id: str | None) -> tuple[Any, list[Lin
     if root_span_id is None or len(trace_id) != 32:
         return None, []
     try:
-        ctx = otel_trace.SpanContext(int(trace_id, 16), int(root_span_id, 16), is_remote=True,
-                                     trace_flags=otel_trace.TraceFlags(otel_trace.TraceFlags.SAMPLED))
+        ctx = otel_trace.SpanContext(
+            int(trace_id, 16),
+            int(root_span_id, 16),
+            is_remote=True,
+            trace_flags=otel_trace.TraceFlags(otel_trace.TraceFlags.SAMPLED),
+        )
     except ValueError:
         return None, []
     parent = otel_trace.set_span_in_context(otel_trace.NonRecordingSpan(ctx))

@@ -33,10 +33,22 @@ Synthesiser = Callable[["AgentContext", list[tuple[Task, Any]]], Any]
 class Supervisor(Node):
     """`Supervisor("lead", plan, [researcher, analyst], validate=ok, synthesize=write_report, writes=["report"])`."""
 
-    def __init__(self, name: str, plan: Planner, specialists: Sequence[Node], *, synthesize: Synthesiser | None = None,
-                 validate: Validator | None = None, writes: Sequence[str] = (), reads: Sequence[str] | None = None,
-                 role: str | None = None, model: str | None = None, max_retries: int = 1,
-                 description: str | None = None, version: str = "1") -> None:
+    def __init__(
+        self,
+        name: str,
+        plan: Planner,
+        specialists: Sequence[Node],
+        *,
+        synthesize: Synthesiser | None = None,
+        validate: Validator | None = None,
+        writes: Sequence[str] = (),
+        reads: Sequence[str] | None = None,
+        role: str | None = None,
+        model: str | None = None,
+        max_retries: int = 1,
+        description: str | None = None,
+        version: str = "1",
+    ) -> None:
         if not specialists:
             raise GraphConfigError(f"supervisor {name!r} needs at least one specialist")
         if max_retries < 0:
@@ -47,16 +59,27 @@ class Supervisor(Node):
         self.synthesize = synthesize
         self.validate = validate
         self.max_retries = max_retries
-        self.agent = Agent(name, self._run, reads=reads, writes=writes, role=role, model=model, version=version,
-                           description=description or "decomposes, delegates, validates",
-                           handoffs=tuple(self.specialists))
+        self.agent = Agent(
+            name,
+            self._run,
+            reads=reads,
+            writes=writes,
+            role=role,
+            model=model,
+            version=version,
+            description=description or "decomposes, delegates, validates",
+            handoffs=tuple(self.specialists),
+        )
 
     def _run(self, ctx: AgentContext) -> Any:
         results: list[tuple[Task, Any]] = []
         for task in self.plan(ctx):
             if task.specialist not in self.specialists:
-                raise ContractViolation(f"{self.name}->{task.specialist}", "plan",
-                                        f"unknown specialist (known: {', '.join(sorted(self.specialists))})")
+                raise ContractViolation(
+                    f"{self.name}->{task.specialist}",
+                    "plan",
+                    f"unknown specialist (known: {', '.join(sorted(self.specialists))})",
+                )
             results.append((task, self._delegate(ctx, task)))
         if self.synthesize is None:
             return Result(output=[out for _, out in results])
@@ -71,8 +94,11 @@ class Supervisor(Node):
                 return out
             staged.rollback(mark)
             if attempt == self.max_retries:
-                raise ContractViolation(f"{self.name}->{task.specialist}", "validation",
-                                        f"supervisor rejected the result {self.max_retries + 1} times")
+                raise ContractViolation(
+                    f"{self.name}->{task.specialist}",
+                    "validation",
+                    f"supervisor rejected the result {self.max_retries + 1} times",
+                )
         return None
 
     def execute(self, frame: Frame) -> Any:
@@ -86,7 +112,12 @@ class Supervisor(Node):
         spec.agents[self.name] = self.agent
         spec.edges.extend(Edge(self.name, n, "delegate") for n in self.specialists)
         spec.entry = spec.exits = [self.name]
-        spec.shape.update({"specialists": sorted(self.specialists), "max_retries": self.max_retries,
-                           "writes": sorted(self.agent.writes)})
+        spec.shape.update(
+            {
+                "specialists": sorted(self.specialists),
+                "max_retries": self.max_retries,
+                "writes": sorted(self.agent.writes),
+            }
+        )
         spec.nodes[self.name] = self
         return spec

@@ -33,9 +33,15 @@ class ModelResponse:
     id: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "model": self.model, "input_tokens": self.input_tokens,
-                "output_tokens": self.output_tokens, "cache_read_tokens": self.cache_read_tokens,
-                "finish_reason": self.finish_reason, "id": self.id}
+        return {
+            "text": self.text,
+            "model": self.model,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cache_read_tokens": self.cache_read_tokens,
+            "finish_reason": self.finish_reason,
+            "id": self.id,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelResponse:

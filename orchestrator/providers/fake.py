@@ -72,16 +72,18 @@ class FakeProvider(Provider):
     def _answer(self, request: ModelRequest, s: Scripted) -> tuple[float, ModelResponse | ProviderError]:
         latency = s.latency_s
         if request.timeout_s is not None and latency > request.timeout_s:
-            return request.timeout_s, ProviderTimeout(f"{self.name}/{request.model} did not answer in "
-                                                      f"{request.timeout_s:.2f}s")
+            return request.timeout_s, ProviderTimeout(
+                f"{self.name}/{request.model} did not answer in {request.timeout_s:.2f}s"
+            )
         if s.error is not None:
             return latency, s.error
         text = s.text(request) if callable(s.text) else s.text
         out_tokens = s.output_tokens if s.output_tokens is not None else max(len(text) // 4, 1)
         in_tokens = s.input_tokens if s.input_tokens is not None else estimate_tokens(request.messages)
         reply_id = f"fake-{len(self.calls)}"
-        return latency, ModelResponse(text, request.model, in_tokens, min(out_tokens, request.max_tokens), None,
-                                      "stop", reply_id)
+        return latency, ModelResponse(
+            text, request.model, in_tokens, min(out_tokens, request.max_tokens), None, "stop", reply_id
+        )
 
     def complete(self, request: ModelRequest) -> ModelResponse:
         latency, result = self._answer(request, self._next(request))

@@ -17,9 +17,17 @@ from .base import ModelRequest, ModelResponse, Provider
 class OpenAICompatibleProvider(Provider):
     """`POST {base_url}/chat/completions` with a bearer key (`api_key` or $OPENAI_API_KEY)."""
 
-    def __init__(self, base_url: str = "https://api.openai.com/v1", api_key: str | None = None, *,
-                 name: str = "openai", timeout_s: float = 60.0, headers: dict[str, str] | None = None,
-                 transport: Any = None, async_transport: Any = None) -> None:
+    def __init__(
+        self,
+        base_url: str = "https://api.openai.com/v1",
+        api_key: str | None = None,
+        *,
+        name: str = "openai",
+        timeout_s: float = 60.0,
+        headers: dict[str, str] | None = None,
+        transport: Any = None,
+        async_transport: Any = None,
+    ) -> None:
         import httpx
 
         self.name = name
@@ -47,8 +55,12 @@ class OpenAICompatibleProvider(Provider):
 
     def complete(self, request: ModelRequest) -> ModelResponse:
         try:
-            resp = self._client.post(f"{self.base_url}/chat/completions", json=self._body(request),
-                                     headers=self._headers, timeout=request.timeout_s or self._timeout)
+            resp = self._client.post(
+                f"{self.base_url}/chat/completions",
+                json=self._body(request),
+                headers=self._headers,
+                timeout=request.timeout_s or self._timeout,
+            )
         except self._httpx.TimeoutException as exc:
             raise ProviderTimeout(f"{self.name}/{request.model}: {exc}") from exc
         except self._httpx.TransportError as exc:
@@ -59,8 +71,12 @@ class OpenAICompatibleProvider(Provider):
         if self._aclient is None:
             self._aclient = self._httpx.AsyncClient(timeout=self._timeout, transport=self._async_transport)
         try:
-            resp = await self._aclient.post(f"{self.base_url}/chat/completions", json=self._body(request),
-                                            headers=self._headers, timeout=request.timeout_s or self._timeout)
+            resp = await self._aclient.post(
+                f"{self.base_url}/chat/completions",
+                json=self._body(request),
+                headers=self._headers,
+                timeout=request.timeout_s or self._timeout,
+            )
         except self._httpx.TimeoutException as exc:
             raise ProviderTimeout(f"{self.name}/{request.model}: {exc}") from exc
         except self._httpx.TransportError as exc:

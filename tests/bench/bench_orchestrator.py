@@ -48,9 +48,14 @@ def plain(steps: int) -> float:
 
 def orchestrated(steps: int, db: Path, synchronous: str) -> tuple[float, int]:
     agent = Agent("worker", lambda ctx: work(ctx.state), reads=["count"], writes=["count", "last"])
-    machine = StateMachine("loop", {"work": agent}, {"work": ["work", None]},
-                           lambda state, cur, out: None if state["count"] >= steps else "work", start="work",
-                           max_steps=steps + 1)
+    machine = StateMachine(
+        "loop",
+        {"work": agent},
+        {"work": ["work", None]},
+        lambda state, cur, out: None if state["count"] >= steps else "work",
+        start="work",
+        max_steps=steps + 1,
+    )
     store = SQLiteStateStore(db, synchronous=synchronous)
     orch = Orchestrator("bench.loop", machine, store=store)
     t0 = time.perf_counter()
@@ -79,10 +84,14 @@ def main() -> None:
     per_step_ms = (orch - base) / args.steps * 1000
     print(f"steps: {args.steps}  checkpoints: {checkpoints}  spans exported: {exporter.count}")
     print(f"plain loop: {base * 1000:.1f} ms  ({base / args.steps * 1e6:.2f} µs/step)")
-    print(f"orchestrated (SQLite synchronous={args.synchronous}): {orch * 1000:.1f} ms "
-          f"({orch / args.steps * 1000:.3f} ms/step)")
-    print(f"overhead per step: {per_step_ms:.3f} ms   ratio orchestrated/plain: {orch / base:.0f}x   "
-          f"goal < 1 ms/step: {'met' if per_step_ms < 1 else 'NOT met'}")
+    print(
+        f"orchestrated (SQLite synchronous={args.synchronous}): {orch * 1000:.1f} ms "
+        f"({orch / args.steps * 1000:.3f} ms/step)"
+    )
+    print(
+        f"overhead per step: {per_step_ms:.3f} ms   ratio orchestrated/plain: {orch / base:.0f}x   "
+        f"goal < 1 ms/step: {'met' if per_step_ms < 1 else 'NOT met'}"
+    )
     provider.shutdown()
 
 

@@ -51,8 +51,9 @@ class Service:
         return json.loads(self.path.read_text()) if self.path.exists() else {"calls": [], "applied": {}}
 
 
-def build(db: Path, log: Path, service: Path, *, crash_at: str | None = None, idempotent: bool = True,
-          version: str = "1") -> Orchestrator:
+def build(
+    db: Path, log: Path, service: Path, *, crash_at: str | None = None, idempotent: bool = True, version: str = "1"
+) -> Orchestrator:
     svc = Service(service)
 
     def step(i: int) -> Agent:
@@ -62,19 +63,26 @@ def build(db: Path, log: Path, service: Path, *, crash_at: str | None = None, id
             prev = ctx.state.get(f"s{i - 1}", "start")
             text = ctx.llm(f"step {i} continues from {prev}").text
             if i == 3:
+
                 def charge(amount: int, effect_key: str) -> dict[str, Any]:
                     out = svc.apply(effect_key, amount)
                     if crash_at == "inside_effect":
                         os.kill(os.getpid(), signal.SIGKILL)
                     return out
+
                 receipt = ctx.tool("charge_card", charge, {"amount": 42}, side_effect=True, idempotent=idempotent)
                 text += f" charged {receipt['charged']}"
             return {f"s{i}": text}
+
         reads = [f"s{i - 1}"] if i > 1 else []
         return Agent(f"s{i}", run, reads=reads, writes=[f"s{i}"], version=version)
 
-    return Orchestrator("test.chain", Sequential("chain", [step(i) for i in range(1, 6)]),
-                        store=SQLiteStateStore(db), provider=LoggingProvider(log))
+    return Orchestrator(
+        "test.chain",
+        Sequential("chain", [step(i) for i in range(1, 6)]),
+        store=SQLiteStateStore(db),
+        provider=LoggingProvider(log),
+    )
 
 
 if __name__ == "__main__":
@@ -83,6 +91,7 @@ if __name__ == "__main__":
 
     trace.set_tracer_provider(TracerProvider())  # real trace ids, nothing exported
     db, log, service, crash = sys.argv[1:5]
-    result = build(Path(db), Path(log), Path(service), crash_at=crash or None,
-                   idempotent=sys.argv[5] == "1").run({"topic": "tides"})
+    result = build(Path(db), Path(log), Path(service), crash_at=crash or None, idempotent=sys.argv[5] == "1").run(
+        {"topic": "tides"}
+    )
     print(json.dumps({"status": result.status, "trace_id": result.trace_id}))

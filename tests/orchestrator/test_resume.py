@@ -34,9 +34,19 @@ HERE = Path(__file__).parent
 
 def _child(tmp: Path, crash: str, idempotent: bool = True) -> int:
     proc = subprocess.run(
-        [sys.executable, str(HERE / "chain_workflow.py"), str(tmp / "runs.db"), str(tmp / "calls.log"),
-         str(tmp / "service.json"), crash, "1" if idempotent else "0"],
-        capture_output=True, text=True, timeout=60)
+        [
+            sys.executable,
+            str(HERE / "chain_workflow.py"),
+            str(tmp / "runs.db"),
+            str(tmp / "calls.log"),
+            str(tmp / "service.json"),
+            crash,
+            "1" if idempotent else "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     return proc.returncode
 
 
@@ -130,9 +140,16 @@ class CrashingStore(SQLiteStateStore):
         self._fire("after_commit", record.name)
 
 
-CRASH_POINTS = [("before_intent", "charge_card"), ("after_intent", "charge_card"), ("before_result", "charge_card"),
-                ("after_result", "charge_card"), ("between_journal_and_checkpoint", "charge_card"),
-                ("after_commit", "charge_card"), ("between_journal_and_checkpoint", "s3"), ("after_commit", "s3")]
+CRASH_POINTS = [
+    ("before_intent", "charge_card"),
+    ("after_intent", "charge_card"),
+    ("before_result", "charge_card"),
+    ("after_result", "charge_card"),
+    ("between_journal_and_checkpoint", "charge_card"),
+    ("after_commit", "charge_card"),
+    ("between_journal_and_checkpoint", "s3"),
+    ("after_commit", "s3"),
+]
 
 
 @pytest.mark.parametrize(("point", "on_step"), CRASH_POINTS)
@@ -166,15 +183,18 @@ def _fanout(provider: FakeProvider, fail_branch: dict[str, bool]) -> Orchestrato
                 raise ValueError(f"branch {i} broke")
             text = ctx.llm(f"branch {i} on {ctx.input['q']}").text
             return {"parts": f"{i}:{text}"}
+
         return Agent(f"b{i}", run, writes=["parts"])
 
     def reduce(ctx: Any) -> dict[str, Any]:
         return {"summary": "|".join(ctx.state["parts"])}
 
-    flow = FanOut("fan", [branch(i) for i in range(1, 5)],
-                  aggregate=Agent("reduce", reduce, reads=["parts"], writes=["summary"]))
-    return Orchestrator("test.fan", flow, provider=provider, schema=StateSchema({"parts": Key("append")}),
-                        store=SQLiteStateStore())
+    flow = FanOut(
+        "fan", [branch(i) for i in range(1, 5)], aggregate=Agent("reduce", reduce, reads=["parts"], writes=["summary"])
+    )
+    return Orchestrator(
+        "test.fan", flow, provider=provider, schema=StateSchema({"parts": Key("append")}), store=SQLiteStateStore()
+    )
 
 
 def test_parallel_partial_failure_resumes_only_failed_branch() -> None:
@@ -204,8 +224,7 @@ def test_fingerprint_mismatch_refuses_and_runs_nothing(tmp_path: Path) -> None:
     changed_edges.graph = changed_edges.graph.__class__(**{**changed_edges.graph.__dict__, "fingerprint": "x" * 64})
     with pytest.raises(GraphFingerprintMismatch):
         changed_edges.resume(trace_id)
-    other = Orchestrator("test.chain", Sequential("chain", [Agent("s1", lambda ctx: None)]),
-                         store=SQLiteStateStore(db))
+    other = Orchestrator("test.chain", Sequential("chain", [Agent("s1", lambda ctx: None)]), store=SQLiteStateStore(db))
     with pytest.raises(GraphFingerprintMismatch):
         other.run(trace_id=trace_id)
     assert calls(log) == before
@@ -247,9 +266,16 @@ def test_step_cap_stops_cycle_and_is_resumable_with_a_raised_cap() -> None:
             return None
         return "pong" if current == "ping" else "ping"
 
-    machine = StateMachine("cycle", {"ping": Agent("ping", ping, reads=["n"], writes=["n"]),
-                                     "pong": Agent("pong", pong, reads=["n"], writes=["n"])},
-                           {"ping": ["pong", None], "pong": ["ping", None]}, choose, start="ping")
+    machine = StateMachine(
+        "cycle",
+        {
+            "ping": Agent("ping", ping, reads=["n"], writes=["n"]),
+            "pong": Agent("pong", pong, reads=["n"], writes=["n"]),
+        },
+        {"ping": ["pong", None], "pong": ["ping", None]},
+        choose,
+        start="ping",
+    )
     orch = Orchestrator("test.cap", machine, provider=provider, limits=Limits(max_steps=10), store=SQLiteStateStore())
     capped = orch.run({"n": 0})
     assert isinstance(capped.error, StepCapExceeded) and capped.error.limit == 10
