@@ -21,7 +21,7 @@ from .graph import Graph, build_graph
 from .loops import LoopPolicy
 from .nodes import Node
 from .providers.base import Provider
-from .providers.fake import FakeProvider
+from .providers.openai_compat import OpenAICompatibleProvider
 from .retry import RetryBudgetConfig, RetryPolicy
 from .runtime import Frame, Run, RunConfig, RunResult, resume_links, terminal_attrs
 from .state import BranchRecord, Checkpoint, RunRecord, SQLiteStateStore, StateSchema, StateStore
@@ -33,6 +33,9 @@ class Orchestrator:
 
     >>> orch = Orchestrator("demo.chain", Sequential("chain", [a, b]), provider=FakeProvider())
     >>> result = orch.run({"topic": "tides"})
+
+    Without `provider=`, the provider comes from the environment (`OpenAICompatibleProvider.from_env`) or the
+    constructor fails with one line saying what to set: a workflow never silently runs on a stand-in model.
     """
 
     def __init__(
@@ -53,7 +56,7 @@ class Orchestrator:
         context: ContextPolicy | None = None,
         clock: Clock | None = None,
         prices: PriceTable | None = None,
-        default_model: str = "fake-small",
+        default_model: str | None = None,
         arbiter: Arbiter | None = None,
     ) -> None:
         self.name = name
@@ -71,7 +74,7 @@ class Orchestrator:
             workflow=name,
             schema=self.schema,
             store=self.store,
-            provider=provider or FakeProvider(clock=self.clock),
+            provider=provider or OpenAICompatibleProvider.from_env(),
             limits=self.limits,
             roles=role_map,
             retry=retry or RetryPolicy(),

@@ -38,6 +38,7 @@ from .errors import (
     ContractViolation,
     DeadlineExceeded,
     EffectInDoubt,
+    GraphConfigError,
     HandoffHopsExceeded,
     HumanInputRequired,
     LimitExceeded,
@@ -51,7 +52,7 @@ from .loops import LoopGuard, LoopPolicy
 from .nodes import Agent, Handoff, Node, Result
 from .providers.base import ModelRequest, ModelResponse, Provider
 from .retry import NO_RETRY, RetryBudget, RetryBudgetConfig, RetryPolicy
-from .state import Checkpoint, Interrupt, StateSchema, StateStore, StepRecord, Write
+from .state import Checkpoint, Interrupt, StateSchema, StateStore, StepRecord, StepStatus, Write
 from .summarise import ContextPolicy, apply_compaction, check_fits, messages_to_summarise, plan_compaction
 
 T = TypeVar("T")
@@ -75,7 +76,7 @@ class RunConfig:
     contracts: Sequence[HandoffContract]
     context: ContextPolicy | None
     clock: Clock
-    default_model: str
+    default_model: str | None
     nodes: Mapping[str, Node]
     arbiter: Arbiter
     ledger_factory: Callable[[Limits], Ledger]
@@ -314,7 +315,7 @@ class Run:
         attempt: int = 1,
         span: sdk.StepSpan | None = None,
         checkpoint: bool = True,
-        status: str = "succeeded",
+        status: StepStatus = "succeeded",
         error: str | None = None,
     ) -> str | None:
         """Journal row + writes + checkpoint in one transaction; then the writes become visible in the scope."""
@@ -333,7 +334,7 @@ class Run:
                 name,
                 kind,
                 status,
-                attempt,  # type: ignore[arg-type]
+                attempt,
                 writes,
                 output,
                 usage.as_dict(),
@@ -905,7 +906,19 @@ class Run:
             return ModelResponse.from_dict(self._replay(frame, rec)["response"])
         messages = _messages(prompt, system, frame, agent, self.cfg.schema)
         role_obj = self.cfg.roles.get(role or agent.role or "")
-        requested = model or (role_obj.ladder[0] if role_obj else None) or agent.model or self.cfg.default_model
+        requested = (
+            model
+            or (role_obj.ladder[0] if role_obj else None)
+            or agent.model
+            or self.cfg.default_model
+            or self.cfg.provider.default_model
+        )
+        if requested is None:
+            raise GraphConfigError(
+                f"agent {agent.name} called ctx.llm without a model: pass model=, set "
+                "Agent(model=...), a role, Orchestrator(default_model=...) or the provider's "
+                "default_model"
+            )
         choice = choose_model(role_obj, requested, self.ledger.fraction())
         if self.cfg.context is not None:
             messages = self._compact(frame, agent, key, messages, choice.chosen)

@@ -49,9 +49,14 @@ class ModelResponse:
 
 
 class Provider(ABC):
-    """A model provider. Implementations must not retry: the orchestrator is the only retry layer."""
+    """A model provider. Implementations must not retry: the orchestrator is the only retry layer.
+
+    `default_model` is used by agents that name no model (no `model=`, role or orchestrator default); None means
+    such a call fails with a message saying where to set one, instead of sending a made-up name to a real endpoint.
+    """
 
     name: str = "provider"
+    default_model: str | None = None
 
     @abstractmethod
     def complete(self, request: ModelRequest) -> ModelResponse: ...

@@ -46,8 +46,10 @@ class FakeProvider(Provider):
         default: Scripted | str | Callable[[ModelRequest], str] = "ok",
         clock: Clock | None = None,
         name: str = "fake",
+        default_model: str = "fake-small",
     ) -> None:
         self.name = name
+        self.default_model = default_model
         self.clock: Clock = clock or RealClock()
         self._script = {k: [_as_scripted(s) for s in v] for k, v in (script or {}).items()}
         self._default = _as_scripted(default) if not callable(default) else Scripted(text=default)

@@ -10,16 +10,21 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..errors import ProviderError, ProviderTimeout
+from ..errors import GraphConfigError, ProviderError, ProviderTimeout
 from .base import ModelRequest, ModelResponse, Provider
+
+BASE_URL_ENV = "OPENAI_BASE_URL"
+API_KEY_ENV = "OPENAI_API_KEY"
+MODEL_ENV = "TRACEHOUSE_DEFAULT_MODEL"
 
 
 class OpenAICompatibleProvider(Provider):
-    """`POST {base_url}/chat/completions` with a bearer key (`api_key` or $OPENAI_API_KEY)."""
+    """`POST {base_url}/chat/completions` with a bearer key (`api_key` or $OPENAI_API_KEY); `base_url` defaults to
+    $OPENAI_BASE_URL, then OpenAI's."""
 
     def __init__(
         self,
-        base_url: str = "https://api.openai.com/v1",
+        base_url: str | None = None,
         api_key: str | None = None,
         *,
         name: str = "openai",
@@ -27,12 +32,14 @@ class OpenAICompatibleProvider(Provider):
         headers: dict[str, str] | None = None,
         transport: Any = None,
         async_transport: Any = None,
+        default_model: str | None = None,
     ) -> None:
         import httpx
 
         self.name = name
-        self.base_url = base_url.rstrip("/")
-        key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
+        self.default_model = default_model
+        self.base_url = (base_url or os.environ.get(BASE_URL_ENV) or "https://api.openai.com/v1").rstrip("/")
+        key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
         self._headers = {"Content-Type": "application/json", **(headers or {})}
         if key:
             self._headers["Authorization"] = f"Bearer {key}"
@@ -41,6 +48,17 @@ class OpenAICompatibleProvider(Provider):
         self._client = httpx.Client(timeout=timeout_s, transport=transport)
         self._async_transport = async_transport
         self._aclient: Any = None
+
+    @classmethod
+    def from_env(cls) -> OpenAICompatibleProvider:
+        """The provider the environment describes ($OPENAI_BASE_URL, $OPENAI_API_KEY, $TRACEHOUSE_DEFAULT_MODEL);
+        with neither a base URL nor a key set, a one-line error rather than a silent stand-in."""
+        if not os.environ.get(BASE_URL_ENV) and not os.environ.get(API_KEY_ENV):
+            raise GraphConfigError(
+                f"no model provider: pass provider=OpenAICompatibleProvider(base_url, api_key) (or FakeProvider() in "
+                f"tests), or set ${BASE_URL_ENV} and/or ${API_KEY_ENV}"
+            )
+        return cls(default_model=os.environ.get(MODEL_ENV) or None)
 
     def _body(self, request: ModelRequest) -> dict[str, Any]:
         body: dict[str, Any] = {

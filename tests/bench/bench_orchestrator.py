@@ -17,7 +17,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
-from tracehouse.orchestrator import Agent, Orchestrator, StateMachine
+from tracehouse.orchestrator import Agent, FakeProvider, Orchestrator, StateMachine
 from tracehouse.orchestrator.state import SQLiteStateStore
 
 
@@ -57,7 +57,7 @@ def orchestrated(steps: int, db: Path, synchronous: str) -> tuple[float, int]:
         max_steps=steps + 1,
     )
     store = SQLiteStateStore(db, synchronous=synchronous)
-    orch = Orchestrator("bench.loop", machine, store=store)
+    orch = Orchestrator("bench.loop", machine, store=store, provider=FakeProvider())
     t0 = time.perf_counter()
     result = orch.run({"count": 0})
     elapsed = time.perf_counter() - t0

@@ -50,7 +50,7 @@ def test_repeated_action_and_observation_is_stopped_on_the_fourth(spans: Any) ->
             ctx.tool("search", lambda q: calls.append(1) or "same result", {"q": "weather in Paris"})
         return {}
 
-    result = Orchestrator("test.loop", Agent("stuck", stuck)).run({})
+    result = Orchestrator("test.loop", Agent("stuck", stuck), provider=FakeProvider()).run({})
     assert isinstance(result.error, LoopDetected) and result.error.pattern == "action_observation"
     assert len(calls) == 4
     flagged = [s for s in spans.named("execute_tool search") if (s.attributes or {}).get(sc.LOOP_DETECTED)]
@@ -84,7 +84,10 @@ def test_legitimate_fifteen_distinct_steps_are_not_flagged() -> None:
         return {"pages": done}
 
     orch = Orchestrator(
-        "test.legit", Agent("worker", worker, writes=["pages"]), loop_policy=LoopPolicy(no_progress_steps=5)
+        "test.legit",
+        Agent("worker", worker, writes=["pages"]),
+        provider=FakeProvider(),
+        loop_policy=LoopPolicy(no_progress_steps=5),
     )
     result = orch.run({})
     assert result.ok and len(result.state["pages"]) == 15
@@ -150,7 +153,9 @@ def test_escalation_to_a_human_is_persisted_and_resumable(spans: Any) -> None:
         return {"verdict": decision.answer, "by": decision.strategy}
 
     store = SQLiteStateStore()
-    orch = Orchestrator("test.escalate", Agent("judge", judge, writes=["verdict", "by"]), store=store)
+    orch = Orchestrator(
+        "test.escalate", Agent("judge", judge, writes=["verdict", "by"]), store=store, provider=FakeProvider()
+    )
     paused = orch.run({})
     assert paused.status == "interrupted" and isinstance(paused.error, HumanInputRequired)
     [pending] = orch.pending_interrupts(paused.trace_id)
@@ -221,7 +226,7 @@ def test_contract_success_predicate_triggers_on_failure_policy(spans: Any) -> No
 def test_parallel_writers_conflict_without_a_reducer(reducer: Any) -> None:
     branches = [Agent(f"w{i}", lambda ctx, i=i: {"answer": f"from {i}"}, writes=["answer"]) for i in range(2)]
     schema = StateSchema({"answer": Key(reducer)})
-    result = Orchestrator("test.conflict", FanOut("both", branches), schema=schema).run({})
+    result = Orchestrator("test.conflict", FanOut("both", branches), schema=schema, provider=FakeProvider()).run({})
     if reducer is None:
         assert isinstance(result.error, StateConflict) and result.error.key == "answer"
         assert "answer" not in result.state
@@ -295,4 +300,4 @@ def test_sequential_chain_passes_outputs_along() -> None:
             Agent("two", lambda ctx: Result(output=ctx.input * 10)),
         ],
     )
-    assert Orchestrator("test.seq", flow).run({"n": 1}).output == 20
+    assert Orchestrator("test.seq", flow, provider=FakeProvider()).run({"n": 1}).output == 20

@@ -224,7 +224,12 @@ def test_fingerprint_mismatch_refuses_and_runs_nothing(tmp_path: Path) -> None:
     changed_edges.graph = changed_edges.graph.__class__(**{**changed_edges.graph.__dict__, "fingerprint": "x" * 64})
     with pytest.raises(GraphFingerprintMismatch):
         changed_edges.resume(trace_id)
-    other = Orchestrator("test.chain", Sequential("chain", [Agent("s1", lambda ctx: None)]), store=SQLiteStateStore(db))
+    other = Orchestrator(
+        "test.chain",
+        Sequential("chain", [Agent("s1", lambda ctx: None)]),
+        store=SQLiteStateStore(db),
+        provider=FakeProvider(),
+    )
     with pytest.raises(GraphFingerprintMismatch):
         other.run(trace_id=trace_id)
     assert calls(log) == before

@@ -121,7 +121,7 @@ def test_cycle_without_cap_fails_at_build_time() -> None:
     b = Agent("b", lambda ctx: None, handoffs=["a"])
     with pytest.raises(GraphConfigError, match=r"cycle a -> b -> a has no cap"):
         Orchestrator("loop", Swarm("pair", [a, b], start="a"))
-    Orchestrator("capped", Swarm("pair", [a, b], start="a"), limits=Limits(max_handoff_hops=6))
+    Orchestrator("capped", Swarm("pair", [a, b], start="a"), limits=Limits(max_handoff_hops=6), provider=FakeProvider())
     machine = StateMachine(
         "m",
         {"x": Agent("x", lambda ctx: None), "y": Agent("y", lambda ctx: None)},
