@@ -35,6 +35,7 @@ from .errors import (
     StateConflict,
     StepCapExceeded,
     UndeclaredWrite,
+    UnpricedModel,
 )
 from .loops import LoopPolicy
 from .nodes import Agent, Handoff, Node, Result, agent
@@ -110,6 +111,7 @@ __all__ = [
     "Swarm",
     "Task",
     "UndeclaredWrite",
+    "UnpricedModel",
     "Usage",
     "agent",
     "fail",

@@ -9,14 +9,14 @@ from typing import Any
 
 from tracehouse import sdk
 from tracehouse.sdk import semconv as sc
-from tracehouse.sdk.pricing import PriceTable, default_prices
+from tracehouse.sdk.pricing import ModelPrice, PriceTable, default_prices
 
 from .arbitration import Arbiter
 from .breaker import BreakerRegistry, process_breakers
 from .budget import Ledger, Limits, Role, Usage
 from .clock import Clock, RealClock
 from .contracts import HandoffContract
-from .errors import GraphFingerprintMismatch, HumanInputRequired, OrchestratorError
+from .errors import GraphFingerprintMismatch, HumanInputRequired, OrchestratorError, is_budget_stop
 from .graph import Graph, build_graph
 from .loops import LoopPolicy
 from .nodes import Node
@@ -26,6 +26,7 @@ from .retry import RetryBudgetConfig, RetryPolicy
 from .runtime import Frame, Run, RunConfig, RunResult, resume_links, terminal_attrs
 from .state import BranchRecord, Checkpoint, RunRecord, SQLiteStateStore, StateSchema, StateStore
 from .summarise import ContextPolicy
+from .tokens import Tokenizer, conservative_tokens
 
 
 class Orchestrator:
@@ -58,7 +59,13 @@ class Orchestrator:
         prices: PriceTable | None = None,
         default_model: str | None = None,
         arbiter: Arbiter | None = None,
+        tokenizer: Tokenizer | None = None,
+        model_prices: Mapping[str, tuple[float, float]] | None = None,
+        allow_unpriced: Sequence[str] = (),
     ) -> None:
+        """`tokenizer` counts prompt tokens for reservations (default: a conservative byte count, see `tokens.py`);
+        `model_prices` adds USD-per-million (input, output) prices to the table; `allow_unpriced` names models that
+        may run under a cost cap without a price (their calls are marked unpriced, never costed at $0)."""
         self.name = name
         self.flow = flow
         self.limits = limits or Limits()
@@ -69,7 +76,9 @@ class Orchestrator:
         )
         self.store = store or SQLiteStateStore()
         self.clock = clock or RealClock()
-        prices = prices or default_prices()
+        prices = with_prices(prices or default_prices(), model_prices or {})
+        unpriced = frozenset(allow_unpriced)
+        has_finalize = any(a.finalize for a in self.graph.agents.values())
         self.config = RunConfig(
             workflow=name,
             schema=self.schema,
@@ -87,7 +96,8 @@ class Orchestrator:
             default_model=default_model,
             nodes=self.graph.nodes,
             arbiter=arbiter or Arbiter(),
-            ledger_factory=lambda lim: Ledger(lim, prices),
+            ledger_factory=lambda lim: Ledger(lim, prices, unpriced, has_finalize),
+            tokenizer=tokenizer or conservative_tokens,
         )
 
     @property
@@ -230,9 +240,9 @@ class Orchestrator:
 
     def _finish(self, handles: Any, run: Run, output: Any, error: BaseException | None) -> RunResult:
         span_cm, span = handles
-        status = (
-            "succeeded" if error is None else ("interrupted" if isinstance(error, HumanInputRequired) else "failed")
-        )
+        if error is None:
+            error = run.ledger.overspend()  # an agent that swallowed the stop still does not end `succeeded`
+        status = run_status(error)
         span.set_attributes(
             {
                 sc.RUN_STATUS: status,
@@ -245,8 +255,10 @@ class Orchestrator:
         if error is not None:
             span.add_event(sc.EVENT_RUN_TERMINATED, terminal_attrs(error))
         self.store.set_run_status(run.trace_id, status, None if error is None else f"{type(error).__name__}: {error}")
-        exc_info = (type(error), error, error.__traceback__) if status == "failed" and error else (None, None, None)
-        span_cm.__exit__(*exc_info)
+        if error is not None and status != "interrupted":
+            span_cm.__exit__(type(error), error, error.__traceback__)
+        else:
+            span_cm.__exit__(None, None, None)
         run.close()
         snap = run.ledger.snapshot()
         usage = Usage(
@@ -312,3 +324,23 @@ class Orchestrator:
             run.close()
             raise
         return self._finish(handles, run, output, None)
+
+
+def run_status(error: BaseException | None) -> str:
+    """succeeded, interrupted (waiting for a person), budget_exceeded (a spend or count cap stopped it) or failed."""
+    if error is None:
+        return "succeeded"
+    if isinstance(error, HumanInputRequired):
+        return "interrupted"
+    return "budget_exceeded" if is_budget_stop(error) else "failed"
+
+
+def with_prices(table: PriceTable, extra: Mapping[str, tuple[float, float]]) -> PriceTable:
+    """`table` plus user-given (input, output) USD-per-million prices, which win over shipped ones."""
+    if not extra:
+        return table
+    added = {
+        m.lower(): ModelPrice(m, float(i), float(o), source="Orchestrator(model_prices=...)")
+        for m, (i, o) in extra.items()
+    }
+    return PriceTable({**table.prices, **added})

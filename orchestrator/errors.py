@@ -31,6 +31,20 @@ class BudgetExceeded(LimitExceeded):
     """A cost or token reservation did not fit in what is left of the budget."""
 
 
+class UnpricedModel(TerminalError):
+    """A model with no price was asked for under a cost cap: its spend could not be counted, so the cap could not
+    hold. Give its price or allow it by name."""
+
+    def __init__(self, model: str, cap: float) -> None:
+        self.model = model
+        self.cap = cap
+        super().__init__(
+            f"model {model!r} has no price, so the ${cap:.4f} cost cap cannot hold: give its price "
+            f"(Orchestrator(model_prices={{{model!r}: (input_usd_per_m, output_usd_per_m)}}) or $TRACEHOUSE_PRICES) "
+            f"or allow it unpriced by name (Orchestrator(allow_unpriced=[{model!r}]))"
+        )
+
+
 class DeadlineExceeded(LimitExceeded):
     """The run's latency budget is spent, or a retry could not finish before the deadline."""
 
@@ -165,6 +179,14 @@ class ProviderTimeout(ProviderError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, retryable=True, error_type="timeout")
+
+
+BUDGET_KINDS = frozenset({"cost_usd", "tokens", "model_calls", "tool_calls"})
+
+
+def is_budget_stop(exc: BaseException | None) -> bool:
+    """A run ended by one of its budgets (spend, tokens, call counts) — status `budget_exceeded`, not `failed`."""
+    return isinstance(exc, LimitExceeded) and exc.kind in BUDGET_KINDS
 
 
 def is_retryable(exc: BaseException) -> bool:

@@ -54,6 +54,7 @@ from .providers.base import ModelRequest, ModelResponse, Provider
 from .retry import NO_RETRY, RetryBudget, RetryBudgetConfig, RetryPolicy
 from .state import Checkpoint, Interrupt, StateSchema, StateStore, StepRecord, StepStatus, Write
 from .summarise import ContextPolicy, apply_compaction, check_fits, messages_to_summarise, plan_compaction
+from .tokens import Tokenizer
 
 T = TypeVar("T")
 Message = dict[str, Any]
@@ -80,6 +81,7 @@ class RunConfig:
     nodes: Mapping[str, Node]
     arbiter: Arbiter
     ledger_factory: Callable[[Limits], Ledger]
+    tokenizer: Tokenizer
     max_workers: int = 16
 
 
@@ -366,7 +368,7 @@ class Run:
             self.cfg.store.commit_step(record, cp)
             if cp is not None:
                 self.last_checkpoint = cp.checkpoint_id
-            if status == "succeeded" and writes:
+            if status in ("succeeded", "partial") and writes:
                 if new_state is not None and frame.scope.top:
                     frame.scope.adopt(new_state, writes)
                 else:
@@ -922,7 +924,11 @@ class Run:
         choice = choose_model(role_obj, requested, self.ledger.fraction())
         if self.cfg.context is not None:
             messages = self._compact(frame, agent, key, messages, choice.chosen)
-        return self._call_model(frame, agent, key, messages, choice, max_tokens, temperature)
+        response = self._call_model(frame, agent, key, messages, choice, max_tokens, temperature)
+        over = self.ledger.overspend()
+        if over is not None:
+            raise over
+        return response
 
     def _compact(self, frame: Frame, agent: Agent, key: str, messages: list[Message], model: str) -> list[Message]:
         policy = self.cfg.context
@@ -982,14 +988,15 @@ class Run:
         provider = self.cfg.provider
         breaker = self.cfg.breakers.get(model_breaker_name(provider.name, choice.chosen))
         policy = self.cfg.retry
-        prompt_tokens = sum(len(str(m.get("content", ""))) // 4 + 4 for m in messages)
+        prompt_tokens = self.cfg.tokenizer(messages, ())
+        finalize = frame.finalize or agent.finalize
         attempt = 0
         while True:
             attempt += 1
             self.check_deadline()
             seen = len(breaker.transitions)
             state = breaker.before_call()
-            reservation = self.ledger.reserve(choice.chosen, prompt_tokens, max_tokens)
+            reservation = self.ledger.reserve(choice.chosen, prompt_tokens, max_tokens, finalize=finalize)
             if attempt == 1:
                 self.retry_budget.record_first_attempt()
             self._account(frame, Usage(model_calls=1, first_attempts=int(attempt == 1)))
@@ -1004,6 +1011,7 @@ class Run:
                             sc.STEP_KEY: key,
                             sc.BREAKER_STATE: state,
                             sc.RETRY_BUDGET_REMAINING: self.retry_budget.remaining(),
+                            sc.BUDGET_PROMPT_ESTIMATE: reservation.prompt_tokens,
                         }
                     )
                     if choice.switched:
@@ -1028,18 +1036,8 @@ class Run:
                             breaker.on_failure(getattr(exc, "retry_after_s", None))
                         self._breaker_events(span, breaker, seen)
                         raise
-                    usage = Usage(input_tokens=response.input_tokens or 0, output_tokens=response.output_tokens or 0)
-                    usage.cost_usd = (
-                        self.ledger.prices.cost(
-                            choice.chosen,
-                            response.input_tokens,
-                            response.output_tokens,
-                            response.cache_read_tokens,
-                            fallback_model=response.model,
-                        )
-                        or 0.0
-                    )
-                    self.ledger.settle(reservation, usage)
+                    usage, cost = self._usage_of(span, choice.chosen, response, reservation.prompt_tokens, max_tokens)
+                    self.ledger.settle(reservation, usage, response.input_tokens)
                     seen = len(breaker.transitions)
                     breaker.on_success(self.cfg.clock.now() - started)
                     self._breaker_events(span, breaker, seen)
@@ -1049,7 +1047,8 @@ class Run:
                         cache_read_tokens=response.cache_read_tokens,
                     )
                     span.set_response(model=response.model, id=response.id, finish_reasons=[response.finish_reason])
-                    span.set_cost(usage.cost_usd)
+                    if cost is not None:
+                        span.set_cost(cost)
                     span.set_output(response.text)
                     self._budget_attrs(span)
                     self._account(frame, usage)
@@ -1076,6 +1075,20 @@ class Run:
                 wait = self._retry_wait(exc, attempt, policy, breaker, self.cfg.clock.now() - started)
                 self._account(frame, Usage(retries=1))
                 self.cfg.clock.sleep(wait)
+
+    def _usage_of(
+        self, span: sdk.LLMSpan, model: str, response: ModelResponse, prompt_estimate: int, max_tokens: int
+    ) -> tuple[Usage, float | None]:
+        """What a call consumed, by the provider's report; without one, the reserved worst case (flagged on the
+        span). The cost is None for an unpriced model, which its span says instead of claiming $0."""
+        if response.input_tokens is None or response.output_tokens is None:
+            span.set_attribute(sc.USAGE_ESTIMATED, True)
+        inp = response.input_tokens if response.input_tokens is not None else prompt_estimate
+        out = response.output_tokens if response.output_tokens is not None else max_tokens
+        cost = self.ledger.prices.cost(model, inp, out, response.cache_read_tokens, fallback_model=response.model)
+        if cost is None:
+            span.set_attribute(sc.COST_UNPRICED, True)
+        return Usage(input_tokens=inp, output_tokens=out, cost_usd=cost or 0.0), cost
 
     def _timeout(self) -> float | None:
         left = self.remaining()

@@ -123,7 +123,7 @@ def merge_superstep(schema: StateSchema, writers: list[tuple[str, list[Write]]])
 
 # --- records -----------------------------------------------------------------------------------------------------
 
-StepStatus = Literal["running", "succeeded", "failed", "in_doubt"]
+StepStatus = Literal["running", "succeeded", "failed", "in_doubt", "partial"]  # partial: kept, never replayed
 
 
 @dataclass

@@ -80,6 +80,7 @@ OP_INVOKE_WORKFLOW: Final = "invoke_workflow"
 
 # --- tracehouse's own (only where GenAI has no name) ------------------------------------------------------------
 COST_USD: Final = "tracehouse.cost.usd"
+COST_UNPRICED: Final = "tracehouse.cost.unpriced"  # true on a call whose model has no price (no cost.usd)
 RETRY_ATTEMPT: Final = "tracehouse.retry.attempt"  # 1 for the first attempt, 2 for the first retry, ...
 CONTENT_HASH: Final = "tracehouse.content.hash"  # sha256 hex of canonical JSON of the step's normalised input
 STEP_KEY: Final = "tracehouse.step.key"
@@ -87,6 +88,8 @@ CHECKPOINT_ID: Final = "tracehouse.checkpoint.id"
 BUDGET_PREFIX: Final = "tracehouse.budget."
 BUDGET_SPENT_USD: Final = "tracehouse.budget.spent_usd"
 BUDGET_FRACTION: Final = "tracehouse.budget.fraction"
+BUDGET_PROMPT_ESTIMATE: Final = "tracehouse.budget.prompt_estimate"  # tokens reserved for the prompt
+USAGE_ESTIMATED: Final = "tracehouse.usage.estimated"  # true when the provider reported no usage
 MODEL_TIER_SWITCH: Final = "tracehouse.model.tier_switch"
 BREAKER_STATE: Final = "tracehouse.breaker.state"
 DEDUP_HIT: Final = "tracehouse.dedup.hit"  # true on a step that reused a concurrent/earlier identical execution
@@ -175,7 +178,7 @@ CONTRACT_EDGE: Final = "tracehouse.contract.edge"
 CONTRACT_VERSION: Final = "tracehouse.contract.version"
 CONTRACT_VIOLATION: Final = "tracehouse.contract.violation"  # payload, obligations, success
 ARBITER_WINNER: Final = "tracehouse.arbiter.winner"
-RUN_STATUS: Final = "tracehouse.run.status"  # succeeded, failed, interrupted
+RUN_STATUS: Final = "tracehouse.run.status"  # succeeded, failed, interrupted, budget_exceeded
 RESUMED_FROM: Final = "tracehouse.run.resumed_from"  # last checkpoint id of the run being resumed
 EFFECT_KEY: Final = "tracehouse.effect.key"
 INTERRUPT_ID: Final = "tracehouse.interrupt.id"

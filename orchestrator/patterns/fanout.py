@@ -17,7 +17,7 @@ from .._support import Scope, roundtrip
 from ..budget import Usage
 from ..errors import GraphConfigError
 from ..nodes import Edge, Node, NodeSpec
-from ..state import merge_superstep
+from ..state import StepStatus, merge_superstep
 from ._common import merge_specs, pick_error
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ class FanOut(Node):
         over: Items | None = None,
         aggregate: Node | None = None,
         max_concurrency: int | None = None,
-        keep_partial: bool = False,
+        keep_partial: bool = True,
     ) -> None:
         if bool(branches) == (each is not None):
             raise GraphConfigError(f"fan-out {name!r}: give either branches or each= with over=")
@@ -53,8 +53,9 @@ class FanOut(Node):
         self.over = over
         self.aggregate = aggregate
         self.max_concurrency = max_concurrency
-        # keep_partial: on failure, commit what the finished branches wrote before raising (the run's partial
-        # result); a resume then does not re-run the failed branches. Off: nothing merges, resume re-runs them.
+        # keep_partial (default): on failure, what the finished (paid-for) branches wrote is merged into the run's
+        # state before raising, so the result carries it; that merge is journalled as `partial`, never replayed,
+        # so a resume still re-runs only the failed branches. Off: nothing merges until every branch succeeds.
         self.keep_partial = keep_partial
 
     def _plan(self, frame: Frame) -> list[tuple[Node, Any]]:
@@ -79,6 +80,7 @@ class FanOut(Node):
         frames: list[Frame],
         outputs: list[Any],
         usage: Usage,
+        status: StepStatus = "succeeded",
     ) -> list[Any]:
         writes = merge_superstep(
             frame.scope.schema,
@@ -86,7 +88,15 @@ class FanOut(Node):
         )
         outputs = roundtrip(outputs)
         frame.run.commit(
-            frame, key=key, name=self.name, kind="merge", writes=writes, output=outputs, usage=usage, checkpoint=True
+            frame,
+            key=key,
+            name=self.name,
+            kind="merge",
+            writes=writes,
+            output=outputs,
+            usage=usage if status == "succeeded" else Usage(),  # the branches' own rows carry their usage on resume
+            checkpoint=True,
+            status=status,
         )
         return outputs
 
@@ -103,7 +113,7 @@ class FanOut(Node):
         if self.keep_partial:
             for i in errors:
                 frames[i].scope.writes.clear()
-            self._merge(frame, key, plan, frames, outputs, usage)
+            self._merge(frame, key, plan, frames, outputs, usage, status="partial")
         raise pick_error(errors)
 
     def execute(self, frame: Frame) -> Any:

@@ -2,8 +2,8 @@
 
 It speaks `POST /v1/chat/completions` (plain text, tool calls and `response_format`) and reports
 usage the way a real provider does: by its own count of the prompt, not the client's estimate. Its default count is
-"dense": one token per 3 bytes of the JSON of the messages and tools, which is what real tokenizers do to
-JSON-heavy prompts and what the old chars/4 estimate under-counted.
+"dense": one token per 3 bytes, which is what real tokenizers do to JSON-heavy prompts and what the old chars/4
+estimate under-counted.
 Replies are scripted: a list consumed in order (the last one repeating) or a function of the request body.
 """
 
@@ -34,9 +34,17 @@ class Reply:
 
 
 def dense_tokens(body: dict[str, Any]) -> int:
-    """The server's own prompt count: bytes of the messages and tools as JSON, over 3."""
-    text = json.dumps([body.get("messages"), body.get("tools")], separators=(",", ":"))
-    return math.ceil(len(text.encode()) / 3)
+    """The server's own prompt count: one token per 3 bytes of each message's text (and tool calls), 3 per message
+    for its framing, and the tool schemas' JSON at the same rate."""
+    total = 0
+    for m in body.get("messages") or []:
+        content = m.get("content")
+        text = content if isinstance(content, str) else json.dumps(content)
+        text += json.dumps(m["tool_calls"]) if m.get("tool_calls") else ""
+        total += math.ceil(len(text.encode()) / 3) + 3
+    if body.get("tools"):
+        total += math.ceil(len(json.dumps(body["tools"]).encode()) / 3)
+    return total
 
 
 Responder = Callable[[dict[str, Any]], "Reply | str"]
