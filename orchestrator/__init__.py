@@ -30,6 +30,7 @@ from .errors import (
     LimitExceeded,
     LoopDetected,
     OrchestratorError,
+    OutputInvalid,
     ProviderError,
     RetryBudgetExhausted,
     StateConflict,
@@ -40,11 +41,21 @@ from .errors import (
 from .loops import LoopPolicy
 from .nodes import Agent, Handoff, Node, Result, agent
 from .patterns import FanOut, Route, Router, Sequential, StateMachine, Supervisor, Swarm, Task
-from .providers import FakeProvider, ModelRequest, ModelResponse, OpenAICompatibleProvider, Provider, Scripted, fail
+from .providers import (
+    FakeProvider,
+    ModelRequest,
+    ModelResponse,
+    OpenAICompatibleProvider,
+    Provider,
+    Scripted,
+    ToolCall,
+    fail,
+)
 from .retry import RetryBudgetConfig, RetryPolicy
 from .runtime import AgentContext, RunResult
 from .state import Key, SQLiteStateStore, StateSchema, StateStore
 from .summarise import ContextPolicy
+from .tools import Tool, tool
 
 __all__ = [
     "Agent",
@@ -88,6 +99,7 @@ __all__ = [
     "OpenAICompatibleProvider",
     "Orchestrator",
     "OrchestratorError",
+    "OutputInvalid",
     "Provider",
     "ProviderError",
     "RealClock",
@@ -110,9 +122,12 @@ __all__ = [
     "Supervisor",
     "Swarm",
     "Task",
+    "Tool",
+    "ToolCall",
     "UndeclaredWrite",
     "UnpricedModel",
     "Usage",
     "agent",
     "fail",
+    "tool",
 ]

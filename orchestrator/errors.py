@@ -155,6 +155,15 @@ class HumanInputRequired(TerminalError):
         super().__init__(f"waiting for a human decision on interrupt {interrupt_id}")
 
 
+class OutputInvalid(OrchestratorError):
+    """The model's answer does not validate against the requested output type (after the re-asks it was allowed)."""
+
+    def __init__(self, type_name: str, detail: str) -> None:
+        self.type_name = type_name
+        self.detail = detail
+        super().__init__(f"answer is not a valid {type_name}: {detail}")
+
+
 class ProviderError(OrchestratorError):
     """A model provider or tool endpoint failed; `retryable` follows the breaker's classification."""
 

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from opentelemetry import trace as otel_trace
 from opentelemetry.trace import Link
+from pydantic import BaseModel
 
 from tracehouse import sdk
 from tracehouse.sdk import semconv as sc
@@ -29,6 +30,7 @@ from ._support import Scope, StateView, last_values, roundtrip, step_key
 from .arbitration import Arbiter, Candidate, Decision, choose_by_human
 from .breaker import BreakerRegistry, CircuitBreaker, Transition, model_breaker_name, tool_breaker_name
 from .budget import FINALIZE_ONLY_AT, Ledger, Limits, ModelChoice, Role, Usage, choose_model
+from .chat import call_tools, chat
 from .clock import Clock
 from .contracts import HandoffContract, find_contract
 from .dedup import Deduper, DedupResult, task_key
@@ -50,14 +52,26 @@ from .errors import (
 )
 from .loops import LoopGuard, LoopPolicy
 from .nodes import Agent, Handoff, Node, Result
-from .providers.base import ModelRequest, ModelResponse, Provider
+from .providers.base import ModelRequest, ModelResponse, Provider, ToolCall
 from .retry import NO_RETRY, RetryBudget, RetryBudgetConfig, RetryPolicy
 from .state import Checkpoint, Interrupt, StateSchema, StateStore, StepRecord, StepStatus, Write
 from .summarise import ContextPolicy, apply_compaction, check_fits, messages_to_summarise, plan_compaction
 from .tokens import Tokenizer
+from .tools import Tool, output_format
 
 T = TypeVar("T")
 Message = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ModelOffer:
+    """What a model call offers besides the messages: tool schemas and a structured-output format."""
+
+    tools: tuple[dict[str, Any], ...] = ()
+    response_format: dict[str, Any] | None = None
+
+
+NO_OFFER = ModelOffer()
 
 
 @dataclass(frozen=True)
@@ -161,7 +175,11 @@ class AgentContext:
         temperature: float | None = None,
         model: str | None = None,
         role: str | None = None,
+        tools: Sequence[Tool] = (),
+        output_type: type[BaseModel] | None = None,
     ) -> ModelResponse:
+        """One model call. `tools` are offered (the model may answer with `tool_calls`; run them with
+        `call_tools`); `output_type` asks for JSON matching a Pydantic model (validate it yourself, or use `chat`)."""
         return self._run.llm(
             self._frame,
             self.agent,
@@ -171,10 +189,45 @@ class AgentContext:
             temperature=temperature,
             model=model,
             role=role,
+            tools=tools,
+            output_type=output_type,
         )
 
     async def allm(self, prompt: str | Sequence[Message], **kwargs: Any) -> ModelResponse:
         return await self._run.offload(lambda: self.llm(prompt, **kwargs))
+
+    def call_tools(self, calls: Sequence[ToolCall], tools: Sequence[Tool]) -> list[Message]:
+        """Run the tool calls a model chose (in parallel) through the run's choke point; one `tool` message each."""
+        return call_tools(self._run, self._frame, tools, calls)
+
+    def chat(
+        self,
+        prompt: str | Sequence[Message],
+        *,
+        tools: Sequence[Tool] = (),
+        output_type: type[BaseModel] | None = None,
+        max_turns: int = 10,
+        output_retries: int = 2,
+        **llm_options: Any,
+    ) -> Any:
+        """Let the model use `tools` until it answers; return the text, or an `output_type` instance (an invalid
+        answer is fed back up to `output_retries` times, each taken from the run's retry budget)."""
+        return chat(
+            self,
+            prompt,
+            tools=tools,
+            output_type=output_type,
+            max_turns=max_turns,
+            output_retries=output_retries,
+            **llm_options,
+        )
+
+    def try_retry(self) -> bool:
+        """Take one retry from the run's retry budget (False when it is spent)."""
+        if not self._run.retry_budget.try_acquire():
+            return False
+        self._run._account(self._frame, Usage(retries=1))
+        return True
 
     def tool(
         self,
@@ -901,6 +954,8 @@ class Run:
         temperature: float | None,
         model: str | None,
         role: str | None,
+        tools: Sequence[Tool] = (),
+        output_type: type[BaseModel] | None = None,
     ) -> ModelResponse:
         key, _path = frame.next_key("llm")
         rec = self.records.get(key)
@@ -924,7 +979,8 @@ class Run:
         choice = choose_model(role_obj, requested, self.ledger.fraction())
         if self.cfg.context is not None:
             messages = self._compact(frame, agent, key, messages, choice.chosen)
-        response = self._call_model(frame, agent, key, messages, choice, max_tokens, temperature)
+        offer = ModelOffer(tuple(t.schema for t in tools), None if output_type is None else output_format(output_type))
+        response = self._call_model(frame, agent, key, messages, choice, max_tokens, temperature, offer)
         over = self.ledger.overspend()
         if over is not None:
             raise over
@@ -984,11 +1040,12 @@ class Run:
         choice: ModelChoice,
         max_tokens: int,
         temperature: float | None,
+        offer: ModelOffer = NO_OFFER,
     ) -> ModelResponse:
         provider = self.cfg.provider
         breaker = self.cfg.breakers.get(model_breaker_name(provider.name, choice.chosen))
         policy = self.cfg.retry
-        prompt_tokens = self.cfg.tokenizer(messages, ())
+        prompt_tokens = self.cfg.tokenizer(messages, offer.tools)
         finalize = frame.finalize or agent.finalize
         attempt = 0
         while True:
@@ -1024,7 +1081,14 @@ class Run:
                         )
                     span.set_input(messages)
                     request = ModelRequest(
-                        choice.chosen, messages, max_tokens, temperature, self._timeout(), agent.name
+                        choice.chosen,
+                        messages,
+                        max_tokens,
+                        temperature,
+                        self._timeout(),
+                        agent.name,
+                        tools=offer.tools,
+                        response_format=offer.response_format,
                     )
                     self.new_calls += 1
                     try:

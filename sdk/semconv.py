@@ -195,3 +195,4 @@ EVENT_ARBITER_BALLOT: Final = "tracehouse.arbiter.ballot"
 EVENT_ESCALATION: Final = "tracehouse.escalation"
 EVENT_TRANSITION: Final = "tracehouse.state_machine.transition"
 EVENT_DEDUP_HIT: Final = "tracehouse.dedup.hit"
+EVENT_OUTPUT_INVALID: Final = "tracehouse.output.invalid"  # a structured answer failed validation, fed back

@@ -1,5 +1,8 @@
 """An OpenAI-compatible chat-completions provider over httpx, for any base URL (OpenAI, vLLM, Ollama, LiteLLM...).
 
+It sends tool schemas (`tools`) and structured-output requests (`response_format`) and parses the model's
+`tool_calls`. The Responses API is not spoken yet: chat completions is what every compatible server implements.
+
 It never retries (the orchestrator is the one retry layer) and classifies failures like the breaker does:
 timeouts, connection errors, 429 and 5xx are retryable (with `Retry-After`), other 4xx are not.
 httpx is imported when the provider is created, so the light install does not need it unless this is used.
@@ -11,11 +14,12 @@ import os
 from typing import Any
 
 from ..errors import GraphConfigError, ProviderError, ProviderTimeout
-from .base import ModelRequest, ModelResponse, Provider
+from .base import ModelRequest, ModelResponse, Provider, ToolCall
 
 BASE_URL_ENV = "OPENAI_BASE_URL"
 API_KEY_ENV = "OPENAI_API_KEY"
 MODEL_ENV = "TRACEHOUSE_DEFAULT_MODEL"
+WIRE_KEYS = frozenset({"role", "content", "tool_calls", "tool_call_id", "name"})  # our own marks stay local
 
 
 class OpenAICompatibleProvider(Provider):
@@ -63,12 +67,16 @@ class OpenAICompatibleProvider(Provider):
     def _body(self, request: ModelRequest) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": request.model,
-            "messages": [{"role": m["role"], "content": m["content"]} for m in request.messages],
+            "messages": [{k: v for k, v in m.items() if k in WIRE_KEYS} for m in request.messages],
             "max_tokens": request.max_tokens,
             **request.extra,
         }
         if request.temperature is not None:
             body["temperature"] = request.temperature
+        if request.tools:
+            body["tools"] = list(request.tools)
+        if request.response_format is not None:
+            body["response_format"] = request.response_format
         return body
 
     def complete(self, request: ModelRequest) -> ModelResponse:
@@ -114,14 +122,21 @@ class OpenAICompatibleProvider(Provider):
         choice = (data.get("choices") or [{}])[0]
         usage = data.get("usage") or {}
         details = usage.get("prompt_tokens_details") or {}
+        message = choice.get("message") or {}
+        calls = tuple(
+            ToolCall(c.get("id") or f"call_{i}", c["function"]["name"], c["function"].get("arguments") or "{}")
+            for i, c in enumerate(message.get("tool_calls") or ())
+            if c.get("function")
+        )
         return ModelResponse(
-            text=(choice.get("message") or {}).get("content") or "",
+            text=message.get("content") or "",
             model=data.get("model") or request.model,
             input_tokens=usage.get("prompt_tokens"),
             output_tokens=usage.get("completion_tokens"),
             cache_read_tokens=details.get("cached_tokens"),
             finish_reason=choice.get("finish_reason") or "stop",
             id=data.get("id"),
+            tool_calls=calls,
         )
 
     def close(self) -> None:
