@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from tracehouse.sdk import semconv as sc
 
-from .errors import LimitExceeded, OrchestratorError, OutputInvalid
+from .errors import LimitExceeded, OrchestratorError, OutputInvalid, ToolDenied
 from .providers.base import ToolCall
 from .tools import Tool, ToolArgumentsInvalid, parse_output
 
@@ -65,7 +65,10 @@ def _run_one(run: Run, frame: Frame, table: Mapping[str, Tool], call: ToolCall) 
             idempotent=found.idempotent,
             retry=found.retry,
             dedup=found.dedup,
+            needs_approval=found.needs_approval,
         )
+    except ToolDenied as exc:
+        return {"error": str(exc)}
     except OrchestratorError:
         raise
     except Exception as exc:

@@ -24,7 +24,16 @@ from .providers.base import Provider
 from .providers.openai_compat import OpenAICompatibleProvider
 from .retry import RetryBudgetConfig, RetryPolicy
 from .runtime import Frame, Run, RunConfig, RunResult, resume_links, terminal_attrs
-from .state import BranchRecord, Checkpoint, RunRecord, SQLiteStateStore, StateSchema, StateStore
+from .state import (
+    BranchRecord,
+    Checkpoint,
+    Interrupt,
+    RunRecord,
+    SQLiteStateStore,
+    StateSchema,
+    StateStore,
+    answer_interrupt,
+)
 from .summarise import ContextPolicy
 from .tokens import Tokenizer, conservative_tokens
 
@@ -175,8 +184,12 @@ class Orchestrator:
     def history(self, trace_id: str, branch: str = "main") -> list[Checkpoint]:
         return self.store.history(trace_id, branch)
 
-    def pending_interrupts(self, trace_id: str) -> list[Any]:
-        return [i for i in self.store.interrupts(trace_id) if i.status == "pending"]
+    def pending_interrupts(self, trace_id: str) -> list[Interrupt]:
+        return self.store.pending_interrupts(trace_id)
+
+    def answer(self, trace_id: str, interrupt_id: str, answer: Any) -> None:
+        """Record a person's answer (the run continues on `resume`); `interrupt_id` may be a unique prefix."""
+        answer_interrupt(self.store, trace_id, interrupt_id, answer)
 
     # -- internals ---------------------------------------------------------------------------------------------
 
@@ -187,7 +200,7 @@ class Orchestrator:
         if record.fingerprint != self.fingerprint:
             raise GraphFingerprintMismatch(trace_id, record.fingerprint, self.fingerprint)
         for interrupt_id, answer in (answers or {}).items():
-            self.store.answer_interrupt(trace_id, interrupt_id, answer)
+            answer_interrupt(self.store, trace_id, interrupt_id, answer)
         return record
 
     def _fork_of(self, trace_id: str, branch: str) -> tuple[str, int, dict[str, Any]] | None:

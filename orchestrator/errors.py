@@ -134,25 +134,38 @@ class ContextOverflow(OrchestratorError):
         super().__init__(f"prompt of ~{tokens} tokens does not fit a {window}-token window after compaction")
 
 
-class EffectInDoubt(TerminalError):
-    """A non-idempotent side effect started before a crash and has no recorded result: it is not re-run."""
+class HumanInputRequired(TerminalError):
+    """The run is paused on a persisted interrupt; resume it with the human's answer. A pause, not a failure: the
+    run's status is `interrupted` and no span is marked as an error."""
 
-    def __init__(self, effect_key: str, step: str) -> None:
+    def __init__(self, interrupt_id: str, payload: Any, message: str | None = None) -> None:
+        self.interrupt_id = interrupt_id
+        self.payload = payload
+        super().__init__(message or f"waiting for a human decision on interrupt {interrupt_id}")
+
+
+class EffectInDoubt(HumanInputRequired):
+    """A non-idempotent side effect started before a crash and has no recorded result: it is not re-run. A person
+    answers the interrupt with "happened" (optionally `{"happened": true, "result": ...}`) or "rerun"."""
+
+    def __init__(self, effect_key: str, step: str, interrupt_id: str = "") -> None:
         self.effect_key = effect_key
         self.step = step
         super().__init__(
+            interrupt_id,
+            {"tool": step, "effect_key": effect_key},
             f"side effect {effect_key[:12]} of step {step} may or may not have happened before the crash; "
-            "it is not idempotent, so it was not re-run: escalate to a human"
+            "it is not idempotent, so it was not re-run: a person answers whether it happened",
         )
 
 
-class HumanInputRequired(TerminalError):
-    """The run is paused on a persisted interrupt; resume it with the human's answer."""
+class ToolDenied(OrchestratorError):
+    """A person declined a tool call that needs approval (the model is told; code calling the tool sees this)."""
 
-    def __init__(self, interrupt_id: str, payload: Any) -> None:
-        self.interrupt_id = interrupt_id
-        self.payload = payload
-        super().__init__(f"waiting for a human decision on interrupt {interrupt_id}")
+    def __init__(self, tool: str, reason: str | None) -> None:
+        self.tool = tool
+        self.reason = reason
+        super().__init__(f"a person declined the call to {tool}" + (f": {reason}" if reason else ""))
 
 
 class OutputInvalid(OrchestratorError):

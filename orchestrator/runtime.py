@@ -14,14 +14,15 @@ import contextvars
 import inspect
 import random
 import threading
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from opentelemetry import trace as otel_trace
 from opentelemetry.trace import Link
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from tracehouse import sdk
 from tracehouse.sdk import semconv as sc
@@ -47,6 +48,7 @@ from .errors import (
     LoopDetected,
     OrchestratorError,
     RetryBudgetExhausted,
+    ToolDenied,
     UndeclaredWrite,
     is_retryable,
 )
@@ -60,6 +62,7 @@ from .tokens import Tokenizer
 from .tools import Tool, output_format
 
 T = TypeVar("T")
+S = TypeVar("S")
 Message = dict[str, Any]
 
 
@@ -239,7 +242,10 @@ class AgentContext:
         idempotent: bool = True,
         retry: RetryPolicy | None = None,
         dedup: bool = False,
+        needs_approval: bool = False,
     ) -> Any:
+        """Call `fn(**args)` through the run's choke point. `needs_approval` pauses the run until a person approves
+        this call (ToolDenied if they decline)."""
         return self._run.tool(
             self._frame,
             name,
@@ -249,7 +255,14 @@ class AgentContext:
             idempotent=idempotent,
             retry=retry,
             dedup=dedup,
+            needs_approval=needs_approval,
         )
+
+    def interrupt(self, question: str, schema: type[BaseModel] | None = None) -> Any:
+        """Ask a person: the first time, the run pauses (status `interrupted`, the question persisted with a
+        checkpoint); resumed with an answer, this returns it — validated as `schema` when given (an answer that
+        does not fit is asked again)."""
+        return self._run.ask(self._frame, question, schema)
 
     async def atool(
         self, name: str, fn: Callable[..., Any], args: Mapping[str, Any] | None = None, **kwargs: Any
@@ -628,7 +641,7 @@ class Run:
             inner = self._inner_frame(frame, agent, path, attempt, usage)
             committed = False
             try:
-                with self._agent_span(agent, key, attempt, policy.max_attempts > 1) as span:
+                with pausable(self._agent_span(agent, key, attempt, policy.max_attempts > 1)) as span:
                     self._agent_begin(span, frame, agent, key, payload)
                     if agent.is_async:
                         raise OrchestratorError(f"agent {agent.name} is async: run the workflow with arun()")
@@ -676,7 +689,7 @@ class Run:
             inner = self._inner_frame(frame, agent, path, attempt, usage)
             committed = False
             try:
-                with self._agent_span(agent, key, attempt, policy.max_attempts > 1) as span:
+                with pausable(self._agent_span(agent, key, attempt, policy.max_attempts > 1)) as span:
                     self._agent_begin(span, frame, agent, key, payload)
                     actx = AgentContext(self, inner, agent, span, attempt)
                     if agent.is_async:
@@ -783,8 +796,7 @@ class Run:
             self._edge_hops[(source, target)] = self._edge_hops.get((source, target), 0) + 1
             return self._replay(frame, rec)
         usage = Usage()
-        span_cm = sdk.handoff(source, target, reason=reason, payload=payload)
-        with span_cm as span:
+        with pausable(sdk.handoff(source, target, reason=reason, payload=payload)) as span:
             node, contract, payload = self._handoff_prelude(frame, source, target, payload, span, key)
             attempt = 0
             while True:
@@ -822,7 +834,7 @@ class Run:
             frame.occ[f"handoff:{target}"] -= 1
             return self.handoff(frame, source, target, payload, reason)
         usage = Usage()
-        with sdk.handoff(source, target, reason=reason, payload=payload) as span:
+        with pausable(sdk.handoff(source, target, reason=reason, payload=payload)) as span:
             node, contract, payload = self._handoff_prelude(frame, source, target, payload, span, key)
             attempt = 0
             while True:
@@ -854,6 +866,69 @@ class Run:
             return roundtrip(out)
 
     # -- interrupts --------------------------------------------------------------------------------------------
+
+    def ask(self, frame: Frame, question: str, schema: type[BaseModel] | None) -> Any:
+        """`ctx.interrupt`: the person's answer (validated as `schema`), or pause the run until there is one."""
+        key, _ = frame.next_key("interrupt")
+        payload = {"question": question, "schema": None if schema is None else schema.model_json_schema()}
+        answer = self._interrupt(key, "question", payload, otel_trace.get_current_span())
+        if schema is None:
+            return answer
+        try:
+            return schema.model_validate(answer)
+        except ValidationError as exc:
+            self._reask(key, "question", {**payload, "invalid_answer": answer, "error": str(exc)[:500]}, exc)
+
+    def approve(self, frame: Frame, tool: str, args: Mapping[str, Any]) -> None:
+        """A tool that needs approval: return when a person approved this call, raise ToolDenied when they declined,
+        pause the run until they answer."""
+        key, _ = frame.next_key(f"approval:{tool}")
+        payload = {"tool": tool, "args": dict(args)}
+        answer = self._interrupt(key, "approval", payload, otel_trace.get_current_span())
+        verdict = approval_of(answer)
+        if verdict is None:
+            self._reask(
+                key,
+                "approval",
+                {
+                    **payload,
+                    "invalid_answer": answer,
+                    "error": 'answer "approve", "deny" or {"approved": bool, "reason": str}',
+                },
+            )
+        elif not verdict[0]:
+            raise ToolDenied(tool, verdict[1])
+
+    def _settle_in_doubt(self, frame: Frame, key: str, name: str, effect_key: str) -> Any:
+        """A person's word on an in-doubt effect: "happened" (its result, recorded; returned), "rerun" (None: run it
+        again), or no answer yet (pause)."""
+        answer = next(
+            (
+                i.answer
+                for i in self.cfg.store.interrupts(self.trace_id)
+                if i.interrupt_id == key and i.status == "answered"
+            ),
+            None,
+        )
+        verdict = in_doubt_verdict(answer)
+        if verdict is None:
+            self._in_doubt(frame, key, name, effect_key)
+        happened, result = verdict
+        if not happened:
+            return None
+        out = roundtrip(result)
+        self.cfg.store.record_effect_result(effect_key, out)
+        self.commit(
+            frame, key=key, name=name, kind="tool", writes=[], output=out, usage=Usage(tool_calls=1), checkpoint=False
+        )
+        return out
+
+    def _reask(self, key: str, kind: str, payload: Any, cause: BaseException | None = None) -> NoReturn:
+        """The answer did not fit: the interrupt is pending again, saying why, and the run pauses."""
+        self.cfg.store.reopen_interrupt(self.trace_id, key, roundtrip(payload))
+        raise HumanInputRequired(
+            key, payload, f"the answer to interrupt {key} did not fit ({kind}): asked again"
+        ) from cause
 
     def _interrupt(self, key: str, kind: str, payload: Any, span: sdk.StepSpan | Any) -> Any:
         """The human's answer to interrupt `key`, or persist it (with a checkpoint) and pause the run."""
@@ -891,7 +966,7 @@ class Run:
         if rec is not None:
             out = self._replay(frame, rec)
             return _decision_from(out, cands)
-        with sdk.agent("arbiter", id=key[:16], description="arbitration of conflicting outputs") as span:
+        with pausable(sdk.agent("arbiter", id=key[:16], description="arbitration of conflicting outputs")) as span:
             span.set_attribute(sc.STEP_KEY, key)
             span.set_input([{"agent": c.agent, "answer": c.answer, "confidence": c.confidence} for c in cands])
             for c in cands:
@@ -1198,11 +1273,14 @@ class Run:
         idempotent: bool,
         retry: RetryPolicy | None,
         dedup: bool,
+        needs_approval: bool = False,
     ) -> Any:
         key, _ = frame.next_key(f"tool:{name}")
         rec = self.records.get(key)
         if rec is not None:
             return self._replay(frame, rec)
+        if needs_approval:
+            self.approve(frame, name, args)
         agent = frame.agent or ""
         if dedup:
             dkey = task_key(kind="tool_call", agent="*", action=name, inputs=args, scope=self.trace_id)
@@ -1266,7 +1344,9 @@ class Run:
                 )
                 return out, None
             if prior is not None and not idempotent:
-                self._in_doubt(frame, key, name, effect_key)
+                settled = self._settle_in_doubt(frame, key, name, effect_key)
+                if settled is not None:
+                    return settled, None
         policy = retry or (self.cfg.retry if (idempotent or not side_effect) else NO_RETRY)
         breaker = self.cfg.breakers.get(tool_breaker_name(name))
         attempt = 0
@@ -1339,8 +1419,8 @@ class Run:
             return asyncio.run_coroutine_threadsafe(_await(result), self._loop).result()
         return result
 
-    def _in_doubt(self, frame: Frame, key: str, name: str, effect_key: str) -> None:
-        with sdk.tool(name, call_id=key[:16]) as span:
+    def _in_doubt(self, frame: Frame, key: str, name: str, effect_key: str) -> NoReturn:
+        with pausable(sdk.tool(name, call_id=key[:16])) as span:
             span.set_attributes({sc.STEP_KEY: key, sc.EFFECT_KEY: effect_key})
             span.add_event(
                 sc.EVENT_ESCALATION, {sc.EFFECT_KEY: effect_key, "tracehouse.escalation.kind": "effect_in_doubt"}
@@ -1362,7 +1442,54 @@ class Run:
                 status="in_doubt",
                 error="EffectInDoubt",
             )
-            raise EffectInDoubt(effect_key, name)
+            raise EffectInDoubt(effect_key, name, key)
+
+
+@contextmanager
+def pausable(cm: AbstractContextManager[S]) -> Iterator[S]:
+    """A step span that ends cleanly when the run pauses for a person: a pause is the `interrupted` state, not an
+    error, so it must not become an ERROR span (error-rate alerts and loop detection would count it)."""
+    handle = cm.__enter__()
+    try:
+        yield handle
+    except HumanInputRequired as exc:
+        span = getattr(handle, "span", None)
+        if span is not None:
+            span.set_attribute(sc.INTERRUPT_ID, exc.interrupt_id)
+            span.add_event(sc.EVENT_INTERRUPTED, {sc.INTERRUPT_ID: exc.interrupt_id})
+        cm.__exit__(None, None, None)
+        raise
+    except BaseException as exc:
+        if not cm.__exit__(type(exc), exc, exc.__traceback__):
+            raise
+    else:
+        cm.__exit__(None, None, None)
+
+
+def approval_of(answer: Any) -> tuple[bool, str | None] | None:
+    """(approved, reason) from a person's answer: true/false, approve/deny (yes/no), or {"approved", "reason"}."""
+    if isinstance(answer, bool):
+        return answer, None
+    if isinstance(answer, str) and answer.strip().lower() in APPROVE_WORDS | DENY_WORDS:
+        return answer.strip().lower() in APPROVE_WORDS, None
+    if isinstance(answer, Mapping) and isinstance(answer.get("approved"), bool):
+        reason = answer.get("reason")
+        return answer["approved"], None if reason is None else str(reason)
+    return None
+
+
+def in_doubt_verdict(answer: Any) -> tuple[bool, Any] | None:
+    """(happened, result) from a person's answer about an in-doubt effect: "happened", "rerun" or
+    {"happened": bool, "result": ...}."""
+    if isinstance(answer, str) and answer.strip().lower() in ("happened", "rerun"):
+        return answer.strip().lower() == "happened", None
+    if isinstance(answer, Mapping) and isinstance(answer.get("happened"), bool):
+        return answer["happened"], answer.get("result")
+    return None
+
+
+APPROVE_WORDS = frozenset({"approve", "approved", "yes", "y"})
+DENY_WORDS = frozenset({"deny", "denied", "no", "n"})
 
 
 def _off_loop(loop: asyncio.AbstractEventLoop) -> bool:

@@ -185,7 +185,8 @@ class BranchRecord:
 
 @dataclass(frozen=True)
 class Interrupt:
-    """A persisted pause waiting for a human (arbitration escalation, contract escalation, in-doubt effect)."""
+    """A persisted pause waiting for a person: `kind` is question (`ctx.interrupt`), approval (a tool that needs
+    one), arbitration, contract or effect_in_doubt."""
 
     trace_id: str
     interrupt_id: str
@@ -251,6 +252,14 @@ class StateStore(ABC):
 
     @abstractmethod
     def interrupts(self, trace_id: str) -> list[Interrupt]: ...
+
+    @abstractmethod
+    def pending_interrupts(self, trace_id: str | None = None) -> list[Interrupt]:
+        """Interrupts waiting for a person, of one run or of every run in the store (what the CLI lists)."""
+
+    @abstractmethod
+    def reopen_interrupt(self, trace_id: str, interrupt_id: str, payload: Any) -> None:
+        """Back to pending with a new payload (an answer that did not fit what was asked)."""
 
     @abstractmethod
     def close(self) -> None:
@@ -528,6 +537,43 @@ class SQLiteStateStore(StateStore):
             Interrupt(trace_id, r[0], r[1], json.loads(r[2]), json.loads(r[3]) if r[3] else None, r[4]) for r in rows
         ]
 
+    def pending_interrupts(self, trace_id: str | None = None) -> list[Interrupt]:
+        sql = "SELECT trace_id, interrupt_id, kind, payload FROM interrupts WHERE status = 'pending'"
+        params: tuple[Any, ...] = ()
+        if trace_id is not None:
+            sql += " AND trace_id = ?"
+            params = (trace_id,)
+        with self._lock:
+            rows = self._conn.execute(sql + " ORDER BY trace_id, interrupt_id", params).fetchall()
+        return [Interrupt(r[0], r[1], r[2], json.loads(r[3]), None, "pending") for r in rows]
+
+    def reopen_interrupt(self, trace_id: str, interrupt_id: str, payload: Any) -> None:
+        with self._lock:
+            self._conn.execute(
+                "UPDATE interrupts SET payload = ?, answer = NULL, status = 'pending' "
+                "WHERE trace_id = ? AND interrupt_id = ?",
+                (_dumps(payload), trace_id, interrupt_id),
+            )
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def answer_interrupt(store: StateStore, trace_id: str, interrupt_id: str, answer: Any) -> Interrupt:
+    """Answer the pending interrupt of `trace_id` whose id is `interrupt_id` or starts with it (ids are 32 hex
+    characters; people type a prefix). A one-line error names what is wrong."""
+    pending = [i for i in store.pending_interrupts(trace_id) if i.interrupt_id.startswith(interrupt_id)]
+    if not pending:
+        raise InterruptNotFound(f"run {trace_id} has no pending interrupt {interrupt_id!r}")
+    if len(pending) > 1:
+        raise InterruptNotFound(f"interrupt prefix {interrupt_id!r} matches {len(pending)} pending interrupts")
+    store.answer_interrupt(trace_id, pending[0].interrupt_id, answer)
+    return pending[0]
+
+
+class InterruptNotFound(KeyError):
+    """No pending interrupt (or more than one) matches what was given."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "no such interrupt"

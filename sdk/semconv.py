@@ -196,3 +196,4 @@ EVENT_ESCALATION: Final = "tracehouse.escalation"
 EVENT_TRANSITION: Final = "tracehouse.state_machine.transition"
 EVENT_DEDUP_HIT: Final = "tracehouse.dedup.hit"
 EVENT_OUTPUT_INVALID: Final = "tracehouse.output.invalid"  # a structured answer failed validation, fed back
+EVENT_INTERRUPTED: Final = "tracehouse.interrupted"  # the step paused for a person (not an error)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from opentelemetry.trace import StatusCode
 
 from tests.orchestrator.chain_workflow import Service, build, calls
 from tracehouse.orchestrator import (
@@ -290,3 +291,26 @@ def test_step_cap_stops_cycle_and_is_resumable_with_a_raised_cap() -> None:
     finished = orch.resume(capped.trace_id, limits=Limits(max_steps=100))
     assert finished.ok and finished.state["n"] == 30
     assert len(provider.calls) - calls_before == 10  # only the 20 new steps ran (10 of them ping)
+
+
+@pytest.mark.parametrize("answer", ["happened", "rerun"])
+def test_a_person_settles_an_in_doubt_effect(tmp_path: Path, spans: Any, answer: str) -> None:
+    assert _child(tmp_path, "inside_effect", idempotent=False) == -signal.SIGKILL
+    trace_id = _only_run(tmp_path / "runs.db")
+    orch = build(tmp_path / "runs.db", tmp_path / "calls.log", tmp_path / "service.json", idempotent=False)
+    paused = orch.resume(trace_id)
+    assert paused.status == "interrupted" and isinstance(paused.error, EffectInDoubt)
+    assert not [s for s in spans.all() if s.status.status_code == StatusCode.ERROR]  # a pause, not a failure
+    [pending] = orch.pending_interrupts(trace_id)
+    verdict: Any = {"happened": True, "result": {"charged": 42, "key": "from the bank statement"}}
+    orch.answer(trace_id, pending.interrupt_id[:10], verdict if answer == "happened" else "rerun")
+
+    done = orch.resume(trace_id)
+    assert done.ok, done.error
+    service = Service(tmp_path / "service.json").state()
+    if answer == "happened":
+        assert len(service["calls"]) == 1  # not run again: the person said it happened
+        assert "charged 42" in done.state["s3"]
+    else:
+        assert len(service["calls"]) == 2  # the person said to run it again
+    assert orch.pending_interrupts(trace_id) == []
