@@ -23,7 +23,17 @@ from .nodes import Node
 from .providers.base import Provider
 from .providers.openai_compat import OpenAICompatibleProvider
 from .retry import RetryBudgetConfig, RetryPolicy
-from .runtime import Frame, Run, RunConfig, RunResult, resume_links, terminal_attrs
+from .runtime import (
+    Frame,
+    Run,
+    RunConfig,
+    RunResult,
+    flush_spans,
+    origin_parent,
+    resume_links,
+    run_id,
+    terminal_attrs,
+)
 from .state import (
     BranchRecord,
     Checkpoint,
@@ -71,10 +81,13 @@ class Orchestrator:
         tokenizer: Tokenizer | None = None,
         model_prices: Mapping[str, tuple[float, float]] | None = None,
         allow_unpriced: Sequence[str] = (),
+        flush_spans: bool = True,
     ) -> None:
         """`tokenizer` counts prompt tokens for reservations (default: a conservative byte count, see `tokens.py`);
         `model_prices` adds USD-per-million (input, output) prices to the table; `allow_unpriced` names models that
-        may run under a cost cap without a price (their calls are marked unpriced, never costed at $0)."""
+        may run under a cost cap without a price (their calls are marked unpriced, never costed at $0).
+        `flush_spans` exports finished spans before each step and at the end of a run, so a process that dies
+        mid-run has already exported the trace of every step it finished."""
         self.name = name
         self.flow = flow
         self.limits = limits or Limits()
@@ -107,6 +120,7 @@ class Orchestrator:
             arbiter=arbiter or Arbiter(),
             ledger_factory=lambda lim: Ledger(lim, prices, unpriced, has_finalize),
             tokenizer=tokenizer or conservative_tokens,
+            flush_spans=flush_spans,
         )
 
     @property
@@ -118,7 +132,9 @@ class Orchestrator:
     def run(
         self, inputs: Mapping[str, Any] | None = None, *, trace_id: str | None = None, limits: Limits | None = None
     ) -> RunResult:
-        """Start a run, or — given the trace id of an existing run — resume it from its last successful step."""
+        """Start a run, or — given the trace id of an existing run — resume it from its last successful step.
+        `trace_id` may be any key of yours ("order-42"): the run's id is then derived from it (`run_id`)."""
+        trace_id = run_id(trace_id)
         if trace_id is not None and self.store.get_run(trace_id) is not None:
             return self.resume(trace_id, limits=limits)
         return self._execute(None, inputs, trace_id, "main", limits, None)
@@ -126,6 +142,7 @@ class Orchestrator:
     async def arun(
         self, inputs: Mapping[str, Any] | None = None, *, trace_id: str | None = None, limits: Limits | None = None
     ) -> RunResult:
+        trace_id = run_id(trace_id)
         if trace_id is not None and self.store.get_run(trace_id) is not None:
             return await self.aresume(trace_id, limits=limits)
         return await self._aexecute(None, inputs, trace_id, "main", limits, None)
@@ -139,6 +156,7 @@ class Orchestrator:
         limits: Limits | None = None,
     ) -> RunResult:
         """Continue a run from its frontier: finished steps are not re-run (their recorded results are reused)."""
+        trace_id = run_id(trace_id)
         record = self._prepare_resume(trace_id, answers)
         return self._execute(record, None, trace_id, branch, limits, self._fork_of(trace_id, branch))
 
@@ -150,6 +168,7 @@ class Orchestrator:
         answers: Mapping[str, Any] | None = None,
         limits: Limits | None = None,
     ) -> RunResult:
+        trace_id = run_id(trace_id)
         record = self._prepare_resume(trace_id, answers)
         return await self._aexecute(record, None, trace_id, branch, limits, self._fork_of(trace_id, branch))
 
@@ -158,6 +177,7 @@ class Orchestrator:
     ) -> str:
         """A new branch whose history is the run's up to `checkpoint_id` (plus `edits`); history is never mutated.
         Run it with `resume(trace_id, branch=...)`."""
+        trace_id = run_id(trace_id)
         self._prepare_resume(trace_id, None)
         cp = self.store.checkpoint(checkpoint_id)
         if cp is None or cp.trace_id != trace_id:
@@ -182,14 +202,14 @@ class Orchestrator:
         return name
 
     def history(self, trace_id: str, branch: str = "main") -> list[Checkpoint]:
-        return self.store.history(trace_id, branch)
+        return self.store.history(run_id(trace_id), branch)
 
     def pending_interrupts(self, trace_id: str) -> list[Interrupt]:
-        return self.store.pending_interrupts(trace_id)
+        return self.store.pending_interrupts(run_id(trace_id))
 
     def answer(self, trace_id: str, interrupt_id: str, answer: Any) -> None:
         """Record a person's answer (the run continues on `resume`); `interrupt_id` may be a unique prefix."""
-        answer_interrupt(self.store, trace_id, interrupt_id, answer)
+        answer_interrupt(self.store, run_id(trace_id), interrupt_id, answer)
 
     # -- internals ---------------------------------------------------------------------------------------------
 
@@ -222,6 +242,8 @@ class Orchestrator:
         links: list[Any] = []
         if record is not None:
             parent, links = resume_links(record.trace_id, record.root_span_id)
+        elif trace_id is not None:
+            parent = origin_parent(trace_id)  # the OpenTelemetry trace id is the run's id, chosen by the caller
         span_cm = sdk.workflow(self.name, parent=parent) if parent is not None else sdk.workflow(self.name)
         span = span_cm.__enter__()
         ctx = span.span.get_span_context()
@@ -273,6 +295,8 @@ class Orchestrator:
         else:
             span_cm.__exit__(None, None, None)
         run.close()
+        if self.config.flush_spans:
+            flush_spans()
         snap = run.ledger.snapshot()
         usage = Usage(
             snap.spent_usd,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import hashlib
 import inspect
 import random
 import threading
@@ -18,7 +19,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar, overload
 
 from opentelemetry import trace as otel_trace
 from opentelemetry.trace import Link
@@ -99,6 +100,7 @@ class RunConfig:
     arbiter: Arbiter
     ledger_factory: Callable[[Limits], Ledger]
     tokenizer: Tokenizer
+    flush_spans: bool = True
     max_workers: int = 16
 
 
@@ -466,6 +468,8 @@ class Run:
         self.ledger.count_step()
         self._account(frame, Usage(steps=1))
         if rec is None:
+            if self.cfg.flush_spans:
+                flush_spans()  # the steps finished so far reach the collector before this one can crash
             self.check_deadline()
             if not agent.finalize and not frame.finalize and self.ledger.fraction() >= FINALIZE_ONLY_AT:
                 cap = self.ledger.limits.max_cost_usd or 0.0
@@ -1574,6 +1578,43 @@ def terminal_attrs(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, LoopDetected):
         attrs.update({sc.LOOP_DETECTED: True, sc.LOOP_PATTERN: exc.pattern})
     return attrs
+
+
+@overload
+def run_id(key: str) -> str: ...
+
+
+@overload
+def run_id(key: None) -> None: ...
+
+
+def run_id(key: str | None) -> str | None:
+    """The run's id, which is also its OpenTelemetry trace id: a 32-hex key as given, any other key (an order
+    number, a ticket id) hashed to 32 hex, so the dashboard's trace link and the store agree on one id."""
+    if key is None or (len(key) == 32 and all(c in "0123456789abcdef" for c in key)):
+        return key
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def origin_parent(trace_id: str) -> Any:
+    """A remote parent that puts a new run's root span in the trace `trace_id` (OpenTelemetry picks trace ids
+    itself for true roots; a caller-chosen id needs a parent context that carries it)."""
+    span_id = int(hashlib.sha256(f"{trace_id}:origin".encode()).hexdigest()[:16], 16) or 1
+    ctx = otel_trace.SpanContext(
+        int(trace_id, 16), span_id, is_remote=True, trace_flags=otel_trace.TraceFlags(otel_trace.TraceFlags.SAMPLED)
+    )
+    return otel_trace.set_span_in_context(otel_trace.NonRecordingSpan(ctx))
+
+
+def flush_spans() -> None:
+    """Export the spans finished so far (called at each checkpoint), so a process killed later does not take the
+    trace of its finished steps with it; bounded, so an unreachable collector cannot stall the run."""
+    flush = getattr(otel_trace.get_tracer_provider(), "force_flush", None)
+    if flush is not None:
+        flush(FLUSH_TIMEOUT_MS)
+
+
+FLUSH_TIMEOUT_MS = 2000
 
 
 def resume_links(trace_id: str, root_span_id: str | None) -> tuple[Any, list[Link]]:

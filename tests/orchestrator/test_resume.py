@@ -27,13 +27,14 @@ from tracehouse.orchestrator import (
     StateSchema,
     StepCapExceeded,
 )
+from tracehouse.orchestrator.runtime import run_id
 from tracehouse.orchestrator.state import SQLiteStateStore
 from tracehouse.sdk import semconv as sc
 
 HERE = Path(__file__).parent
 
 
-def _child(tmp: Path, crash: str, idempotent: bool = True) -> int:
+def _child(tmp: Path, crash: str, idempotent: bool = True, spans_file: str = "", key: str = "") -> int:
     proc = subprocess.run(
         [
             sys.executable,
@@ -43,6 +44,8 @@ def _child(tmp: Path, crash: str, idempotent: bool = True) -> int:
             str(tmp / "service.json"),
             crash,
             "1" if idempotent else "0",
+            spans_file,
+            key,
         ],
         capture_output=True,
         text=True,
@@ -314,3 +317,29 @@ def test_a_person_settles_an_in_doubt_effect(tmp_path: Path, spans: Any, answer:
     else:
         assert len(service["calls"]) == 2  # the person said to run it again
     assert orch.pending_interrupts(trace_id) == []
+
+
+def test_sigkill_leaves_one_trace_with_the_crashed_steps_and_the_resume(tmp_path: Path, spans: Any) -> None:
+    spans_file = tmp_path / "exported.jsonl"
+    assert _child(tmp_path, "before_s4", spans_file=str(spans_file), key="order-42") == -signal.SIGKILL
+    trace_id = run_id("order-42")
+    assert _only_run(tmp_path / "runs.db") == trace_id  # the run's id is the OpenTelemetry trace id
+    exported = [json.loads(line) for line in spans_file.read_text().splitlines()]
+    names = [s["name"] for s in exported]
+    assert {"invoke_agent s1", "invoke_agent s2", "invoke_agent s3"} <= set(names)  # flushed before the kill
+    assert "invoke_agent s4" not in names and all(s["trace_id"] == trace_id for s in exported)
+    store = SQLiteStateStore(tmp_path / "runs.db")
+    record = store.get_run(trace_id)
+    store.close()
+    assert record is not None and record.root_span_id
+    assert {s["parent"] for s in exported if s["name"].startswith("invoke_agent")} == {record.root_span_id}
+
+    resumed = build(tmp_path / "runs.db", tmp_path / "calls.log", tmp_path / "service.json").run(trace_id="order-42")
+    assert resumed.ok and resumed.trace_id == trace_id
+    mine = [s for s in spans.all() if format(s.context.trace_id, "032x") == trace_id]
+    [workflow] = [s for s in mine if s.name.startswith("invoke_workflow")]
+    assert workflow.parent is not None and format(workflow.parent.span_id, "016x") == record.root_span_id
+    assert [format(link.context.span_id, "016x") for link in workflow.links] == [record.root_span_id]
+    resumed_agents = [s for s in mine if s.name.startswith("invoke_agent")]
+    assert sorted(s.name for s in resumed_agents) == ["invoke_agent s4", "invoke_agent s5"]
+    assert all(s.parent is not None and s.parent.span_id == workflow.context.span_id for s in resumed_agents)
