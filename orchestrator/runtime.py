@@ -273,12 +273,23 @@ class AgentContext:
 
     def delegate(self, target: str, payload: Any = None, *, reason: str | None = None) -> Any:
         """Hand a sub-task to `target` (a hand-off under this agent's span); its writes land in this agent's step."""
+        return self.delegate_in(self._frame, target, payload, reason)
+
+    def delegate_in(
+        self, frame: Frame, target: str, payload: Any, reason: str | None, attempt: int | None = None
+    ) -> Any:
+        """`delegate` from a frame of the caller's choosing (a parallel supervisor gives each task its own, so
+        concurrent delegations get deterministic step keys and separate staged writes)."""
         loop = self._run._loop
         if loop is not None and _off_loop(loop):
             # A sync agent of an async run (on a worker thread): async targets must run on the run's event loop.
-            coro = self._run.ahandoff(self._frame, self.agent.name, target, payload, reason)
+            coro = self._run.ahandoff(frame, self.agent.name, target, payload, reason, attempt)
             return asyncio.run_coroutine_threadsafe(coro, loop).result()
-        return self._run.handoff(self._frame, self.agent.name, target, payload, reason)
+        return self._run.handoff(frame, self.agent.name, target, payload, reason, attempt)
+
+    @property
+    def frame(self) -> Frame:
+        return self._frame
 
     async def adelegate(self, target: str, payload: Any = None, *, reason: str | None = None) -> Any:
         return await self._run.ahandoff(self._frame, self.agent.name, target, payload, reason)
@@ -790,7 +801,9 @@ class Run:
                 return True, out
         raise exc
 
-    def handoff(self, frame: Frame, source: str, target: str, payload: Any, reason: str | None) -> Any:
+    def handoff(
+        self, frame: Frame, source: str, target: str, payload: Any, reason: str | None, attempt: int | None = None
+    ) -> Any:
         key, path = frame.next_key(f"handoff:{target}")
         rec = self.records.get(key)
         if rec is not None:
@@ -800,7 +813,7 @@ class Run:
             self._edge_hops[(source, target)] = self._edge_hops.get((source, target), 0) + 1
             return self._replay(frame, rec)
         usage = Usage()
-        with pausable(sdk.handoff(source, target, reason=reason, payload=payload)) as span:
+        with pausable(sdk.handoff(source, target, reason=reason, payload=payload, attempt=attempt)) as span:
             node, contract, payload = self._handoff_prelude(frame, source, target, payload, span, key)
             attempt = 0
             while True:
@@ -831,14 +844,16 @@ class Run:
             )
             return roundtrip(out)
 
-    async def ahandoff(self, frame: Frame, source: str, target: str, payload: Any, reason: str | None) -> Any:
+    async def ahandoff(
+        self, frame: Frame, source: str, target: str, payload: Any, reason: str | None, attempt: int | None = None
+    ) -> Any:
         key, path = frame.next_key(f"handoff:{target}")
         rec = self.records.get(key)
         if rec is not None:
             frame.occ[f"handoff:{target}"] -= 1
-            return self.handoff(frame, source, target, payload, reason)
+            return self.handoff(frame, source, target, payload, reason, attempt)
         usage = Usage()
-        with pausable(sdk.handoff(source, target, reason=reason, payload=payload)) as span:
+        with pausable(sdk.handoff(source, target, reason=reason, payload=payload, attempt=attempt)) as span:
             node, contract, payload = self._handoff_prelude(frame, source, target, payload, span, key)
             attempt = 0
             while True:
