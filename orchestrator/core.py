@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import queue
+import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
 from tracehouse import sdk
@@ -17,6 +20,7 @@ from .budget import Ledger, Limits, Role, Usage
 from .clock import Clock, RealClock
 from .contracts import HandoffContract
 from .errors import GraphFingerprintMismatch, HumanInputRequired, OrchestratorError, is_budget_stop
+from .events import RunFinished, Sink, StepEvent
 from .graph import Graph, build_graph
 from .loops import LoopPolicy
 from .nodes import Node
@@ -46,6 +50,8 @@ from .state import (
 )
 from .summarise import ContextPolicy
 from .tokens import Tokenizer, conservative_tokens
+
+STREAM_SINK: contextvars.ContextVar[Sink | None] = contextvars.ContextVar("tracehouse_stream_sink", default=None)
 
 
 class Orchestrator:
@@ -146,6 +152,63 @@ class Orchestrator:
         if trace_id is not None and self.store.get_run(trace_id) is not None:
             return await self.aresume(trace_id, limits=limits)
         return await self._aexecute(None, inputs, trace_id, "main", limits, None)
+
+    def run_streamed(
+        self, inputs: Mapping[str, Any] | None = None, *, trace_id: str | None = None, limits: Limits | None = None
+    ) -> Iterator[StepEvent]:
+        """`run()` yielding typed step events as they happen, ending with `RunFinished(result)`. The run executes
+        on a worker thread; it continues to its end even if the caller stops iterating."""
+        events: queue.Queue[StepEvent | BaseException] = queue.Queue()
+
+        def work() -> None:
+            STREAM_SINK.set(events.put)
+            try:
+                events.put(RunFinished(self.run(inputs, trace_id=trace_id, limits=limits)))
+            except BaseException as exc:  # re-raised in the caller's thread
+                events.put(exc)
+
+        worker = threading.Thread(
+            target=contextvars.copy_context().run, args=(work,), name="tracehouse-stream", daemon=True
+        )
+        worker.start()
+        while True:
+            item = events.get()
+            if isinstance(item, BaseException):
+                worker.join()
+                raise item
+            yield item
+            if isinstance(item, RunFinished):
+                worker.join()
+                return
+
+    async def astream(
+        self, inputs: Mapping[str, Any] | None = None, *, trace_id: str | None = None, limits: Limits | None = None
+    ) -> AsyncIterator[StepEvent]:
+        """`arun()` yielding typed step events as they happen, ending with `RunFinished(result)`."""
+        loop = asyncio.get_running_loop()
+        events: asyncio.Queue[StepEvent | BaseException] = asyncio.Queue()
+
+        async def work() -> None:
+            def sink(event: StepEvent) -> None:  # called from the loop and from worker threads alike
+                loop.call_soon_threadsafe(events.put_nowait, event)
+
+            STREAM_SINK.set(sink)
+            try:
+                result = await self.arun(inputs, trace_id=trace_id, limits=limits)
+            except Exception as exc:
+                events.put_nowait(exc)
+                return
+            loop.call_soon_threadsafe(events.put_nowait, RunFinished(result))  # after the events queued before it
+
+        task = asyncio.create_task(work())
+        while True:
+            item = await events.get()
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+            if isinstance(item, RunFinished):
+                await task
+                return
 
     def resume(
         self,
@@ -271,6 +334,7 @@ class Orchestrator:
             self.store.set_run_status(tid, "running")
         span.set_attribute(sc.GEN_AI_CONVERSATION_ID, tid)
         run = Run(self.config, tid, branch, dict(initial), limits or self.limits, fork)
+        run.sink = STREAM_SINK.get()
         return (span_cm, span), run
 
     def _finish(self, handles: Any, run: Run, output: Any, error: BaseException | None) -> RunResult:

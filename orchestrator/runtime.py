@@ -15,7 +15,7 @@ import hashlib
 import inspect
 import random
 import threading
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -52,6 +52,16 @@ from .errors import (
     ToolDenied,
     UndeclaredWrite,
     is_retryable,
+)
+from .events import (
+    AgentFinished,
+    AgentStarted,
+    HandedOff,
+    Interrupted,
+    ModelCalled,
+    Sink,
+    StepEvent,
+    ToolCalled,
 )
 from .loops import LoopGuard, LoopPolicy
 from .nodes import Agent, Handoff, Node, Result
@@ -198,8 +208,31 @@ class AgentContext:
             output_type=output_type,
         )
 
-    async def allm(self, prompt: str | Sequence[Message], **kwargs: Any) -> ModelResponse:
-        return await self._run.offload(lambda: self.llm(prompt, **kwargs))
+    async def allm(
+        self,
+        prompt: str | Sequence[Message],
+        *,
+        system: str | None = None,
+        max_tokens: int = 256,
+        temperature: float | None = None,
+        model: str | None = None,
+        role: str | None = None,
+        tools: Sequence[Tool] = (),
+        output_type: type[BaseModel] | None = None,
+    ) -> ModelResponse:
+        """`llm` for async agents: awaits the provider's async client (no worker thread per call)."""
+        return await self._run.allm(
+            self._frame,
+            self.agent,
+            prompt,
+            system=system,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            model=model,
+            role=role,
+            tools=tools,
+            output_type=output_type,
+        )
 
     def call_tools(self, calls: Sequence[ToolCall], tools: Sequence[Tool]) -> list[Message]:
         """Run the tool calls a model chose (in parallel) through the run's choke point; one `tool` message each."""
@@ -354,6 +387,11 @@ class Run:
         self._executor: ThreadPoolExecutor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.new_calls = 0
+        self.sink: Sink | None = None  # set by a streamed run
+
+    def emit(self, event: StepEvent) -> None:
+        if self.sink is not None:
+            self.sink(event)
 
     # -- bookkeeping -------------------------------------------------------------------------------------------
 
@@ -658,10 +696,12 @@ class Run:
             try:
                 with pausable(self._agent_span(agent, key, attempt, policy.max_attempts > 1)) as span:
                     self._agent_begin(span, frame, agent, key, payload)
+                    self.emit(AgentStarted(agent.name, key, payload))
                     if agent.is_async:
                         raise OrchestratorError(f"agent {agent.name} is async: run the workflow with arun()")
                     raw = agent.fn(AgentContext(self, inner, agent, span, attempt))
                     output, handoff, net = self._agent_conclude(frame, inner, agent, key, raw, usage, span, attempt)
+                    self.emit(AgentFinished(agent.name, key, output))
                     committed = True
                     if dkey is not None:
                         self.deduper.complete(dkey, DedupResult(output, net, span.span.get_span_context()))
@@ -706,12 +746,14 @@ class Run:
             try:
                 with pausable(self._agent_span(agent, key, attempt, policy.max_attempts > 1)) as span:
                     self._agent_begin(span, frame, agent, key, payload)
+                    self.emit(AgentStarted(agent.name, key, payload))
                     actx = AgentContext(self, inner, agent, span, attempt)
                     if agent.is_async:
                         raw = await agent.fn(actx)
                     else:
                         raw = await self.offload(lambda actx=actx: agent.fn(actx))  # type: ignore[misc]
                     output, handoff, net = self._agent_conclude(frame, inner, agent, key, raw, usage, span, attempt)
+                    self.emit(AgentFinished(agent.name, key, output))
                     committed = True
                     if dkey is not None:
                         self.deduper.complete(dkey, DedupResult(output, net, span.span.get_span_context()))
@@ -815,6 +857,7 @@ class Run:
         usage = Usage()
         with pausable(sdk.handoff(source, target, reason=reason, payload=payload, attempt=attempt)) as span:
             node, contract, payload = self._handoff_prelude(frame, source, target, payload, span, key)
+            self.emit(HandedOff(source, target, reason))
             attempt = 0
             while True:
                 attempt += 1
@@ -855,6 +898,7 @@ class Run:
         usage = Usage()
         with pausable(sdk.handoff(source, target, reason=reason, payload=payload, attempt=attempt)) as span:
             node, contract, payload = self._handoff_prelude(frame, source, target, payload, span, key)
+            self.emit(HandedOff(source, target, reason))
             attempt = 0
             while True:
                 attempt += 1
@@ -973,6 +1017,7 @@ class Run:
                 StepRecord(self.trace_id, self.branch, key, self._seq, kind, "interrupt", "in_doubt"), cp
             )
             self.last_checkpoint = cp.checkpoint_id
+        self.emit(Interrupted(key, kind, roundtrip(payload)))
         raise HumanInputRequired(key, payload)
 
     # -- arbitration -------------------------------------------------------------------------------------------
@@ -1051,6 +1096,53 @@ class Run:
         tools: Sequence[Tool] = (),
         output_type: type[BaseModel] | None = None,
     ) -> ModelResponse:
+        planned = self._plan_llm(frame, agent, prompt, system, model, role, tools, output_type)
+        if isinstance(planned, ModelResponse):
+            return planned
+        key, messages, choice, offer = planned
+        response = self._call_model(frame, agent, key, messages, choice, max_tokens, temperature, offer)
+        return self._checked(response)
+
+    async def allm(
+        self,
+        frame: Frame,
+        agent: Agent,
+        prompt: str | Sequence[Message],
+        *,
+        system: str | None,
+        max_tokens: int,
+        temperature: float | None,
+        model: str | None,
+        role: str | None,
+        tools: Sequence[Tool] = (),
+        output_type: type[BaseModel] | None = None,
+    ) -> ModelResponse:
+        """`llm` for async agents, on the provider's async client (a compaction summary still calls it sync)."""
+        planned = self._plan_llm(frame, agent, prompt, system, model, role, tools, output_type)
+        if isinstance(planned, ModelResponse):
+            return planned
+        key, messages, choice, offer = planned
+        response = await self._acall_model(frame, agent, key, messages, choice, max_tokens, temperature, offer)
+        return self._checked(response)
+
+    def _checked(self, response: ModelResponse) -> ModelResponse:
+        over = self.ledger.overspend()
+        if over is not None:
+            raise over
+        return response
+
+    def _plan_llm(
+        self,
+        frame: Frame,
+        agent: Agent,
+        prompt: str | Sequence[Message],
+        system: str | None,
+        model: str | None,
+        role: str | None,
+        tools: Sequence[Tool],
+        output_type: type[BaseModel] | None,
+    ) -> ModelResponse | tuple[str, list[Message], ModelChoice, ModelOffer]:
+        """The journalled response (resume), or what to call: step key, messages, model choice and offer."""
         key, _path = frame.next_key("llm")
         rec = self.records.get(key)
         if rec is not None:
@@ -1074,11 +1166,7 @@ class Run:
         if self.cfg.context is not None:
             messages = self._compact(frame, agent, key, messages, choice.chosen)
         offer = ModelOffer(tuple(t.schema for t in tools), None if output_type is None else output_format(output_type))
-        response = self._call_model(frame, agent, key, messages, choice, max_tokens, temperature, offer)
-        over = self.ledger.overspend()
-        if over is not None:
-            raise over
-        return response
+        return key, messages, choice, offer
 
     def _compact(self, frame: Frame, agent: Agent, key: str, messages: list[Message], model: str) -> list[Message]:
         policy = self.cfg.context
@@ -1136,6 +1224,66 @@ class Run:
         temperature: float | None,
         offer: ModelOffer = NO_OFFER,
     ) -> ModelResponse:
+        steps = self._model_steps(frame, agent, key, messages, choice, max_tokens, temperature, offer)
+        try:
+            step = next(steps)
+            while True:
+                if isinstance(step, ModelRequest):
+                    try:
+                        response = self.cfg.provider.complete(step)
+                    except BaseException as exc:
+                        step = steps.throw(exc)
+                        continue
+                    step = steps.send(response)
+                else:
+                    self.cfg.clock.sleep(step)
+                    step = steps.send(None)
+        except StopIteration as done:
+            return done.value
+
+    async def _acall_model(
+        self,
+        frame: Frame,
+        agent: Agent,
+        key: str,
+        messages: list[Message],
+        choice: ModelChoice,
+        max_tokens: int,
+        temperature: float | None,
+        offer: ModelOffer = NO_OFFER,
+    ) -> ModelResponse:
+        """`_call_model` on the provider's async client: no thread per call, so async branches are not capped."""
+        steps = self._model_steps(frame, agent, key, messages, choice, max_tokens, temperature, offer)
+        try:
+            step = next(steps)
+            while True:
+                if isinstance(step, ModelRequest):
+                    try:
+                        response = await self.cfg.provider.acomplete(step)
+                    except BaseException as exc:
+                        step = steps.throw(exc)
+                        continue
+                    step = steps.send(response)
+                else:
+                    await self.cfg.clock.asleep(step)
+                    step = steps.send(None)
+        except StopIteration as done:
+            return done.value
+
+    def _model_steps(
+        self,
+        frame: Frame,
+        agent: Agent,
+        key: str,
+        messages: list[Message],
+        choice: ModelChoice,
+        max_tokens: int,
+        temperature: float | None,
+        offer: ModelOffer,
+    ) -> Generator[ModelRequest | float, ModelResponse | None, ModelResponse]:
+        """One model call as a plan: it yields the request to send (and gets the response back, or the error thrown
+        in) and the seconds to wait before a retry; `_call_model` and `_acall_model` carry it out. One body for the
+        budget, breaker, retry, span and journal logic, whichever way the provider is called."""
         provider = self.cfg.provider
         breaker = self.cfg.breakers.get(model_breaker_name(provider.name, choice.chosen))
         policy = self.cfg.retry
@@ -1186,7 +1334,9 @@ class Run:
                     )
                     self.new_calls += 1
                     try:
-                        response = provider.complete(request)
+                        answer = yield request
+                        assert answer is not None
+                        response = answer
                     except BaseException as exc:
                         self.ledger.release(reservation)
                         seen = len(breaker.transitions)
@@ -1228,11 +1378,22 @@ class Run:
                             retries=attempt - 1,
                         ),
                     )
+                    self.emit(
+                        ModelCalled(
+                            agent.name,
+                            choice.chosen,
+                            response.text,
+                            tuple(c.name for c in response.tool_calls),
+                            usage.input_tokens,
+                            usage.output_tokens,
+                            cost,
+                        )
+                    )
                     return response
             except Exception as exc:
                 wait = self._retry_wait(exc, attempt, policy, breaker, self.cfg.clock.now() - started)
                 self._account(frame, Usage(retries=1))
-                self.cfg.clock.sleep(wait)
+                yield wait
 
     def _usage_of(
         self, span: sdk.LLMSpan, model: str, response: ModelResponse, prompt_estimate: int, max_tokens: int
@@ -1410,6 +1571,7 @@ class Run:
                         usage=Usage(tool_calls=1, first_attempts=1, retries=attempt - 1),
                     )
                     self._loop_action(span, agent, name, args, observation=out)
+                    self.emit(ToolCalled(agent, name, args, out))
                     return out, span.span.get_span_context()
             except LoopDetected:
                 raise

@@ -10,6 +10,7 @@ httpx is imported when the provider is created, so the light install does not ne
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Any
 
@@ -52,6 +53,7 @@ class OpenAICompatibleProvider(Provider):
         self._client = httpx.Client(timeout=timeout_s, transport=transport)
         self._async_transport = async_transport
         self._aclient: Any = None
+        self._aclient_loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
     def from_env(cls) -> OpenAICompatibleProvider:
@@ -94,8 +96,10 @@ class OpenAICompatibleProvider(Provider):
         return self._parse(request, resp)
 
     async def acomplete(self, request: ModelRequest) -> ModelResponse:
-        if self._aclient is None:
+        loop = asyncio.get_running_loop()
+        if self._aclient is None or self._aclient_loop is not loop:  # a client serves the loop it was made on
             self._aclient = self._httpx.AsyncClient(timeout=self._timeout, transport=self._async_transport)
+            self._aclient_loop = loop
         try:
             resp = await self._aclient.post(
                 f"{self.base_url}/chat/completions",

@@ -72,8 +72,7 @@ class FakeOpenAI:
 
     def __enter__(self) -> FakeOpenAI:
         handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), handler)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-openai", daemon=True
         )
@@ -118,6 +117,11 @@ class FakeOpenAI:
             ],
             "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
         }
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # many concurrent clients (the async tests open 48 connections at once)
+    daemon_threads = True
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -13,12 +13,15 @@ from tests.orchestrator.fake_openai import FakeOpenAI, Reply
 from tracehouse.orchestrator import (
     Agent,
     FakeClock,
+    FanOut,
+    Key,
     LoopDetected,
     OpenAICompatibleProvider,
     Orchestrator,
     OutputInvalid,
     RetryBudgetConfig,
     SQLiteStateStore,
+    StateSchema,
     tool,
 )
 from tracehouse.sdk import semconv as sc
@@ -226,3 +229,21 @@ def test_structured_output_stops_when_the_retry_budget_is_spent() -> None:
         ).run({})
     assert isinstance(result.error, OutputInvalid) and result.status == "failed"
     assert len(llm.requests) == 1
+
+
+async def test_48_async_branches_take_about_one_model_call() -> None:
+    async def branch(ctx: Any) -> dict[str, Any]:
+        return {"parts": [(await ctx.allm(f"part {ctx.input}", max_tokens=5)).text]}
+
+    agents = [Agent(f"b{i}", branch, writes=["parts"], model="gpt-4o-mini") for i in range(48)]
+    flow = FanOut("fan", agents)
+    with FakeOpenAI(["done"], latency_s=0.5) as llm:
+        orch = Orchestrator(
+            "t.async48", flow, provider=OpenAICompatibleProvider(llm.url), schema=StateSchema({"parts": Key("extend")})
+        )
+        started = time.perf_counter()
+        result = await orch.arun({})
+        elapsed = time.perf_counter() - started
+    assert result.ok, result.error
+    assert len(result.state["parts"]) == 48 and len(llm.requests) == 48
+    assert elapsed < 1.5, f"48 concurrent 0.5 s calls took {elapsed:.2f}s"
