@@ -7,12 +7,12 @@ or, with `hint_then_stop`, first leaves a hint the agent can read and stops on t
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Literal
-
-from tracehouse.sdk import content_hash
 
 from .dedup import normalise
 from .errors import LoopDetected
@@ -44,8 +44,8 @@ class LoopGuard:
         self.triggers: list[tuple[str, str, str]] = []
 
     def action(self, agent: str, tool: str, args: Any, observation: Any = None, error: str | None = None) -> None:
-        fp = content_hash({"agent": agent, "tool": tool, "args": normalise(args)})
-        obs = "error:" + error if error else content_hash(normalise(observation))
+        fp = _fingerprint([agent, tool, normalise(args)])
+        obs = "error:" + error if error else _fingerprint(normalise(observation))
         with self._lock:
             window = self._actions.setdefault(agent, deque(maxlen=self.policy.window))
             window.append((fp, obs))
@@ -126,3 +126,10 @@ def _cycle_repeats(edges: list[tuple[str, str]]) -> int:
         start -= 1
     last = edges[-1]
     return sum(1 for e in edges[start:] if e == last)
+
+
+def _fingerprint(value: Any) -> str:
+    """An in-process identity for comparing actions (never stored): sorted-key JSON and a short BLAKE2b, several
+    times cheaper than the canonical RFC 8785 hash spans need, on every tool call."""
+    text = json.dumps(value, sort_keys=True, default=repr, separators=(",", ":"))
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()

@@ -352,6 +352,9 @@ class SQLiteStateStore(StateStore):
     # -- journal + checkpoints --
     def commit_step(self, record: StepRecord, checkpoint: Checkpoint | None) -> None:
         with self._lock:
+            if checkpoint is None:  # one statement is its own transaction (autocommit): no BEGIN/COMMIT round trip
+                self._insert_step(record)
+                return
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 self._insert_step(record)
