@@ -86,6 +86,12 @@ class FakeOpenAI:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
+    def script(self, replies: Sequence[Reply | str] | Responder) -> None:
+        """Answer with `replies` from now on (from their first one)."""
+        with self._lock:
+            self.replies = replies
+            self._cursor = 0
+
     def next_reply(self, body: dict[str, Any]) -> Reply:
         with self._lock:
             self.requests.append(body)
