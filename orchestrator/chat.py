@@ -24,12 +24,13 @@ from .providers.base import ToolCall
 from .tools import Tool, ToolArgumentsInvalid, parse_output
 
 if TYPE_CHECKING:
-    from .runtime import Frame, Run
+    from .journal import Frame
+    from .units.tools import ToolUnit
 
 Message = dict[str, Any]
 
 
-def call_tools(run: Run, frame: Frame, tools: Sequence[Tool], calls: Sequence[ToolCall]) -> list[Message]:
+def call_tools(run: ToolUnit, frame: Frame, tools: Sequence[Tool], calls: Sequence[ToolCall]) -> list[Message]:
     """Run the model's tool calls (concurrently when there are several) and return one `tool` message per call, in
     the model's order. A call the model got wrong (unknown tool, bad arguments, a tool that raised) becomes an error
     message the model can react to; the orchestrator's own stops (budget, loop, breaker...) end the step."""
@@ -47,7 +48,7 @@ def call_tools(run: Run, frame: Frame, tools: Sequence[Tool], calls: Sequence[To
         return [f.result() for f in futures]
 
 
-def _run_one(run: Run, frame: Frame, table: Mapping[str, Tool], call: ToolCall) -> Any:
+def _run_one(run: ToolUnit, frame: Frame, table: Mapping[str, Tool], call: ToolCall) -> Any:
     found = table.get(call.name)
     if found is None:
         return {"error": f"there is no tool {call.name!r}; the tools are: {', '.join(sorted(table))}"}
