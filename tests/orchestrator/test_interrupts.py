@@ -12,6 +12,8 @@ from opentelemetry.trace import StatusCode
 from pydantic import BaseModel
 
 from tests.orchestrator.fake_openai import FakeOpenAI, Reply
+from tracehouse.collector.model import Status
+from tracehouse.evals.detect import detect_loops
 from tracehouse.orchestrator import (
     Agent,
     HumanInputRequired,
@@ -90,6 +92,9 @@ def test_ctx_interrupt_pauses_without_errors_and_resumes_with_a_validated_answer
     assert done.state["shipped_to"] == "Brest" and shipped == [{"street": "1 Quay", "city": "Brest"}]
     assert len(llm.requests) == 1  # the model call before the pause was not repeated
     assert _cli("interrupts", "--db", str(db)).output.strip() == "no pending interrupts"
+    steps = spans.steps(paused.trace_id)  # paused twice, resumed twice: as the collector stores it
+    assert steps and detect_loops(steps) == []
+    assert not [st for st in steps if st.status == Status.ERROR]
 
 
 def test_answer_errors_are_one_line(tmp_path: Path) -> None:
