@@ -67,6 +67,7 @@ def _run_one(run: ToolUnit, frame: Frame, table: Mapping[str, Tool], call: ToolC
             retry=found.retry,
             dedup=found.dedup,
             needs_approval=found.needs_approval,
+            polling=found.polling,
         )
     except ToolDenied as exc:
         return {"error": str(exc)}

@@ -158,9 +158,10 @@ class AgentContext:
         retry: RetryPolicy | None = None,
         dedup: bool = False,
         needs_approval: bool = False,
+        polling: bool = False,
     ) -> Any:
         """Call `fn(**args)` through the run's choke point. `needs_approval` pauses the run until a person approves
-        this call (ToolDenied if they decline)."""
+        this call (ToolDenied if they decline); `polling` tells the loop guard identical answers are expected."""
         return self._run.tool(
             self._frame,
             name,
@@ -171,6 +172,7 @@ class AgentContext:
             retry=retry,
             dedup=dedup,
             needs_approval=needs_approval,
+            polling=polling,
         )
 
     def interrupt(self, question: str, schema: type[BaseModel] | None = None) -> Any:

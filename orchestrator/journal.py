@@ -159,6 +159,8 @@ class RunCore:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.new_calls = 0
         self.sink: Sink | None = None  # set by a streamed run
+        # per conversation (frame path): messages covered, their hash, and what they were compacted to
+        self.compactions: dict[str, tuple[int, str, list[dict[str, Any]]]] = {}
 
     def emit(self, event: StepEvent) -> None:
         if self.sink is not None:

@@ -20,6 +20,11 @@ from .errors import LoopDetected
 
 @dataclass(frozen=True)
 class LoopPolicy:
+    """Thresholds of each detector. `polling_tools` are tools whose identical answers are expected (a job status
+    polled until it changes): their repeats are not a loop, though repeated errors still are; `@tool(polling=True)`
+    and `ctx.tool(..., polling=True)` say the same per tool. Bound polling with `Limits(max_tool_calls=...)` or a
+    deadline."""
+
     window: int = 20
     repeat_action_observation: int = 4
     repeat_action_error: int = 3
@@ -27,6 +32,7 @@ class LoopPolicy:
     handoff_cycle_repeats: int = 3
     no_progress_steps: int | None = None
     on_trigger: Literal["stop", "hint_then_stop"] = "stop"
+    polling_tools: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -43,7 +49,17 @@ class LoopGuard:
         self.hints: dict[str, str] = {}
         self.triggers: list[tuple[str, str, str]] = []
 
-    def action(self, agent: str, tool: str, args: Any, observation: Any = None, error: str | None = None) -> None:
+    def action(
+        self,
+        agent: str,
+        tool: str,
+        args: Any,
+        observation: Any = None,
+        error: str | None = None,
+        polling: bool = False,
+    ) -> None:
+        if not error and (polling or tool in self.policy.polling_tools):
+            return  # the same answer again is what polling expects
         fp = _fingerprint([agent, tool, normalise(args)])
         obs = "error:" + error if error else _fingerprint(normalise(observation))
         with self._lock:

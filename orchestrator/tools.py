@@ -36,7 +36,8 @@ _ARG_LINE = re.compile(r"^\s*(\w+)\s*(?:\([^)]*\))?\s*:\s*(.+)$")
 @dataclass(frozen=True, eq=False)
 class Tool:
     """A function the model may call. `side_effect`/`idempotent` drive the effect journal and retries;
-    `needs_approval` pauses the run for a person before each call; `dedup` reuses identical earlier calls."""
+    `needs_approval` pauses the run for a person before each call; `dedup` reuses identical earlier calls; `polling`
+    tells the loop guard that the same answer again is expected."""
 
     name: str
     description: str
@@ -47,6 +48,7 @@ class Tool:
     needs_approval: bool = False
     dedup: bool = False
     retry: RetryPolicy | None = None
+    polling: bool = False
     schema: dict[str, Any] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -96,6 +98,7 @@ def tool(
     needs_approval: bool = False,
     dedup: bool = False,
     retry: RetryPolicy | None = None,
+    polling: bool = False,
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 
 
@@ -109,6 +112,7 @@ def tool(
     needs_approval: bool = False,
     dedup: bool = False,
     retry: RetryPolicy | None = None,
+    polling: bool = False,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """`@tool` or `@tool(side_effect=True, needs_approval=True)` on a function with typed parameters."""
 
@@ -125,6 +129,7 @@ def tool(
             needs_approval,
             dedup,
             retry,
+            polling,
         )
 
     return build(fn) if fn is not None else build

@@ -130,14 +130,25 @@ class ModelUnit(ToolUnit):
         return key, messages, choice, offer
 
     def _compact(self, frame: Frame, agent: Agent, key: str, messages: list[Message], model: str) -> list[Message]:
+        """Summarise once per threshold crossing: a conversation that grows after a compaction reuses it (its
+        summarised prefix is replaced by the same summary, no model call) until the compacted form crosses the
+        threshold again. The summary is journalled under the hash of what it summarises, so a resume reuses it
+        only for the same messages."""
         policy = self.cfg.context
         assert policy is not None
+        original = messages
+        earlier = self.compactions.get(frame.path)
+        if earlier is not None:
+            covered, digest, compacted_prefix = earlier
+            if len(messages) >= covered and sdk.content_hash(messages[:covered]) == digest:
+                messages = [*compacted_prefix, *messages[covered:]]
         span_range = plan_compaction(messages, policy)
         if span_range is None:
             check_fits(messages, policy)
             return messages
         old = messages_to_summarise(messages, span_range)
-        skey, _ = frame.next_key("summary")
+        source_hash = sdk.content_hash(old)
+        skey, _ = frame.next_key(f"summary:{source_hash[:16]}")
         rec = self.records.get(skey)
         if rec is not None:
             text = ModelResponse.from_dict(self._replay(frame, rec)["response"]).text
@@ -156,7 +167,8 @@ class ModelUnit(ToolUnit):
                 max(policy.window // 8, 64),
                 0.0,
             ).text
-        compacted, record = apply_compaction(messages, policy, span_range, text, sdk.content_hash(old))
+        compacted, record = apply_compaction(messages, policy, span_range, text, source_hash)
+        self.compactions[frame.path] = (len(original), sdk.content_hash(original), compacted)
         current = otel_trace.get_current_span()
         current.add_event(
             sc.EVENT_COMPACTION,

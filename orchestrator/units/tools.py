@@ -42,6 +42,7 @@ class ToolUnit(InterruptUnit):
         retry: RetryPolicy | None,
         dedup: bool,
         needs_approval: bool = False,
+        polling: bool = False,
     ) -> Any:
         key, _ = frame.next_key(f"tool:{name}")
         rec = self.records.get(key)
@@ -72,13 +73,13 @@ class ToolUnit(InterruptUnit):
                     )
                 return found.output
             try:
-                out, ctx = self._tool_fresh(frame, key, agent, name, fn, args, side_effect, idempotent, retry)
+                out, ctx = self._tool_fresh(frame, key, agent, name, fn, args, side_effect, idempotent, retry, polling)
             except BaseException as exc:
                 self.deduper.fail(dkey, exc)
                 raise
             self.deduper.complete(dkey, DedupResult(out, [], ctx))
             return out
-        return self._tool_fresh(frame, key, agent, name, fn, args, side_effect, idempotent, retry)[0]
+        return self._tool_fresh(frame, key, agent, name, fn, args, side_effect, idempotent, retry, polling)[0]
 
     def _tool_fresh(
         self,
@@ -91,6 +92,7 @@ class ToolUnit(InterruptUnit):
         side_effect: bool,
         idempotent: bool,
         retry: RetryPolicy | None,
+        polling: bool = False,
     ) -> tuple[Any, Any]:
         self.check_deadline()
         self.ledger.count_tool_call()
@@ -158,7 +160,7 @@ class ToolUnit(InterruptUnit):
                         attempt=attempt,
                         usage=Usage(tool_calls=1, first_attempts=1, retries=attempt - 1),
                     )
-                    self._loop_action(span, agent, name, args, observation=out)
+                    self._loop_action(span, agent, name, args, observation=out, polling=polling)
                     self.emit(ToolCalled(agent, name, args, out))
                     return out, span.span.get_span_context()
             except LoopDetected:
@@ -193,10 +195,17 @@ class ToolUnit(InterruptUnit):
         return out
 
     def _loop_action(
-        self, span: Any, agent: str, tool: str, args: Any, observation: Any = None, error: str | None = None
+        self,
+        span: Any,
+        agent: str,
+        tool: str,
+        args: Any,
+        observation: Any = None,
+        error: str | None = None,
+        polling: bool = False,
     ) -> None:
         try:
-            self.loops.action(agent, tool, args, observation, error)
+            self.loops.action(agent, tool, args, observation, error, polling)
         except LoopDetected as exc:
             mark_loop(span, exc.pattern, exc.detail)
             raise
