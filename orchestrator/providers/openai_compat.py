@@ -1,7 +1,7 @@
 """An OpenAI-compatible chat-completions provider over httpx, for any base URL (OpenAI, vLLM, Ollama, LiteLLM...).
 
-It sends tool schemas (`tools`) and structured-output requests (`response_format`) and parses the model's
-`tool_calls`. The Responses API is not spoken yet: chat completions is what every compatible server implements.
+It sends tool schemas and structured-output requests and parses the model's tool calls, over Chat Completions
+(default: what every compatible server implements) or the Responses API (`api="responses"`); see `wire.py`.
 
 It never retries (the orchestrator is the one retry layer) and classifies failures like the breaker does:
 timeouts, connection errors, 429 and 5xx are retryable (with `Retry-After`), other 4xx are not.
@@ -15,17 +15,17 @@ import os
 from typing import Any
 
 from ..errors import GraphConfigError, ProviderError, ProviderTimeout
-from .base import ModelRequest, ModelResponse, Provider, ToolCall
+from .base import ModelRequest, ModelResponse, Provider
+from .wire import WIRES, Api
 
 BASE_URL_ENV = "OPENAI_BASE_URL"
 API_KEY_ENV = "OPENAI_API_KEY"
 MODEL_ENV = "TRACEHOUSE_DEFAULT_MODEL"
-WIRE_KEYS = frozenset({"role", "content", "tool_calls", "tool_call_id", "name"})  # our own marks stay local
 
 
 class OpenAICompatibleProvider(Provider):
-    """`POST {base_url}/chat/completions` with a bearer key (`api_key` or $OPENAI_API_KEY); `base_url` defaults to
-    $OPENAI_BASE_URL, then OpenAI's."""
+    """`POST {base_url}/chat/completions` (or `/responses` with `api="responses"`) with a bearer key (`api_key` or
+    $OPENAI_API_KEY); `base_url` defaults to $OPENAI_BASE_URL, then OpenAI's."""
 
     def __init__(
         self,
@@ -38,8 +38,13 @@ class OpenAICompatibleProvider(Provider):
         transport: Any = None,
         async_transport: Any = None,
         default_model: str | None = None,
+        api: Api = "chat",
     ) -> None:
         import httpx
+
+        if api not in WIRES:
+            raise GraphConfigError(f"api must be one of {', '.join(sorted(WIRES))}, got {api!r}")
+        self._wire = WIRES[api]
 
         self.name = name
         self.default_model = default_model
@@ -66,26 +71,11 @@ class OpenAICompatibleProvider(Provider):
             )
         return cls(default_model=os.environ.get(MODEL_ENV) or None)
 
-    def _body(self, request: ModelRequest) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "model": request.model,
-            "messages": [{k: v for k, v in m.items() if k in WIRE_KEYS} for m in request.messages],
-            "max_tokens": request.max_tokens,
-            **request.extra,
-        }
-        if request.temperature is not None:
-            body["temperature"] = request.temperature
-        if request.tools:
-            body["tools"] = list(request.tools)
-        if request.response_format is not None:
-            body["response_format"] = request.response_format
-        return body
-
     def complete(self, request: ModelRequest) -> ModelResponse:
         try:
             resp = self._client.post(
-                f"{self.base_url}/chat/completions",
-                json=self._body(request),
+                f"{self.base_url}{self._wire.path}",
+                json=self._wire.body(request),
                 headers=self._headers,
                 timeout=request.timeout_s or self._timeout,
             )
@@ -102,8 +92,8 @@ class OpenAICompatibleProvider(Provider):
             self._aclient_loop = loop
         try:
             resp = await self._aclient.post(
-                f"{self.base_url}/chat/completions",
-                json=self._body(request),
+                f"{self.base_url}{self._wire.path}",
+                json=self._wire.body(request),
                 headers=self._headers,
                 timeout=request.timeout_s or self._timeout,
             )
@@ -122,26 +112,7 @@ class OpenAICompatibleProvider(Provider):
                 status=resp.status_code,
                 retry_after_s=_seconds(retry_after),
             )
-        data = resp.json()
-        choice = (data.get("choices") or [{}])[0]
-        usage = data.get("usage") or {}
-        details = usage.get("prompt_tokens_details") or {}
-        message = choice.get("message") or {}
-        calls = tuple(
-            ToolCall(c.get("id") or f"call_{i}", c["function"]["name"], c["function"].get("arguments") or "{}")
-            for i, c in enumerate(message.get("tool_calls") or ())
-            if c.get("function")
-        )
-        return ModelResponse(
-            text=message.get("content") or "",
-            model=data.get("model") or request.model,
-            input_tokens=usage.get("prompt_tokens"),
-            output_tokens=usage.get("completion_tokens"),
-            cache_read_tokens=details.get("cached_tokens"),
-            finish_reason=choice.get("finish_reason") or "stop",
-            id=data.get("id"),
-            tool_calls=calls,
-        )
+        return self._wire.parse(resp.json(), request)
 
     def close(self) -> None:
         self._client.close()

@@ -1,6 +1,7 @@
 """A real OpenAI-compatible HTTP server on 127.0.0.1 for the orchestrator's workflow tests.
 
-It speaks `POST /v1/chat/completions` (plain text, tool calls and `response_format`) and reports
+It speaks `POST /v1/chat/completions` (plain text, tool calls and `response_format`) and the Responses API
+(`POST /v1/responses`: input items, function calls, `text.format`) and reports
 usage the way a real provider does: by its own count of the prompt, not the client's estimate. Its default count is
 "dense": one token per 3 bytes, which is what real tokenizers do to JSON-heavy prompts and what the old chars/4
 estimate under-counted.
@@ -37,8 +38,8 @@ def dense_tokens(body: dict[str, Any]) -> int:
     """The server's own prompt count: one token per 3 bytes of each message's text (and tool calls), 3 per message
     for its framing, and the tool schemas' JSON at the same rate."""
     total = 0
-    for m in body.get("messages") or []:
-        content = m.get("content")
+    for m in body.get("messages") or body.get("input") or []:  # chat messages, or Responses input items
+        content = m.get("content", m.get("output", m.get("arguments")))
         text = content if isinstance(content, str) else json.dumps(content)
         text += json.dumps(m["tool_calls"]) if m.get("tool_calls") else ""
         total += math.ceil(len(text.encode()) / 3) + 3
@@ -134,7 +135,7 @@ class _Handler(BaseHTTPRequestHandler):
     fake: FakeOpenAI
 
     def do_POST(self) -> None:
-        if not self.path.endswith("/chat/completions"):
+        if not self.path.endswith(("/chat/completions", "/responses")):
             self._send(404, b'{"error": {"message": "not found"}}', "application/json")
             return
         body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)))
@@ -147,7 +148,9 @@ class _Handler(BaseHTTPRequestHandler):
                 "application/json",
             )
             return
-        self._send(200, json.dumps(self.fake.completion(body, reply)).encode(), "application/json")
+        completion = self.fake.completion(body, reply)
+        answer = _as_response(completion) if self.path.endswith("/responses") else completion
+        self._send(200, json.dumps(answer).encode(), "application/json")
 
     def _send(self, status: int, payload: bytes, content_type: str) -> None:
         self.send_response(status)
@@ -158,3 +161,31 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         pass
+
+
+def _as_response(completion: dict[str, Any]) -> dict[str, Any]:
+    """The same answer in the Responses API's shape: output items and input/output token usage."""
+    message = completion["choices"][0]["message"]
+    output: list[dict[str, Any]] = []
+    if message.get("content"):
+        output.append(
+            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": message["content"]}]}
+        )
+    for call in message.get("tool_calls") or ():
+        output.append(
+            {
+                "type": "function_call",
+                "call_id": call["id"],
+                "name": call["function"]["name"],
+                "arguments": call["function"]["arguments"],
+            }
+        )
+    usage = completion["usage"]
+    return {
+        "id": completion["id"].replace("chatcmpl", "resp"),
+        "object": "response",
+        "status": "completed",
+        "model": completion["model"],
+        "output": output,
+        "usage": {"input_tokens": usage["prompt_tokens"], "output_tokens": usage["completion_tokens"]},
+    }

@@ -247,3 +247,33 @@ async def test_48_async_branches_take_about_one_model_call() -> None:
     assert result.ok, result.error
     assert len(result.state["parts"]) == 48 and len(llm.requests) == 48
     assert elapsed < 1.5, f"48 concurrent 0.5 s calls took {elapsed:.2f}s"
+
+
+def test_the_responses_api_carries_tools_and_structured_output() -> None:
+    shop = Shop()
+    tools = shop.tools()
+
+    def agent(ctx: Any) -> dict[str, Any]:
+        looked = ctx.chat("order 42?", tools=tools)
+        verdict = ctx.chat(f"Judge: {looked}", output_type=Verdict)
+        return {"answer": looked, "verdict": verdict.model_dump()}
+
+    script = [
+        Reply(tool_calls=[("get_order", {"order_id": 42})]),
+        Reply("Order 42 was charged twice."),
+        Reply('{"label": "refund", "confidence": 0.8}'),
+    ]
+    with FakeOpenAI(script) as llm:
+        provider = OpenAICompatibleProvider(llm.url, api="responses")
+        result = Orchestrator(
+            "t.responses", Agent("desk", agent, writes=["answer", "verdict"], model="gpt-4o-mini"), provider=provider
+        ).run({})
+    assert result.ok, result.error
+    assert result.state == {"answer": "Order 42 was charged twice.", "verdict": {"label": "refund", "confidence": 0.8}}
+    first, second, third = llm.requests
+    assert first["tools"][0]["name"] == "get_order" and "input" in first and "messages" not in first
+    kinds = [item.get("type", "message") for item in second["input"]]
+    assert kinds == ["message", "function_call", "function_call_output"]
+    assert second["input"][1]["call_id"] == second["input"][2]["call_id"]
+    assert third["text"]["format"]["name"] == "Verdict"
+    assert shop.calls == ["get_order 42"]
