@@ -62,8 +62,9 @@ class Scope:
 
     __slots__ = ("_state", "parent", "schema", "top", "writes")
 
-    def __init__(self, schema: StateSchema, state: dict[str, Any] | None, parent: Scope | None = None,
-                 top: bool = False) -> None:
+    def __init__(
+        self, schema: StateSchema, state: dict[str, Any] | None, parent: Scope | None = None, top: bool = False
+    ) -> None:
         self.schema = schema
         self._state = state  # None: still reading through to the parent (copied on the first write)
         self.parent = parent

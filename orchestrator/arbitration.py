@@ -74,8 +74,10 @@ class HighestConfidence(Strategy):
     name = "highest_confidence"
 
     def decide(self, candidates: Sequence[Candidate]) -> Decision | None:
-        scored = sorted((c for c in candidates if c.valid and c.confidence is not None),
-                        key=lambda c: (-(c.confidence or 0.0), c.order))
+        scored = sorted(
+            (c for c in candidates if c.valid and c.confidence is not None),
+            key=lambda c: (-(c.confidence or 0.0), c.order),
+        )
         if not scored or (scored[0].confidence or 0.0) < self.minimum:
             return None
         if len(scored) > 1 and (scored[0].confidence or 0.0) - (scored[1].confidence or 0.0) < self.margin:

@@ -126,7 +126,7 @@ class CircuitBreaker:
             self._open(retry_after_s, f"slow-call rate {slow:.0%} over {n} calls")
 
     def _open(self, retry_after_s: float | None, reason: str) -> None:
-        base = min(self.config.open_s * (2 ** self._reopens), self.config.max_open_s)
+        base = min(self.config.open_s * (2**self._reopens), self.config.max_open_s)
         spread = self.rng.uniform(-self.config.jitter, self.config.jitter) if self.config.jitter else 0.0
         jittered = base * (1 + spread)
         self._open_for = max(jittered, retry_after_s or 0.0)

@@ -3,6 +3,12 @@
 Cost is reserved for the worst case before a model call (prompt estimate × input price + max_tokens × output price)
 and settled with real usage after, so parallel branches cannot overshoot the cap. Nested agents share the run's
 ledger automatically: there is no way to call a model that does not pass through it.
+
+What makes the cap hold: the prompt estimate is conservative (`tokens.py`) and, after each call, reconciled with the
+provider's reported count (a model whose prompts were under-counted gets its later estimates scaled up); a model
+without a price is refused under a cost cap unless allowed by name (it has no cost to reserve); a share of the cap
+is held back for `finalize` steps; and if a provider still reports more than was reserved, the overspend is
+reported (`overspend()`) so the run ends `budget_exceeded`, never `succeeded`.
 """
 
 from __future__ import annotations
@@ -14,15 +20,29 @@ from dataclasses import dataclass, field, fields
 
 from tracehouse.sdk.pricing import PriceTable, default_prices
 
-from .errors import BudgetExceeded, GraphConfigError, HandoffHopsExceeded, LimitExceeded, StepCapExceeded
+from .errors import (
+    BudgetExceeded,
+    GraphConfigError,
+    HandoffHopsExceeded,
+    LimitExceeded,
+    StepCapExceeded,
+    UnpricedModel,
+)
 
 DOWNGRADE_AT = 0.8
 FINALIZE_ONLY_AT = 0.95
+# Reconciliation learns only from prompts big enough for a ratio to mean something (a provider's hidden preamble
+# makes a 5-token prompt look like 50), and never scales an estimate more than 4x.
+LEARN_FROM_TOKENS = 64
+MAX_SCALE = 4.0
+FINALIZE_SHARE = 0.1  # of the cost cap, held for finalize steps when the workflow has any and sets no reserve
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Caps for one run; None means no cap. `deadline_s` is the run's latency budget from its start."""
+    """Caps for one run; None means no cap. `deadline_s` is the run's latency budget from its start.
+    `finalize_reserve_usd` is the part of `max_cost_usd` only `finalize` steps may spend (default: 10 % of the cap
+    when the workflow has a finalize step, else 0)."""
 
     max_cost_usd: float | None = None
     max_tokens: int | None = None
@@ -31,6 +51,7 @@ class Limits:
     max_steps: int | None = None
     max_handoff_hops: int | None = None
     deadline_s: float | None = None
+    finalize_reserve_usd: float | None = None
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -89,6 +110,7 @@ class Reservation:
     model: str
     cost_usd: float
     tokens: int
+    prompt_tokens: int = 0
     settled: bool = False
 
 
@@ -109,6 +131,8 @@ class Ledger:
 
     limits: Limits
     prices: PriceTable = field(default_factory=default_prices)
+    allow_unpriced: frozenset[str] = frozenset()
+    has_finalize: bool = False
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -121,13 +145,26 @@ class Ledger:
         self.steps = 0
         self.hops = 0
         self.settled = Usage()
+        self.scale: dict[str, float] = {}  # per model: how much the provider's prompt count exceeded ours
 
     # -- cost --
     def estimate(self, model: str, prompt_tokens: int, max_tokens: int) -> float:
+        """Worst-case USD of a call (0 for an unpriced model, which `reserve` refuses under a cost cap)."""
         price = self.prices.lookup(model)
         if price is None:
             return 0.0
         return (prompt_tokens * price.input + max_tokens * price.output) / 1_000_000
+
+    def finalize_reserve(self) -> float:
+        cap = self.limits.max_cost_usd
+        if cap is None:
+            return 0.0
+        if self.limits.finalize_reserve_usd is not None:
+            return min(self.limits.finalize_reserve_usd, cap)
+        return cap * FINALIZE_SHARE if self.has_finalize else 0.0
+
+    def priced(self, model: str) -> bool:
+        return self.prices.lookup(model) is not None
 
     def fraction(self) -> float:
         """(spent + reserved) / cap, or 0 without a cost cap."""
@@ -137,29 +174,39 @@ class Ledger:
                 return 0.0 if cap is None else 1.0
             return (self.spent_usd + self.reserved_usd) / cap
 
-    def reserve(self, model: str, prompt_tokens: int, max_tokens: int) -> Reservation:
-        """Count the model call and hold its worst case; raise BudgetExceeded/LimitExceeded if it cannot fit."""
+    def reserve(self, model: str, prompt_tokens: int, max_tokens: int, *, finalize: bool = False) -> Reservation:
+        """Count the model call and hold its worst case; raise BudgetExceeded/LimitExceeded if it cannot fit.
+        Only a `finalize` call may use the finalize reserve."""
+        lim = self.limits
+        if lim.max_cost_usd is not None and not self.priced(model) and model not in self.allow_unpriced:
+            raise UnpricedModel(model, lim.max_cost_usd)
+        prompt_tokens = math.ceil(prompt_tokens * self.scale.get(model, 1.0))
         cost = self.estimate(model, prompt_tokens, max_tokens)
         tokens = prompt_tokens + max_tokens
-        lim = self.limits
         with self._lock:
             if lim.max_model_calls is not None and self.model_calls + 1 > lim.max_model_calls:
                 raise LimitExceeded("model_calls", lim.max_model_calls, self.model_calls + 1)
             committed = self.spent_usd + self.reserved_usd
-            if lim.max_cost_usd is not None and committed + cost > lim.max_cost_usd:
+            held = 0.0 if finalize else self.finalize_reserve()
+            if lim.max_cost_usd is not None and committed + cost > lim.max_cost_usd - held:
                 raise BudgetExceeded(
-                    "cost_usd", lim.max_cost_usd, committed + cost,
+                    "cost_usd",
+                    lim.max_cost_usd,
+                    committed + cost,
                     f"cost cap ${lim.max_cost_usd:.4f}: ${self.spent_usd:.4f} spent + ${self.reserved_usd:.4f} "
-                    f"reserved, this {model} call may cost up to ${cost:.4f}")
+                    f"reserved, this {model} call may cost up to ${cost:.4f}"
+                    + (f" (${held:.4f} is held for finalize steps)" if held else ""),
+                )
             if lim.max_tokens is not None and self.tokens + self.reserved_tokens + tokens > lim.max_tokens:
                 raise BudgetExceeded("tokens", lim.max_tokens, self.tokens + self.reserved_tokens + tokens)
             self.model_calls += 1
             self.reserved_usd += cost
             self.reserved_tokens += tokens
-            return Reservation(model, cost, tokens)
+            return Reservation(model, cost, tokens, prompt_tokens)
 
-    def settle(self, res: Reservation, usage: Usage) -> None:
-        """Replace the reservation by what the call really cost (first settle wins)."""
+    def settle(self, res: Reservation, usage: Usage, reported_prompt: int | None = None) -> None:
+        """Replace the reservation by what the call really cost (first settle wins), and learn from the provider's
+        prompt count: if it exceeds the reservation's, later estimates for that model are scaled up to match."""
         with self._lock:
             if res.settled:
                 return
@@ -167,6 +214,26 @@ class Ledger:
             self.reserved_usd = max(self.reserved_usd - res.cost_usd, 0.0)
             self.reserved_tokens = max(self.reserved_tokens - res.tokens, 0)
             self._add(usage)
+            if reported_prompt and res.prompt_tokens >= LEARN_FROM_TOKENS and reported_prompt > res.prompt_tokens:
+                ratio = self.scale.get(res.model, 1.0) * reported_prompt / res.prompt_tokens
+                self.scale[res.model] = min(max(self.scale.get(res.model, 1.0), ratio), MAX_SCALE)
+
+    def overspend(self) -> BudgetExceeded | None:
+        """The error to end the run with when settled usage went past a cap (a provider reporting more than was
+        reserved); None while within every cap."""
+        lim = self.limits
+        with self._lock:
+            if lim.max_cost_usd is not None and self.spent_usd > lim.max_cost_usd:
+                return BudgetExceeded(
+                    "cost_usd",
+                    lim.max_cost_usd,
+                    self.spent_usd,
+                    f"the provider reported usage costing ${self.spent_usd:.4f}, over the ${lim.max_cost_usd:.4f} "
+                    "cap: the run stops here",
+                )
+            if lim.max_tokens is not None and self.tokens > lim.max_tokens:
+                return BudgetExceeded("tokens", lim.max_tokens, self.tokens)
+        return None
 
     def release(self, res: Reservation) -> None:
         """Give back a reservation whose call produced no usage (failed before the provider answered)."""
@@ -207,8 +274,9 @@ class Ledger:
 
     def snapshot(self) -> LedgerSnapshot:
         with self._lock:
-            return LedgerSnapshot(self.spent_usd, self.reserved_usd, self.tokens, self.model_calls,
-                                  self.tool_calls, self.steps, self.hops)
+            return LedgerSnapshot(
+                self.spent_usd, self.reserved_usd, self.tokens, self.model_calls, self.tool_calls, self.steps, self.hops
+            )
 
 
 @dataclass(frozen=True)

@@ -1,18 +1,33 @@
-"""The `tracehouse demo` command (registered in the main CLI)."""
+"""The orchestrator's commands in the main CLI: `tracehouse demo`, and `tracehouse runs interrupts|answer` to list
+and answer what paused runs are waiting for (the run continues when its process calls `resume`)."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
 
 import click
 
 from .demo import DEFAULT_ENDPOINT, run_demo
+from .state import Interrupt, InterruptNotFound, SQLiteStateStore, answer_interrupt
 
 
 @click.command("demo")
-@click.option("--endpoint", default=DEFAULT_ENDPOINT, show_default=True,
-              help="tracehouse server (OTLP/HTTP) that receives the demo traces.")
+@click.option(
+    "--endpoint",
+    default=DEFAULT_ENDPOINT,
+    show_default=True,
+    help="tracehouse server (OTLP/HTTP) that receives the demo traces.",
+)
 @click.option("--api-key", envvar="TRACEHOUSE_API_KEY", default=None, help="Project API key (or TRACEHOUSE_API_KEY).")
-@click.option("--eval/--no-eval", "run_eval", default=True, show_default=True,
-              help="Score the demo's traces with the example eval suite (needs the server extra).")
+@click.option(
+    "--eval/--no-eval",
+    "run_eval",
+    default=True,
+    show_default=True,
+    help="Score the demo's traces with the example eval suite (needs the server extra).",
+)
 def demo(endpoint: str, api_key: str | None, run_eval: bool) -> None:
     """Run example multi-agent workflows (fake model, no network) and send their traces to tracehouse."""
     report = run_demo(endpoint, api_key, echo=click.echo)
@@ -34,5 +49,86 @@ def _score(endpoint: str, api_key: str | None, trace_ids: list[str]) -> None:
         click.echo(f"(the example eval suite did not run: {str(exc).splitlines()[0] if str(exc) else exc!r})")
         return
     failed = {s.trace_id for s in result.scores if s.passed is False}
-    click.echo(f"Eval suite {result.suite.name!r}: {result.traces - len(failed)} of {result.traces} traces passed "
-               f"every scorer (the planted faults fail on purpose): {endpoint.rstrip('/')}/evals")
+    click.echo(
+        f"Eval suite {result.suite.name!r}: {result.traces - len(failed)} of {result.traces} traces passed "
+        f"every scorer (the planted faults fail on purpose): {endpoint.rstrip('/')}/evals"
+    )
+
+
+DB_OPTION = click.option(
+    "--db",
+    "db",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The orchestrator's SQLite state store (SQLiteStateStore(path)).",
+)
+
+
+@click.group("runs")
+def runs_group() -> None:
+    """Orchestrator runs in a state store: what paused runs wait for, and answering it."""
+
+
+@runs_group.command("interrupts")
+@DB_OPTION
+@click.option("--run", "trace_id", default=None, help="Only this run's interrupts.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line instead of a table.")
+def list_interrupts(db: Path, trace_id: str | None, as_json: bool) -> None:
+    """List pending interrupts: questions, tool approvals, arbitrations, contracts, in-doubt effects."""
+    found = _with_store(db, lambda store: store.pending_interrupts(trace_id))
+    if as_json:
+        for i in found:
+            click.echo(
+                json.dumps(
+                    {"trace_id": i.trace_id, "interrupt_id": i.interrupt_id, "kind": i.kind, "payload": i.payload}
+                )
+            )
+        return
+    if not found:
+        click.echo("no pending interrupts")
+        return
+    for i in found:
+        click.echo(f"{i.trace_id}  {i.interrupt_id[:12]}  {i.kind:<15}  {_summary(i)}")
+
+
+@runs_group.command("answer")
+@DB_OPTION
+@click.argument("trace_id")
+@click.argument("interrupt_id")
+@click.argument("answer")
+def answer(db: Path, trace_id: str, interrupt_id: str, answer: str) -> None:
+    """Answer INTERRUPT_ID (a prefix is enough) of run TRACE_ID with ANSWER: JSON (`true`, `{"approved": false,
+    "reason": "..."}`), or plain text (`approve`, `deny`, `happened`, `rerun`, `agent_b`)."""
+    value = _parse_answer(answer)
+    done = _with_store(db, lambda store: answer_interrupt(store, trace_id, interrupt_id, value))
+    click.echo(f"answered {done.kind} interrupt {done.interrupt_id[:12]} of run {trace_id}: resume the run to continue")
+
+
+def _with_store(db: Path, action: Any) -> Any:
+    if not db.exists():
+        raise click.ClickException(f"no state store at {db}")
+    store = SQLiteStateStore(db)
+    try:
+        return action(store)
+    except InterruptNotFound as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        store.close()
+
+
+def _parse_answer(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _summary(i: Interrupt) -> str:
+    p = i.payload if isinstance(i.payload, dict) else {}
+    if i.kind == "question":
+        return str(p.get("question", ""))[:80]
+    if i.kind == "approval":
+        return f"{p.get('tool')}({json.dumps(p.get('args'))[:60]})  [approve | deny]"
+    if i.kind == "effect_in_doubt":
+        return f"{p.get('tool')}: did it happen?  [happened | rerun]"
+    return json.dumps(p, default=str)[:80]

@@ -77,10 +77,16 @@ class HandoffContract:
             schema_desc: Any = {k: getattr(v, "__name__", str(v)) for k, v in sorted(schema.items())}
         else:
             schema_desc = getattr(schema, "__qualname__", None)
-        return {"edge": self.edge, "version": self.version, "schema": schema_desc,
-                "projection": sorted(self.state_projection) if self.state_projection is not None else None,
-                "history": self.history_policy, "obligations": sorted(self.obligations),
-                "on_failure": self.on_failure, "max_hops": self.max_hops}
+        return {
+            "edge": self.edge,
+            "version": self.version,
+            "schema": schema_desc,
+            "projection": sorted(self.state_projection) if self.state_projection is not None else None,
+            "history": self.history_policy,
+            "obligations": sorted(self.obligations),
+            "on_failure": self.on_failure,
+            "max_hops": self.max_hops,
+        }
 
 
 @dataclass(frozen=True)
@@ -109,8 +115,11 @@ def _check(schema: Schema, payload: Any) -> _Ok | str:
     if isinstance(schema, type) and dataclasses.is_dataclass(schema):
         if not isinstance(payload, Mapping):
             return f"expected an object for {schema.__name__}, got {type(payload).__name__}"
-        required = [f.name for f in dataclasses.fields(schema)
-                    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+        required = [
+            f.name
+            for f in dataclasses.fields(schema)
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        ]
         missing = [n for n in required if n not in payload]
         if missing:
             return f"missing required field {missing[0]!r}"

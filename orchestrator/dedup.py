@@ -36,15 +36,29 @@ def _norm(value: Any, drop: frozenset[str]) -> Any:
     return value
 
 
-def task_key(*, kind: str, agent: str, action: str, inputs: Any, reads: Mapping[str, Any] | None = None,
-             model: str | None = None, params: Mapping[str, Any] | None = None, scope: str,
-             volatile: Iterable[str] = ()) -> str:
+def task_key(
+    *,
+    kind: str,
+    agent: str,
+    action: str,
+    inputs: Any,
+    reads: Mapping[str, Any] | None = None,
+    model: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    scope: str,
+    volatile: Iterable[str] = (),
+) -> str:
     """sha256 of the canonical envelope (v1) of one unit of work."""
     envelope = {
-        "v": 1, "kind": kind, "agent": agent, "action": action,
+        "v": 1,
+        "kind": kind,
+        "agent": agent,
+        "action": action,
         "inputs": normalise(inputs, volatile),
         "reads": {k: content_hash(normalise(v, volatile)) for k, v in sorted((reads or {}).items())},
-        "model": model, "params": dict(params or {}), "scope": scope,
+        "model": model,
+        "params": dict(params or {}),
+        "scope": scope,
     }
     return content_hash(envelope)
 

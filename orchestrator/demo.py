@@ -67,114 +67,158 @@ def _orch(name: str, flow: Node, provider: FakeProvider, **kwargs: Any) -> Orche
 
 # --- clean: research supervisor ----------------------------------------------------------------------------------
 
+
 def _research() -> Orchestrator:
-    provider = FakeProvider({
-        "research_lead": [_reply("plan: market size, regulation, competitors", 40),
-                          _reply("Report: the tidal-energy market grows 14%/yr; permits are the bottleneck.", 120)],
-        "market_researcher": [_reply("Market: 2.1 GW installed, 14% CAGR", 80)],
-        "policy_researcher": [_reply("Regulation: permits take 3-5 years in the EU", 70)],
-        "competitor_analyst": [_reply("Competitors: Orbital, SIMEC Atlantis, Minesto", 70)],
-    })
+    provider = FakeProvider(
+        {
+            "research_lead": [
+                _reply("plan: market size, regulation, competitors", 40),
+                _reply("Report: the tidal-energy market grows 14%/yr; permits are the bottleneck.", 120),
+            ],
+            "market_researcher": [_reply("Market: 2.1 GW installed, 14% CAGR", 80)],
+            "policy_researcher": [_reply("Regulation: permits take 3-5 years in the EU", 70)],
+            "competitor_analyst": [_reply("Competitors: Orbital, SIMEC Atlantis, Minesto", 70)],
+        }
+    )
 
     def specialist(name: str, key: str, tool_name: str) -> Agent:
         def run(ctx: AgentContext) -> dict[str, Any]:
             question = ctx.input["question"]
-            found = ctx.tool(tool_name, lambda query: {"hits": [f"{query} / source {i}" for i in range(3)]},
-                             {"query": question})
-            answer = ctx.llm(f"As {name}, answer '{question}' using {found['hits']}", system=f"You are {name}.",
-                             max_tokens=200)
+            found = ctx.tool(
+                tool_name, lambda query: {"hits": [f"{query} / source {i}" for i in range(3)]}, {"query": question}
+            )
+            answer = ctx.llm(
+                f"As {name}, answer '{question}' using {found['hits']}", system=f"You are {name}.", max_tokens=200
+            )
             return {key: answer.text}
+
         return Agent(name, run, writes=[key], description=f"{name} specialist")
 
-    specialists = [specialist("market_researcher", "market", "market_data"),
-                   specialist("policy_researcher", "policy", "regulation_search"),
-                   specialist("competitor_analyst", "competitors", "company_search")]
+    specialists = [
+        specialist("market_researcher", "market", "market_data"),
+        specialist("policy_researcher", "policy", "regulation_search"),
+        specialist("competitor_analyst", "competitors", "company_search"),
+    ]
 
     def plan(ctx: AgentContext) -> list[Task]:
-        ctx.llm(f"Decompose the research goal: {ctx.state['goal']}", system="You are the research lead.",
-                max_tokens=120)
-        return [Task("market_researcher", {"question": "How big is the tidal energy market?"}, "market sizing"),
-                Task("policy_researcher", {"question": "Which permits does a tidal farm need in the EU?"},
-                     "regulation"),
-                Task("competitor_analyst", {"question": "Who builds tidal turbines today?"}, "competition")]
+        ctx.llm(
+            f"Decompose the research goal: {ctx.state['goal']}", system="You are the research lead.", max_tokens=120
+        )
+        return [
+            Task("market_researcher", {"question": "How big is the tidal energy market?"}, "market sizing"),
+            Task("policy_researcher", {"question": "Which permits does a tidal farm need in the EU?"}, "regulation"),
+            Task("competitor_analyst", {"question": "Who builds tidal turbines today?"}, "competition"),
+        ]
 
     def synthesize(ctx: AgentContext, results: list[tuple[Task, Any]]) -> Result:
         findings = "; ".join(str(out) for _, out in results)
-        report = ctx.llm(f"Write the final report from: {findings}", system="You are the research lead.",
-                         max_tokens=400)
+        report = ctx.llm(
+            f"Write the final report from: {findings}", system="You are the research lead.", max_tokens=400
+        )
         return Result(writes={"report": report.text}, output=report.text)
 
-    lead = Supervisor("research_lead", plan, specialists, synthesize=synthesize,
-                      validate=lambda task, out: bool(out), writes=["report"], reads=["goal"])
+    lead = Supervisor(
+        "research_lead",
+        plan,
+        specialists,
+        synthesize=synthesize,
+        validate=lambda task, out: bool(out),
+        writes=["report"],
+        reads=["goal"],
+    )
     schema = StateSchema({"goal": Key(pinned=True)})
     return _orch("demo.research", lead, provider, schema=schema, limits=Limits(max_cost_usd=1.0, max_steps=40))
 
 
 # --- clean: support router ---------------------------------------------------------------------------------------
 
+
 def _support_router() -> Orchestrator:
-    provider = FakeProvider({
-        "triage": [_reply('{"intent": "billing", "why": "mentions a double charge"}', 20)],
-        "billing_agent": [_reply("Refund of 49.00 EUR issued for invoice INV-2291.", 60)],
-    })
+    provider = FakeProvider(
+        {
+            "triage": [_reply('{"intent": "billing", "why": "mentions a double charge"}', 20)],
+            "billing_agent": [_reply("Refund of 49.00 EUR issued for invoice INV-2291.", 60)],
+        }
+    )
 
     def classify(ctx: AgentContext) -> Route:
-        reply = ctx.llm(f"Classify this ticket: {ctx.input['ticket']}", system="Intents: billing, tech, account.",
-                        max_tokens=30)
+        reply = ctx.llm(
+            f"Classify this ticket: {ctx.input['ticket']}", system="Intents: billing, tech, account.", max_tokens=30
+        )
         return Route("billing" if "billing" in reply.text else "tech", "model classified the ticket as billing")
 
     def billing(ctx: AgentContext) -> dict[str, Any]:
-        invoice = ctx.tool("lookup_invoice", lambda customer: {"invoice": "INV-2291", "amount": 49.0},
-                           {"customer": ctx.input["customer"]})
+        invoice = ctx.tool(
+            "lookup_invoice",
+            lambda customer: {"invoice": "INV-2291", "amount": 49.0},
+            {"customer": ctx.input["customer"]},
+        )
         reply = ctx.llm(f"Resolve a double charge on {invoice}", system="You are billing support.", max_tokens=120)
         return {"resolution": reply.text}
 
     def tech(ctx: AgentContext) -> dict[str, Any]:
         return {"resolution": ctx.llm(f"Fix: {ctx.input['ticket']}", max_tokens=120).text}
 
-    router = Router("triage", classify, {
-        "billing": Agent("billing_agent", billing, writes=["resolution"]),
-        "tech": Agent("tech_agent", tech, writes=["resolution"]),
-    }, by="model")
-    contract = HandoffContract("triage", "billing_agent", payload_schema={"ticket": str, "customer": str},
-                               obligations=["resolution"])
+    router = Router(
+        "triage",
+        classify,
+        {
+            "billing": Agent("billing_agent", billing, writes=["resolution"]),
+            "tech": Agent("tech_agent", tech, writes=["resolution"]),
+        },
+        by="model",
+    )
+    contract = HandoffContract(
+        "triage", "billing_agent", payload_schema={"ticket": str, "customer": str}, obligations=["resolution"]
+    )
     return _orch("demo.support_router", router, provider, contracts=[contract], limits=Limits(max_handoff_hops=3))
 
 
 # --- clean: parallel fan-out -------------------------------------------------------------------------------------
 
+
 def _fanout() -> Orchestrator:
     regions = ["europe", "north_america", "asia_pacific", "latin_america"]
-    provider = FakeProvider({
-        **{f"{r}_analyst": [_reply(f"{r}: demand up, supply tight", 50, 0.02)] for r in regions},
-        "synthesizer": [_reply("Global: demand up in all four regions; supply is the constraint.", 90)],
-    })
+    provider = FakeProvider(
+        {
+            **{f"{r}_analyst": [_reply(f"{r}: demand up, supply tight", 50, 0.02)] for r in regions},
+            "synthesizer": [_reply("Global: demand up in all four regions; supply is the constraint.", 90)],
+        }
+    )
 
     def analyst(region: str) -> Agent:
         def run(ctx: AgentContext) -> dict[str, Any]:
-            prices = ctx.tool("price_feed", lambda region: {"region": region, "index": 100 + len(region)},
-                              {"region": region})
+            prices = ctx.tool(
+                "price_feed", lambda region: {"region": region, "index": 100 + len(region)}, {"region": region}
+            )
             note = ctx.llm(f"Analyse copper demand in {region} given {prices}", max_tokens=150)
             return {"notes": {region: note.text}}
+
         return Agent(f"{region}_analyst", run, writes=["notes"])
 
     def synthesize(ctx: AgentContext) -> dict[str, Any]:
         summary = ctx.llm(f"Combine regional notes: {sorted(ctx.state['notes'])}", max_tokens=200)
         return {"summary": summary.text}
 
-    flow = FanOut("regional_scan", [analyst(r) for r in regions],
-                  aggregate=Agent("synthesizer", synthesize, reads=["notes"], writes=["summary"]))
+    flow = FanOut(
+        "regional_scan",
+        [analyst(r) for r in regions],
+        aggregate=Agent("synthesizer", synthesize, reads=["notes"], writes=["summary"]),
+    )
     return _orch("demo.fanout", flow, provider, schema=StateSchema({"notes": Key("merge_dict")}))
 
 
 # --- clean: state machine ----------------------------------------------------------------------------------------
 
+
 def _state_machine() -> Orchestrator:
-    provider = FakeProvider({
-        "drafter": [_reply("Draft v1: tidal power explained", 80), _reply("Draft v2: tidal power, with costs", 90)],
-        "critic": [_reply("REVISE: add cost figures", 20), _reply("APPROVE", 5)],
-        "publisher": [_reply("Published at /posts/tidal-power", 15)],
-    })
+    provider = FakeProvider(
+        {
+            "drafter": [_reply("Draft v1: tidal power explained", 80), _reply("Draft v2: tidal power, with costs", 90)],
+            "critic": [_reply("REVISE: add cost figures", 20), _reply("APPROVE", 5)],
+            "publisher": [_reply("Published at /posts/tidal-power", 15)],
+        }
+    )
 
     def draft(ctx: AgentContext) -> dict[str, Any]:
         version = ctx.state.get("version", 0) + 1
@@ -187,8 +231,12 @@ def _state_machine() -> Orchestrator:
         return {"feedback": verdict.text}
 
     def publish(ctx: AgentContext) -> dict[str, Any]:
-        url = ctx.tool("publish_post", lambda title, body, effect_key: "/posts/tidal-power",
-                       {"title": "Tidal power", "body": ctx.state["draft"]}, side_effect=True)
+        url = ctx.tool(
+            "publish_post",
+            lambda title, body, effect_key: "/posts/tidal-power",
+            {"title": "Tidal power", "body": ctx.state["draft"]},
+            side_effect=True,
+        )
         return {"url": url}
 
     def choose(state: Any, current: str, output: Any) -> str | None:
@@ -198,21 +246,31 @@ def _state_machine() -> Orchestrator:
             return "publish" if state["feedback"].startswith("APPROVE") else "draft"
         return None
 
-    machine = StateMachine("editorial", {
-        "draft": Agent("drafter", draft, reads=["version", "feedback"], writes=["draft", "version"]),
-        "critique": Agent("critic", critique, reads=["version", "draft"], writes=["feedback"]),
-        "publish": Agent("publisher", publish, reads=["draft"], writes=["url"]),
-    }, {"draft": ["critique"], "critique": ["draft", "publish"], "publish": []}, choose, start="draft", max_steps=8)
+    machine = StateMachine(
+        "editorial",
+        {
+            "draft": Agent("drafter", draft, reads=["version", "feedback"], writes=["draft", "version"]),
+            "critique": Agent("critic", critique, reads=["version", "draft"], writes=["feedback"]),
+            "publish": Agent("publisher", publish, reads=["draft"], writes=["url"]),
+        },
+        {"draft": ["critique"], "critique": ["draft", "publish"], "publish": []},
+        choose,
+        start="draft",
+        max_steps=8,
+    )
     return _orch("demo.state_machine", machine, provider)
 
 
 # --- planted: hand-off loop --------------------------------------------------------------------------------------
 
+
 def _handoff_loop() -> Orchestrator:
-    provider = FakeProvider({
-        "billing_agent": [_reply("This looks like a refund question; transferring to refunds.", 20)],
-        "refunds_agent": [_reply("This is about an invoice; transferring to billing.", 20)],
-    })
+    provider = FakeProvider(
+        {
+            "billing_agent": [_reply("This looks like a refund question; transferring to refunds.", 20)],
+            "refunds_agent": [_reply("This is about an invoice; transferring to billing.", 20)],
+        }
+    )
 
     def billing(ctx: AgentContext) -> Handoff:
         ctx.llm(f"Ticket: {ctx.input['ticket']}. Can billing resolve it?", max_tokens=40)
@@ -222,22 +280,35 @@ def _handoff_loop() -> Orchestrator:
         ctx.llm(f"Ticket: {ctx.input['ticket']}. Can refunds resolve it?", max_tokens=40)
         return Handoff("billing_agent", ctx.input, "invoice question")
 
-    swarm = Swarm("support_swarm", [Agent("billing_agent", billing, handoffs=["refunds_agent"]),
-                                    Agent("refunds_agent", refunds, handoffs=["billing_agent"])],
-                  start="billing_agent")
-    return _orch("demo.handoff_loop", swarm, provider, limits=Limits(max_handoff_hops=8),
-                 loop_policy=LoopPolicy(handoff_cycle_repeats=4))
+    swarm = Swarm(
+        "support_swarm",
+        [
+            Agent("billing_agent", billing, handoffs=["refunds_agent"]),
+            Agent("refunds_agent", refunds, handoffs=["billing_agent"]),
+        ],
+        start="billing_agent",
+    )
+    return _orch(
+        "demo.handoff_loop",
+        swarm,
+        provider,
+        limits=Limits(max_handoff_hops=8),
+        loop_policy=LoopPolicy(handoff_cycle_repeats=4),
+    )
 
 
 # --- planted: duplicate work -------------------------------------------------------------------------------------
 
+
 def _duplicate_work() -> Orchestrator:
     digest = _reply("ACME 2025: revenue 1.2 bn USD, margin 14 %, guidance raised", 180)
-    provider = FakeProvider({
-        "market_researcher": [digest, _reply("ACME revenue 2025: 1.2 bn USD", 40)],
-        "investor_analyst": [digest, _reply("ACME is fairly valued at 1.2 bn revenue", 40)],
-        "writer": [_reply("ACME brief: revenue 1.2 bn USD, fairly valued.", 60)],
-    })
+    provider = FakeProvider(
+        {
+            "market_researcher": [digest, _reply("ACME revenue 2025: 1.2 bn USD", 40)],
+            "investor_analyst": [digest, _reply("ACME is fairly valued at 1.2 bn revenue", 40)],
+            "writer": [_reply("ACME brief: revenue 1.2 bn USD, fairly valued.", 60)],
+        }
+    )
 
     def search(query: str) -> dict[str, Any]:
         return {"results": [f"{query}: annual report", f"{query}: press release"]}
@@ -249,19 +320,27 @@ def _duplicate_work() -> Orchestrator:
             hits = ctx.tool("web_search", search, {"query": "ACME Corp annual revenue 2025"})
             notes = ctx.llm(f"Digest these search results: {hits['results']}", max_tokens=400).text
             return {key: ctx.llm(f"{angle}: {notes}", max_tokens=100).text}
+
         return Agent(name, run, writes=[key])
 
     def write(ctx: AgentContext) -> dict[str, Any]:
-        return {"brief": ctx.llm(f"Brief from {ctx.state['revenue']} and {ctx.state['valuation']}",
-                                 max_tokens=150).text}
+        return {
+            "brief": ctx.llm(f"Brief from {ctx.state['revenue']} and {ctx.state['valuation']}", max_tokens=150).text
+        }
 
-    flow = Sequential("acme_brief", [researcher("market_researcher", "revenue", "Extract the revenue"),
-                                     researcher("investor_analyst", "valuation", "Judge the valuation"),
-                                     Agent("writer", write, reads=["revenue", "valuation"], writes=["brief"])])
+    flow = Sequential(
+        "acme_brief",
+        [
+            researcher("market_researcher", "revenue", "Extract the revenue"),
+            researcher("investor_analyst", "valuation", "Judge the valuation"),
+            Agent("writer", write, reads=["revenue", "valuation"], writes=["brief"]),
+        ],
+    )
     return _orch("demo.duplicate_work", flow, provider)
 
 
 # --- planted: retry storm ----------------------------------------------------------------------------------------
+
 
 def _retry_storm() -> Orchestrator:
     flaky = [fail(503, "upstream overloaded")] * 7 + [_reply("Feed summary: 12 new items", 50)]
@@ -282,38 +361,56 @@ def _retry_storm() -> Orchestrator:
         return {"posted": ctx.llm(f"Post the digest: {ctx.state['digest']}", max_tokens=30).text}
 
     # Agent-level retries on top of model- and tool-level retries: the nested layers multiply attempts.
-    flow = Sequential("digest", [
-        Agent("feed_summarizer", summarize, writes=["digest"], retry=RetryPolicy(max_attempts=3, base_s=0.005)),
-        Agent("publisher", post, reads=["digest"], writes=["posted"]),
-    ])
+    flow = Sequential(
+        "digest",
+        [
+            Agent("feed_summarizer", summarize, writes=["digest"], retry=RetryPolicy(max_attempts=3, base_s=0.005)),
+            Agent("publisher", post, reads=["digest"], writes=["posted"]),
+        ],
+    )
     return _orch("demo.retry_storm", flow, provider, retry_budget=RetryBudgetConfig(min_retries=30, ratio=1.0))
 
 
 # --- planted: cost cap -------------------------------------------------------------------------------------------
 
+
 def _cost_cap() -> Orchestrator:
     topics = ["batteries", "hydrogen", "solar", "wind", "nuclear", "geothermal"]
-    provider = FakeProvider({
-        **{f"{t}_analyst": [Scripted(f"{t}: long analysis", input_tokens=3000, output_tokens=1500,
-                                     latency_s=0.01)] for t in topics},
-        "editor": [_reply("Summary of whatever analyses finished", 100)],
-    })
+    provider = FakeProvider(
+        {
+            **{
+                f"{t}_analyst": [Scripted(f"{t}: long analysis", input_tokens=3000, output_tokens=1500, latency_s=0.01)]
+                for t in topics
+            },
+            "editor": [_reply("Summary of whatever analyses finished", 100)],
+        }
+    )
 
     def analyst(topic: str) -> Agent:
         def run(ctx: AgentContext) -> dict[str, Any]:
             deep = ctx.llm(f"Write a deep-dive on {topic} storage economics", max_tokens=1500, role="analyst")
             return {"analyses": {topic: deep.text}}
+
         return Agent(f"{topic}_analyst", run, writes=["analyses"], role="analyst")
 
     def edit(ctx: AgentContext) -> dict[str, Any]:
         return {"summary": ctx.llm(f"Summarise {sorted(ctx.state['analyses'])}", max_tokens=200).text}
 
-    flow = Sequential("energy_review", [
-        FanOut("deep_dives", [analyst(t) for t in topics], max_concurrency=2),
-        Agent("editor", edit, reads=["analyses"], writes=["summary"], finalize=True),
-    ])
-    return _orch("demo.cost_cap", flow, provider, roles=[Role("analyst", ["fake-large", "fake-small"])],
-                 schema=StateSchema({"analyses": Key("merge_dict")}), limits=Limits(max_cost_usd=0.08))
+    flow = Sequential(
+        "energy_review",
+        [
+            FanOut("deep_dives", [analyst(t) for t in topics], max_concurrency=2),
+            Agent("editor", edit, reads=["analyses"], writes=["summary"], finalize=True),
+        ],
+    )
+    return _orch(
+        "demo.cost_cap",
+        flow,
+        provider,
+        roles=[Role("analyst", ["fake-large", "fake-small"])],
+        schema=StateSchema({"analyses": Key("merge_dict")}),
+        limits=Limits(max_cost_usd=0.08),
+    )
 
 
 WORKFLOWS: list[tuple[Callable[[], Orchestrator], dict[str, Any], str | None]] = [
@@ -328,8 +425,13 @@ WORKFLOWS: list[tuple[Callable[[], Orchestrator], dict[str, Any], str | None]] =
 ]
 
 
-def run_demo(endpoint: str = DEFAULT_ENDPOINT, api_key: str | None = None, *,
-             echo: Callable[[str], None] | None = print, init_sdk: bool = True) -> DemoReport:
+def run_demo(
+    endpoint: str = DEFAULT_ENDPOINT,
+    api_key: str | None = None,
+    *,
+    echo: Callable[[str], None] | None = print,
+    init_sdk: bool = True,
+) -> DemoReport:
     """Run every demo workflow, send the traces to `endpoint`, flush, and report where to look.
 
     With `init_sdk` (the default) it initialises the SDK for `endpoint` and shuts it down at the end; an application
@@ -354,8 +456,10 @@ def run_demo(endpoint: str = DEFAULT_ENDPOINT, api_key: str | None = None, *,
 
 
 def _print_report(report: DemoReport, echo: Callable[[str], None], flushed: bool) -> None:
-    echo(f"tracehouse demo: {len(report.runs)} workflow runs sent to {report.endpoint}"
-         + ("" if flushed else " (the exporter did not confirm the flush: is the server running?)"))
+    echo(
+        f"tracehouse demo: {len(report.runs)} workflow runs sent to {report.endpoint}"
+        + ("" if flushed else " (the exporter did not confirm the flush: is the server running?)")
+    )
     for run in report.runs:
         planted = f"planted fault: {run.fault}" if run.fault else "clean"
         ended = run.status if run.error is None else f"{run.status} ({run.error.split(':')[0]})"

@@ -31,6 +31,20 @@ class BudgetExceeded(LimitExceeded):
     """A cost or token reservation did not fit in what is left of the budget."""
 
 
+class UnpricedModel(TerminalError):
+    """A model with no price was asked for under a cost cap: its spend could not be counted, so the cap could not
+    hold. Give its price or allow it by name."""
+
+    def __init__(self, model: str, cap: float) -> None:
+        self.model = model
+        self.cap = cap
+        super().__init__(
+            f"model {model!r} has no price, so the ${cap:.4f} cost cap cannot hold: give its price "
+            f"(Orchestrator(model_prices={{{model!r}: (input_usd_per_m, output_usd_per_m)}}) or $TRACEHOUSE_PRICES) "
+            f"or allow it unpriced by name (Orchestrator(allow_unpriced=[{model!r}]))"
+        )
+
+
 class DeadlineExceeded(LimitExceeded):
     """The run's latency budget is spent, or a retry could not finish before the deadline."""
 
@@ -120,25 +134,47 @@ class ContextOverflow(OrchestratorError):
         super().__init__(f"prompt of ~{tokens} tokens does not fit a {window}-token window after compaction")
 
 
-class EffectInDoubt(TerminalError):
-    """A non-idempotent side effect started before a crash and has no recorded result: it is not re-run."""
+class HumanInputRequired(TerminalError):
+    """The run is paused on a persisted interrupt; resume it with the human's answer. A pause, not a failure: the
+    run's status is `interrupted` and no span is marked as an error."""
 
-    def __init__(self, effect_key: str, step: str) -> None:
+    def __init__(self, interrupt_id: str, payload: Any, message: str | None = None) -> None:
+        self.interrupt_id = interrupt_id
+        self.payload = payload
+        super().__init__(message or f"waiting for a human decision on interrupt {interrupt_id}")
+
+
+class EffectInDoubt(HumanInputRequired):
+    """A non-idempotent side effect started before a crash and has no recorded result: it is not re-run. A person
+    answers the interrupt with "happened" (optionally `{"happened": true, "result": ...}`) or "rerun"."""
+
+    def __init__(self, effect_key: str, step: str, interrupt_id: str = "") -> None:
         self.effect_key = effect_key
         self.step = step
         super().__init__(
+            interrupt_id,
+            {"tool": step, "effect_key": effect_key},
             f"side effect {effect_key[:12]} of step {step} may or may not have happened before the crash; "
-            "it is not idempotent, so it was not re-run: escalate to a human"
+            "it is not idempotent, so it was not re-run: a person answers whether it happened",
         )
 
 
-class HumanInputRequired(TerminalError):
-    """The run is paused on a persisted interrupt; resume it with the human's answer."""
+class ToolDenied(OrchestratorError):
+    """A person declined a tool call that needs approval (the model is told; code calling the tool sees this)."""
 
-    def __init__(self, interrupt_id: str, payload: Any) -> None:
-        self.interrupt_id = interrupt_id
-        self.payload = payload
-        super().__init__(f"waiting for a human decision on interrupt {interrupt_id}")
+    def __init__(self, tool: str, reason: str | None) -> None:
+        self.tool = tool
+        self.reason = reason
+        super().__init__(f"a person declined the call to {tool}" + (f": {reason}" if reason else ""))
+
+
+class OutputInvalid(OrchestratorError):
+    """The model's answer does not validate against the requested output type (after the re-asks it was allowed)."""
+
+    def __init__(self, type_name: str, detail: str) -> None:
+        self.type_name = type_name
+        self.detail = detail
+        super().__init__(f"answer is not a valid {type_name}: {detail}")
 
 
 class ProviderError(OrchestratorError):
@@ -165,6 +201,14 @@ class ProviderTimeout(ProviderError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, retryable=True, error_type="timeout")
+
+
+BUDGET_KINDS = frozenset({"cost_usd", "tokens", "model_calls", "tool_calls"})
+
+
+def is_budget_stop(exc: BaseException | None) -> bool:
+    """A run ended by one of its budgets (spend, tokens, call counts) — status `budget_exceeded`, not `failed`."""
+    return isinstance(exc, LimitExceeded) and exc.kind in BUDGET_KINDS
 
 
 def is_retryable(exc: BaseException) -> bool:

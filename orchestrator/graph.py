@@ -31,32 +31,47 @@ class Graph:
     fingerprint: str
 
 
-def build_graph(flow: Node, *, limits: Limits, contracts: Sequence[HandoffContract] = (),
-                schema: StateSchema | None = None, roles: Mapping[str, Role] | None = None) -> Graph:
+def build_graph(
+    flow: Node,
+    *,
+    limits: Limits,
+    contracts: Sequence[HandoffContract] = (),
+    schema: StateSchema | None = None,
+    roles: Mapping[str, Role] | None = None,
+) -> Graph:
     spec = flow.spec()
     known = set(spec.nodes)
     for e in spec.edges:
         if e.target not in known:
-            raise GraphConfigError(f"edge {e.source} -> {e.target} ({e.kind}): unknown agent {e.target!r} "
-                                   f"(known: {', '.join(sorted(known))})")
+            raise GraphConfigError(
+                f"edge {e.source} -> {e.target} ({e.kind}): unknown agent {e.target!r} "
+                f"(known: {', '.join(sorted(known))})"
+            )
     for c in contracts:
         for end, name in (("source", c.source), ("target", c.target)):
             if name != "*" and name not in known:
-                raise GraphConfigError(f"contract {c.edge}: unknown {end} agent {name!r} "
-                                       f"(known: {', '.join(sorted(known))})")
+                raise GraphConfigError(
+                    f"contract {c.edge}: unknown {end} agent {name!r} (known: {', '.join(sorted(known))})"
+                )
     for a in spec.agents.values():
         if a.role is not None and a.role not in (roles or {}):
             raise GraphConfigError(f"agent {a.name}: unknown role {a.role!r} (roles: {', '.join(sorted(roles or {}))})")
     _check_cycles(spec, limits, contracts)
-    fingerprint = content_hash({
-        "v": 1, "root": spec.name, "kind": spec.kind, "shape": spec.shape,
-        "agents": {n: {"version": a.version, **a.spec().shape} for n, a in sorted(spec.agents.items())},
-        "edges": sorted([e.source, e.target, e.kind] for e in spec.edges),
-        "contracts": sorted((c.describe() for c in contracts), key=lambda d: d["edge"]),
-        "schema": (schema or StateSchema()).describe(),
-        "roles": {n: {"ladder": list(r.ladder), "downgradable": r.downgradable}
-                  for n, r in sorted((roles or {}).items())},
-    })
+    fingerprint = content_hash(
+        {
+            "v": 1,
+            "root": spec.name,
+            "kind": spec.kind,
+            "shape": spec.shape,
+            "agents": {n: {"version": a.version, **a.spec().shape} for n, a in sorted(spec.agents.items())},
+            "edges": sorted([e.source, e.target, e.kind] for e in spec.edges),
+            "contracts": sorted((c.describe() for c in contracts), key=lambda d: d["edge"]),
+            "schema": (schema or StateSchema()).describe(),
+            "roles": {
+                n: {"ladder": list(r.ladder), "downgradable": r.downgradable} for n, r in sorted((roles or {}).items())
+            },
+        }
+    )
     return Graph(spec, dict(spec.agents), dict(spec.nodes), tuple(spec.edges), fingerprint)
 
 
@@ -70,7 +85,8 @@ def _check_cycles(spec: NodeSpec, limits: Limits, contracts: Sequence[HandoffCon
         if "handoff" in kinds or "route" in kinds or "delegate" in kinds:
             capped = limits.max_handoff_hops is not None or any(
                 c.max_hops is not None and any(e.source == c.source and e.target == c.target for e in cycle)
-                for c in contracts)
+                for c in contracts
+            )
             fix = "set Limits(max_handoff_hops=...) or max_hops on a hand-off contract of the cycle"
         else:
             capped = limits.max_steps is not None or all(e.source in spec.capped for e in cycle)
@@ -89,8 +105,11 @@ def _cycles(graph: dict[str, list[Edge]]) -> list[list[Edge]]:
         color[node] = 1
         for e in graph.get(node, []):
             if color.get(e.target) == 1:
-                start = next(i for i, x in enumerate(stack) if x.source == e.target) if any(
-                    x.source == e.target for x in stack) else len(stack)
+                start = (
+                    next(i for i, x in enumerate(stack) if x.source == e.target)
+                    if any(x.source == e.target for x in stack)
+                    else len(stack)
+                )
                 found.append([*stack[start:], e])
             elif color.get(e.target) is None:
                 stack.append(e)
@@ -106,5 +125,8 @@ def _cycles(graph: dict[str, list[Edge]]) -> list[list[Edge]]:
 
 def describe_graph(graph: Graph) -> dict[str, Any]:
     """A JSON-friendly view: agents and edges (what the dashboard's agent graph can draw)."""
-    return {"agents": sorted(graph.agents), "edges": [[e.source, e.target, e.kind] for e in graph.edges],
-            "fingerprint": graph.fingerprint}
+    return {
+        "agents": sorted(graph.agents),
+        "edges": [[e.source, e.target, e.kind] for e in graph.edges],
+        "fingerprint": graph.fingerprint,
+    }

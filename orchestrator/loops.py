@@ -7,12 +7,12 @@ or, with `hint_then_stop`, first leaves a hint the agent can read and stops on t
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Literal
-
-from tracehouse.sdk import content_hash
 
 from .dedup import normalise
 from .errors import LoopDetected
@@ -20,6 +20,11 @@ from .errors import LoopDetected
 
 @dataclass(frozen=True)
 class LoopPolicy:
+    """Thresholds of each detector. `polling_tools` are tools whose identical answers are expected (a job status
+    polled until it changes): their repeats are not a loop, though repeated errors still are; `@tool(polling=True)`
+    and `ctx.tool(..., polling=True)` say the same per tool. Bound polling with `Limits(max_tool_calls=...)` or a
+    deadline."""
+
     window: int = 20
     repeat_action_observation: int = 4
     repeat_action_error: int = 3
@@ -27,6 +32,7 @@ class LoopPolicy:
     handoff_cycle_repeats: int = 3
     no_progress_steps: int | None = None
     on_trigger: Literal["stop", "hint_then_stop"] = "stop"
+    polling_tools: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -43,9 +49,19 @@ class LoopGuard:
         self.hints: dict[str, str] = {}
         self.triggers: list[tuple[str, str, str]] = []
 
-    def action(self, agent: str, tool: str, args: Any, observation: Any = None, error: str | None = None) -> None:
-        fp = content_hash({"agent": agent, "tool": tool, "args": normalise(args)})
-        obs = "error:" + error if error else content_hash(normalise(observation))
+    def action(
+        self,
+        agent: str,
+        tool: str,
+        args: Any,
+        observation: Any = None,
+        error: str | None = None,
+        polling: bool = False,
+    ) -> None:
+        if not error and (polling or tool in self.policy.polling_tools):
+            return  # the same answer again is what polling expects
+        fp = _fingerprint([agent, tool, normalise(args)])
+        obs = "error:" + error if error else _fingerprint(normalise(observation))
         with self._lock:
             window = self._actions.setdefault(agent, deque(maxlen=self.policy.window))
             window.append((fp, obs))
@@ -53,8 +69,9 @@ class LoopGuard:
         if error and same >= self.policy.repeat_action_error:
             self._fire("action_error", agent, f"{tool} failed with {error} {same} times with the same arguments")
         elif not error and same >= self.policy.repeat_action_observation:
-            self._fire("action_observation", agent,
-                       f"{tool} called {same} times with the same arguments and the same result")
+            self._fire(
+                "action_observation", agent, f"{tool} called {same} times with the same arguments and the same result"
+            )
 
     def handoff(self, source: str, target: str) -> None:
         with self._lock:
@@ -125,3 +142,10 @@ def _cycle_repeats(edges: list[tuple[str, str]]) -> int:
         start -= 1
     last = edges[-1]
     return sum(1 for e in edges[start:] if e == last)
+
+
+def _fingerprint(value: Any) -> str:
+    """An in-process identity for comparing actions (never stored): sorted-key JSON and a short BLAKE2b, several
+    times cheaper than the canonical RFC 8785 hash spans need, on every tool call."""
+    text = json.dumps(value, sort_keys=True, default=repr, separators=(",", ":"))
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()

@@ -81,7 +81,11 @@ AgentFn = Callable[["AgentContext"], Any]
 @dataclass(eq=False)
 class Agent(Node):
     """One agent. `reads`/`writes` declare its state access; `role` picks a model ladder; `handoffs` lists the
-    agents it may transfer to; `retry` adds agent-level retries (off by default: model and tool calls retry)."""
+    agents it may transfer to; `retry` adds agent-level retries (off by default: model and tool calls retry).
+
+    A hand-off target given as a node (`handoffs=[billing]`) is part of the workflow through this agent, so it needs
+    no `Swarm` or other container; a target given by name must be placed in the workflow elsewhere.
+    """
 
     name: str
     fn: AgentFn
@@ -91,7 +95,7 @@ class Agent(Node):
     model: str | None = None
     version: str = "1"
     description: str | None = None
-    handoffs: Sequence[str] = ()
+    handoffs: Sequence[str | Node] = ()
     retry: RetryPolicy | None = None
     dedup: bool = False
     volatile: Sequence[str] = ()
@@ -103,6 +107,8 @@ class Agent(Node):
         if not callable(self.fn):
             raise GraphConfigError(f"agent {self.name!r}: fn must be callable")
         self.is_async = inspect.iscoroutinefunction(self.fn)
+        self.targets = [t for t in self.handoffs if isinstance(t, Node)]
+        self.handoff_names = [t if isinstance(t, str) else t.name for t in self.handoffs]
 
     def execute(self, frame: Frame) -> Any:
         return frame.run.run_agent(frame, self, frame.input)
@@ -110,13 +116,60 @@ class Agent(Node):
     async def aexecute(self, frame: Frame) -> Any:
         return await frame.run.arun_agent(frame, self, frame.input)
 
+    def own_spec(self) -> NodeSpec:
+        """This agent alone (its hand-off edges, not its targets)."""
+        edges = [Edge(self.name, t, "handoff") for t in self.handoff_names]
+        shape = {
+            "version": self.version,
+            "reads": sorted(self.reads) if self.reads is not None else None,
+            "writes": sorted(self.writes),
+            "role": self.role,
+            "model": self.model,
+            "handoffs": list(self.handoff_names),
+            "dedup": self.dedup,
+            "finalize": self.finalize,
+        }
+        return NodeSpec(
+            self.name,
+            "agent",
+            self.version,
+            {self.name: self},
+            edges,
+            set(),
+            [self.name],
+            [self.name],
+            shape,
+            {self.name: self},
+        )
+
     def spec(self) -> NodeSpec:
-        edges = [Edge(self.name, t, "handoff") for t in self.handoffs]
-        shape = {"version": self.version, "reads": sorted(self.reads) if self.reads is not None else None,
-                 "writes": sorted(self.writes), "role": self.role, "model": self.model,
-                 "handoffs": list(self.handoffs), "dedup": self.dedup, "finalize": self.finalize}
-        return NodeSpec(self.name, "agent", self.version, {self.name: self}, edges, set(), [self.name], [self.name],
-                        shape, {self.name: self})
+        """This agent plus every node reachable through hand-off targets given as objects (cycles allowed)."""
+        spec = self.own_spec()
+        for node in _reachable_targets(self):
+            part = node.own_spec() if isinstance(node, Agent) else node.spec()
+            spec.agents.update(part.agents)
+            spec.edges.extend(e for e in part.edges if e not in spec.edges)
+            spec.capped |= part.capped
+            for name, found in part.nodes.items():
+                if spec.nodes.setdefault(name, found) is not found:
+                    raise GraphConfigError(f"two different nodes are named {name!r}: node names must be unique")
+        return spec
+
+
+def _reachable_targets(root: Agent) -> list[Node]:
+    """Hand-off targets given as nodes, transitively, each once (an A <-> B pair must not recurse forever)."""
+    seen = {id(root)}
+    out: list[Node] = []
+    queue: list[Node] = list(root.targets)
+    while queue:
+        node = queue.pop(0)
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        out.append(node)
+        if isinstance(node, Agent):
+            queue.extend(node.targets)
+    return out
 
 
 def agent(name: str | None = None, **options: Any) -> Callable[[AgentFn], Agent]:

@@ -21,7 +21,7 @@ class RetryPolicy:
     cap_s: float = 20.0
 
     def backoff(self, retry_index: int, rng: random.Random, retry_after_s: float | None = None) -> float:
-        ceiling = min(self.cap_s, self.base_s * (2 ** retry_index))
+        ceiling = min(self.cap_s, self.base_s * (2**retry_index))
         return max(rng.uniform(0.0, ceiling), retry_after_s or 0.0)
 
 

@@ -88,8 +88,10 @@ class StateSchema:
 
     def describe(self) -> dict[str, Any]:
         return {
-            k: {"reducer": (getattr(v.reducer, "__name__", "custom") if callable(v.reducer) else v.reducer),
-                "pinned": v.pinned}
+            k: {
+                "reducer": (getattr(v.reducer, "__name__", "custom") if callable(v.reducer) else v.reducer),
+                "pinned": v.pinned,
+            }
             for k, v in sorted(self.keys.items())
         }
 
@@ -121,7 +123,7 @@ def merge_superstep(schema: StateSchema, writers: list[tuple[str, list[Write]]])
 
 # --- records -----------------------------------------------------------------------------------------------------
 
-StepStatus = Literal["running", "succeeded", "failed", "in_doubt"]
+StepStatus = Literal["running", "succeeded", "failed", "in_doubt", "partial"]  # partial: kept, never replayed
 
 
 @dataclass
@@ -183,7 +185,8 @@ class BranchRecord:
 
 @dataclass(frozen=True)
 class Interrupt:
-    """A persisted pause waiting for a human (arbitration escalation, contract escalation, in-doubt effect)."""
+    """A persisted pause waiting for a person: `kind` is question (`ctx.interrupt`), approval (a tool that needs
+    one), arbitration, contract or effect_in_doubt."""
 
     trace_id: str
     interrupt_id: str
@@ -251,6 +254,14 @@ class StateStore(ABC):
     def interrupts(self, trace_id: str) -> list[Interrupt]: ...
 
     @abstractmethod
+    def pending_interrupts(self, trace_id: str | None = None) -> list[Interrupt]:
+        """Interrupts waiting for a person, of one run or of every run in the store (what the CLI lists)."""
+
+    @abstractmethod
+    def reopen_interrupt(self, trace_id: str, interrupt_id: str, payload: Any) -> None:
+        """Back to pending with a new payload (an answer that did not fit what was asked)."""
+
+    @abstractmethod
     def close(self) -> None:
         """Release the store's connections."""
 
@@ -303,23 +314,36 @@ class SQLiteStateStore(StateStore):
         with self._lock:
             self._conn.execute(
                 "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?)",
-                (run.trace_id, run.workflow, run.fingerprint, run.status, _dumps(run.initial_state),
-                 run.root_span_id, run.error, now, now),
+                (
+                    run.trace_id,
+                    run.workflow,
+                    run.fingerprint,
+                    run.status,
+                    _dumps(run.initial_state),
+                    run.root_span_id,
+                    run.error,
+                    now,
+                    now,
+                ),
             )
 
     def get_run(self, trace_id: str) -> RunRecord | None:
         with self._lock:
             row = self._conn.execute(
                 "SELECT trace_id, workflow, fingerprint, status, initial_state, root_span_id, error "
-                "FROM runs WHERE trace_id = ?", (trace_id,)).fetchone()
+                "FROM runs WHERE trace_id = ?",
+                (trace_id,),
+            ).fetchone()
         if row is None:
             return None
         return RunRecord(row[0], row[1], row[2], row[3], json.loads(row[4]), row[5], row[6])
 
     def set_run_status(self, trace_id: str, status: str, error: str | None = None) -> None:
         with self._lock:
-            self._conn.execute("UPDATE runs SET status = ?, error = ?, updated = ? WHERE trace_id = ?",
-                               (status, error, time.time(), trace_id))
+            self._conn.execute(
+                "UPDATE runs SET status = ?, error = ?, updated = ? WHERE trace_id = ?",
+                (status, error, time.time(), trace_id),
+            )
 
     def set_root_span(self, trace_id: str, span_id: str) -> None:
         with self._lock:
@@ -328,6 +352,9 @@ class SQLiteStateStore(StateStore):
     # -- journal + checkpoints --
     def commit_step(self, record: StepRecord, checkpoint: Checkpoint | None) -> None:
         with self._lock:
+            if checkpoint is None:  # one statement is its own transaction (autocommit): no BEGIN/COMMIT round trip
+                self._insert_step(record)
+                return
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 self._insert_step(record)
@@ -341,8 +368,21 @@ class SQLiteStateStore(StateStore):
     def _insert_step(self, r: StepRecord) -> None:
         self._conn.execute(
             "INSERT OR REPLACE INTO steps VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (r.trace_id, r.branch, r.step_key, r.seq, r.name, r.kind, r.status, r.attempt, _dumps(r.writes),
-             _dumps(r.output), _dumps(r.usage), r.error, r.span_id),
+            (
+                r.trace_id,
+                r.branch,
+                r.step_key,
+                r.seq,
+                r.name,
+                r.kind,
+                r.status,
+                r.attempt,
+                _dumps(r.writes),
+                _dumps(r.output),
+                _dumps(r.usage),
+                r.error,
+                r.span_id,
+            ),
         )
 
     def _insert_checkpoint(self, c: Checkpoint) -> None:
@@ -368,8 +408,10 @@ class SQLiteStateStore(StateStore):
         return out
 
     def _branch_rows(self, trace_id: str, branch: str, upto: int | None) -> list[StepRecord]:
-        sql = ("SELECT trace_id, branch, step_key, seq, name, kind, status, attempt, writes, output, usage, error, "
-               "span_id FROM steps WHERE trace_id = ? AND branch = ? AND status = 'succeeded'")
+        sql = (
+            "SELECT trace_id, branch, step_key, seq, name, kind, status, attempt, writes, output, usage, error, "
+            "span_id FROM steps WHERE trace_id = ? AND branch = ? AND status = 'succeeded'"
+        )
         params: list[Any] = [trace_id, branch]
         if upto is not None:
             sql += " AND seq <= ?"
@@ -377,24 +419,41 @@ class SQLiteStateStore(StateStore):
         with self._lock:
             rows = self._conn.execute(sql + " ORDER BY seq", params).fetchall()
         return [
-            StepRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], [tuple(w) for w in json.loads(r[8])],
-                       json.loads(r[9]) if r[9] is not None else None, json.loads(r[10]), r[11], r[12])
+            StepRecord(
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                r[6],
+                r[7],
+                [tuple(w) for w in json.loads(r[8])],
+                json.loads(r[9]) if r[9] is not None else None,
+                json.loads(r[10]),
+                r[11],
+                r[12],
+            )
             for r in rows
         ]
 
     def max_seq(self, trace_id: str, branch: str) -> int:
         with self._lock:
-            row = self._conn.execute("SELECT MAX(seq) FROM steps WHERE trace_id = ? AND branch = ?",
-                                     (trace_id, branch)).fetchone()
-            cp = self._conn.execute("SELECT MAX(seq) FROM checkpoints WHERE trace_id = ? AND branch = ?",
-                                    (trace_id, branch)).fetchone()
+            row = self._conn.execute(
+                "SELECT MAX(seq) FROM steps WHERE trace_id = ? AND branch = ?", (trace_id, branch)
+            ).fetchone()
+            cp = self._conn.execute(
+                "SELECT MAX(seq) FROM checkpoints WHERE trace_id = ? AND branch = ?", (trace_id, branch)
+            ).fetchone()
         return max(row[0] or 0, cp[0] or 0)
 
     def _checkpoints(self, where: str, params: tuple[Any, ...]) -> list[Checkpoint]:
         with self._lock:
             rows = self._conn.execute(
                 "SELECT checkpoint_id, trace_id, branch, seq, parent_id, step_key, state, meta FROM checkpoints "
-                f"WHERE {where} ORDER BY seq", params).fetchall()
+                f"WHERE {where} ORDER BY seq",
+                params,
+            ).fetchall()
         return [Checkpoint(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), json.loads(r[7])) for r in rows]
 
     def history(self, trace_id: str, branch: str = "main") -> list[Checkpoint]:
@@ -408,9 +467,10 @@ class SQLiteStateStore(StateStore):
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                self._conn.execute("INSERT INTO branches VALUES (?,?,?,?,?)",
-                                   (branch.trace_id, branch.branch, branch.parent_branch, branch.fork_seq,
-                                    _dumps(branch.edits)))
+                self._conn.execute(
+                    "INSERT INTO branches VALUES (?,?,?,?,?)",
+                    (branch.trace_id, branch.branch, branch.parent_branch, branch.fork_seq, _dumps(branch.edits)),
+                )
                 self._insert_checkpoint(checkpoint)
                 self._conn.execute("COMMIT")
             except BaseException:
@@ -421,53 +481,102 @@ class SQLiteStateStore(StateStore):
         with self._lock:
             row = self._conn.execute(
                 "SELECT parent_branch, fork_seq, edits FROM branches WHERE trace_id = ? AND branch = ?",
-                (trace_id, branch)).fetchone()
+                (trace_id, branch),
+            ).fetchone()
         return None if row is None else BranchRecord(trace_id, branch, row[0], row[1], json.loads(row[2]))
 
     # -- side effects --
     def effect(self, effect_key: str) -> tuple[str, Any] | None:
         with self._lock:
-            row = self._conn.execute("SELECT status, result FROM effects WHERE effect_key = ?",
-                                     (effect_key,)).fetchone()
+            row = self._conn.execute(
+                "SELECT status, result FROM effects WHERE effect_key = ?", (effect_key,)
+            ).fetchone()
         if row is None:
             return None
         return row[0], (json.loads(row[1]) if row[1] is not None else None)
 
     def record_intent(self, trace_id: str, effect_key: str, step_key: str) -> None:
         with self._lock:
-            self._conn.execute("INSERT OR IGNORE INTO effects VALUES (?,?,?,'intent',NULL)",
-                               (effect_key, trace_id, step_key))
+            self._conn.execute(
+                "INSERT OR IGNORE INTO effects VALUES (?,?,?,'intent',NULL)", (effect_key, trace_id, step_key)
+            )
 
     def record_effect_result(self, effect_key: str, result: Any) -> None:
         with self._lock:
-            self._conn.execute("UPDATE effects SET status = 'done', result = ? WHERE effect_key = ?",
-                               (_dumps(result), effect_key))
+            self._conn.execute(
+                "UPDATE effects SET status = 'done', result = ? WHERE effect_key = ?", (_dumps(result), effect_key)
+            )
 
     # -- interrupts --
     def put_interrupt(self, interrupt: Interrupt) -> None:
         with self._lock:
             self._conn.execute(
                 "INSERT OR IGNORE INTO interrupts VALUES (?,?,?,?,?,?)",
-                (interrupt.trace_id, interrupt.interrupt_id, interrupt.kind, _dumps(interrupt.payload),
-                 _dumps(interrupt.answer), interrupt.status),
+                (
+                    interrupt.trace_id,
+                    interrupt.interrupt_id,
+                    interrupt.kind,
+                    _dumps(interrupt.payload),
+                    _dumps(interrupt.answer),
+                    interrupt.status,
+                ),
             )
 
     def answer_interrupt(self, trace_id: str, interrupt_id: str, answer: Any) -> None:
         with self._lock:
             cur = self._conn.execute(
                 "UPDATE interrupts SET answer = ?, status = 'answered' WHERE trace_id = ? AND interrupt_id = ?",
-                (_dumps(answer), trace_id, interrupt_id))
+                (_dumps(answer), trace_id, interrupt_id),
+            )
         if cur.rowcount == 0:
             raise KeyError(f"no interrupt {interrupt_id} in run {trace_id}")
 
     def interrupts(self, trace_id: str) -> list[Interrupt]:
         with self._lock:
             rows = self._conn.execute(
-                "SELECT interrupt_id, kind, payload, answer, status FROM interrupts WHERE trace_id = ?",
-                (trace_id,)).fetchall()
-        return [Interrupt(trace_id, r[0], r[1], json.loads(r[2]), json.loads(r[3]) if r[3] else None, r[4])
-                for r in rows]
+                "SELECT interrupt_id, kind, payload, answer, status FROM interrupts WHERE trace_id = ?", (trace_id,)
+            ).fetchall()
+        return [
+            Interrupt(trace_id, r[0], r[1], json.loads(r[2]), json.loads(r[3]) if r[3] else None, r[4]) for r in rows
+        ]
+
+    def pending_interrupts(self, trace_id: str | None = None) -> list[Interrupt]:
+        sql = "SELECT trace_id, interrupt_id, kind, payload FROM interrupts WHERE status = 'pending'"
+        params: tuple[Any, ...] = ()
+        if trace_id is not None:
+            sql += " AND trace_id = ?"
+            params = (trace_id,)
+        with self._lock:
+            rows = self._conn.execute(sql + " ORDER BY trace_id, interrupt_id", params).fetchall()
+        return [Interrupt(r[0], r[1], r[2], json.loads(r[3]), None, "pending") for r in rows]
+
+    def reopen_interrupt(self, trace_id: str, interrupt_id: str, payload: Any) -> None:
+        with self._lock:
+            self._conn.execute(
+                "UPDATE interrupts SET payload = ?, answer = NULL, status = 'pending' "
+                "WHERE trace_id = ? AND interrupt_id = ?",
+                (_dumps(payload), trace_id, interrupt_id),
+            )
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def answer_interrupt(store: StateStore, trace_id: str, interrupt_id: str, answer: Any) -> Interrupt:
+    """Answer the pending interrupt of `trace_id` whose id is `interrupt_id` or starts with it (ids are 32 hex
+    characters; people type a prefix). A one-line error names what is wrong."""
+    pending = [i for i in store.pending_interrupts(trace_id) if i.interrupt_id.startswith(interrupt_id)]
+    if not pending:
+        raise InterruptNotFound(f"run {trace_id} has no pending interrupt {interrupt_id!r}")
+    if len(pending) > 1:
+        raise InterruptNotFound(f"interrupt prefix {interrupt_id!r} matches {len(pending)} pending interrupts")
+    store.answer_interrupt(trace_id, pending[0].interrupt_id, answer)
+    return pending[0]
+
+
+class InterruptNotFound(KeyError):
+    """No pending interrupt (or more than one) matches what was given."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "no such interrupt"

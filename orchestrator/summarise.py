@@ -69,7 +69,7 @@ def plan_compaction(messages: Sequence[Message], policy: ContextPolicy) -> tuple
 
 
 def messages_to_summarise(messages: Sequence[Message], span: tuple[int, int]) -> list[Message]:
-    return [m for m in messages[span[0]:span[1]] if not _is_pinned(m)]
+    return [m for m in messages[span[0] : span[1]] if not _is_pinned(m)]
 
 
 def check_fits(messages: Sequence[Message], policy: ContextPolicy) -> None:

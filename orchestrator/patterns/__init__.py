@@ -7,5 +7,14 @@ from .state_machine import InvalidTransition, StateMachine
 from .supervisor import Supervisor, Task
 from .swarm import Swarm
 
-__all__ = ["FanOut", "InvalidTransition", "Route", "Router", "Sequential", "StateMachine", "Supervisor", "Swarm",
-           "Task"]
+__all__ = [
+    "FanOut",
+    "InvalidTransition",
+    "Route",
+    "Router",
+    "Sequential",
+    "StateMachine",
+    "Supervisor",
+    "Swarm",
+    "Task",
+]

@@ -17,7 +17,7 @@ from .._support import Scope, roundtrip
 from ..budget import Usage
 from ..errors import GraphConfigError
 from ..nodes import Edge, Node, NodeSpec
-from ..state import merge_superstep
+from ..state import StepStatus, merge_superstep
 from ._common import merge_specs, pick_error
 
 if TYPE_CHECKING:
@@ -30,9 +30,17 @@ class FanOut(Node):
     """`FanOut("search", [web, papers, news], aggregate=merge)` runs fixed branches on the same input;
     `FanOut("per_doc", each=summarise, over=lambda state, inp: state["docs"], aggregate=combine)` maps items."""
 
-    def __init__(self, name: str, branches: Sequence[Node] = (), *, each: Node | None = None,
-                 over: Items | None = None, aggregate: Node | None = None, max_concurrency: int | None = None,
-                 keep_partial: bool = False) -> None:
+    def __init__(
+        self,
+        name: str,
+        branches: Sequence[Node] = (),
+        *,
+        each: Node | None = None,
+        over: Items | None = None,
+        aggregate: Node | None = None,
+        max_concurrency: int | None = None,
+        keep_partial: bool = True,
+    ) -> None:
         if bool(branches) == (each is not None):
             raise GraphConfigError(f"fan-out {name!r}: give either branches or each= with over=")
         if each is not None and over is None:
@@ -45,8 +53,9 @@ class FanOut(Node):
         self.over = over
         self.aggregate = aggregate
         self.max_concurrency = max_concurrency
-        # keep_partial: on failure, commit what the finished branches wrote before raising (the run's partial
-        # result); a resume then does not re-run the failed branches. Off: nothing merges, resume re-runs them.
+        # keep_partial (default): on failure, what the finished (paid-for) branches wrote is merged into the run's
+        # state before raising, so the result carries it; that merge is journalled as `partial`, never replayed,
+        # so a resume still re-runs only the failed branches. Off: nothing merges until every branch succeeds.
         self.keep_partial = keep_partial
 
     def _plan(self, frame: Frame) -> list[tuple[Node, Any]]:
@@ -55,25 +64,56 @@ class FanOut(Node):
         return [(node, frame.input) for node in self.branches]
 
     def _branch_frame(self, frame: Frame, path: str, i: int, item: Any, usage: Usage) -> Frame:
-        return frame.child(f"{path}/b{i}", scope=Scope(frame.scope.schema, None, frame.scope), input=item,
-                           usage=(*frame.usage, usage), occ={})
+        return frame.child(
+            f"{path}/b{i}",
+            scope=Scope(frame.scope.schema, None, frame.scope),
+            input=item,
+            usage=(*frame.usage, usage),
+            occ={},
+        )
 
-    def _merge(self, frame: Frame, key: str, plan: list[tuple[Node, Any]], frames: list[Frame],
-               outputs: list[Any], usage: Usage) -> list[Any]:
-        writes = merge_superstep(frame.scope.schema,
-                                 [(f"{node.name}[{i}]", f.scope.writes) for i, ((node, _), f) in
-                                  enumerate(zip(plan, frames, strict=True))])
+    def _merge(
+        self,
+        frame: Frame,
+        key: str,
+        plan: list[tuple[Node, Any]],
+        frames: list[Frame],
+        outputs: list[Any],
+        usage: Usage,
+        status: StepStatus = "succeeded",
+    ) -> list[Any]:
+        writes = merge_superstep(
+            frame.scope.schema,
+            [(f"{node.name}[{i}]", f.scope.writes) for i, ((node, _), f) in enumerate(zip(plan, frames, strict=True))],
+        )
         outputs = roundtrip(outputs)
-        frame.run.commit(frame, key=key, name=self.name, kind="merge", writes=writes, output=outputs, usage=usage,
-                         checkpoint=True)
+        frame.run.commit(
+            frame,
+            key=key,
+            name=self.name,
+            kind="merge",
+            writes=writes,
+            output=outputs,
+            usage=usage if status == "succeeded" else Usage(),  # the branches' own rows carry their usage on resume
+            checkpoint=True,
+            status=status,
+        )
         return outputs
 
-    def _fail(self, frame: Frame, key: str, plan: list[tuple[Node, Any]], frames: list[Frame], outputs: list[Any],
-              usage: Usage, errors: dict[int, BaseException]) -> None:
+    def _fail(
+        self,
+        frame: Frame,
+        key: str,
+        plan: list[tuple[Node, Any]],
+        frames: list[Frame],
+        outputs: list[Any],
+        usage: Usage,
+        errors: dict[int, BaseException],
+    ) -> None:
         if self.keep_partial:
             for i in errors:
                 frames[i].scope.writes.clear()
-            self._merge(frame, key, plan, frames, outputs, usage)
+            self._merge(frame, key, plan, frames, outputs, usage, status="partial")
         raise pick_error(errors)
 
     def execute(self, frame: Frame) -> Any:
@@ -122,8 +162,9 @@ class FanOut(Node):
             results = await asyncio.gather(*(branch(i) for i in range(len(plan))), return_exceptions=True)
             errors = {i: r for i, r in enumerate(results) if isinstance(r, BaseException)}
             if errors:
-                self._fail(frame, key, plan, frames, [None if i in errors else r for i, r in enumerate(results)],
-                           usage, errors)
+                self._fail(
+                    frame, key, plan, frames, [None if i in errors else r for i, r in enumerate(results)], usage, errors
+                )
             outputs = self._merge(frame, key, plan, frames, list(results), usage)
         if self.aggregate is None:
             return outputs

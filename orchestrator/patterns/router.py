@@ -31,10 +31,20 @@ class Router(Node):
     """`Router("triage", classify, {"billing": billing, "tech": tech}, by="model", default="tech")`; the chosen
     route's node runs under an `execute_tool transfer_to_<node>` span nested in the router's span."""
 
-    def __init__(self, name: str, classify: Classifier, routes: Mapping[str, Node], *,
-                 by: Literal["rule", "model"] = "rule", default: str | None = None, reads: Sequence[str] | None = None,
-                 role: str | None = None, model: str | None = None, description: str | None = None,
-                 version: str = "1") -> None:
+    def __init__(
+        self,
+        name: str,
+        classify: Classifier,
+        routes: Mapping[str, Node],
+        *,
+        by: Literal["rule", "model"] = "rule",
+        default: str | None = None,
+        reads: Sequence[str] | None = None,
+        role: str | None = None,
+        model: str | None = None,
+        description: str | None = None,
+        version: str = "1",
+    ) -> None:
         if not routes:
             raise GraphConfigError(f"router {name!r} needs at least one route")
         if default is not None and default not in routes:
@@ -44,23 +54,36 @@ class Router(Node):
         self.by = by
         self.default = default
         self.classify = classify
-        self.agent = Agent(name, self._decide, reads=reads, role=role, model=model, version=version,
-                           description=description or f"routes by {by}",
-                           handoffs=tuple(n.name for n in self.routes.values()))
+        self.agent = Agent(
+            name,
+            self._decide,
+            reads=reads,
+            role=role,
+            model=model,
+            version=version,
+            description=description or f"routes by {by}",
+            handoffs=tuple(n.name for n in self.routes.values()),
+        )
 
     def _decide(self, ctx: AgentContext) -> Result:
         raw = self.classify(ctx)
         route = raw if isinstance(raw, Route) else Route(str(raw))
         if route.target not in self.routes:
             if self.default is None:
-                raise ContractViolation(f"{self.name}->?", "route", f"unknown route {route.target!r} "
-                                        f"(routes: {', '.join(sorted(self.routes))})")
+                raise ContractViolation(
+                    f"{self.name}->?",
+                    "route",
+                    f"unknown route {route.target!r} (routes: {', '.join(sorted(self.routes))})",
+                )
             route = Route(self.default, f"{route.reason} (unknown route {route.target!r}, used default)".strip())
-        ctx.span.set_attributes({sc.ROUTER_DECISION: route.target, sc.ROUTER_REASON: route.reason,
-                                 "tracehouse.router.by": self.by})
+        ctx.span.set_attributes(
+            {sc.ROUTER_DECISION: route.target, sc.ROUTER_REASON: route.reason, "tracehouse.router.by": self.by}
+        )
         target = self.routes[route.target]
-        return Result(output={"route": route.target, "reason": route.reason},
-                      handoff=Handoff(target.name, ctx.input, route.reason or f"routed to {route.target}"))
+        return Result(
+            output={"route": route.target, "reason": route.reason},
+            handoff=Handoff(target.name, ctx.input, route.reason or f"routed to {route.target}"),
+        )
 
     def execute(self, frame: Frame) -> Any:
         return self.agent.execute(frame)

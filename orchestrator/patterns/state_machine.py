@@ -31,9 +31,18 @@ class StateMachine(Node):
     ["draft", "publish"], "publish": []}, choose, start="draft", max_steps=8)`. `choose(state, current, output)`
     returns the next state or None to stop (only from a state whose transition list is empty or includes None)."""
 
-    def __init__(self, name: str, states: Mapping[str, Node], transitions: Mapping[str, Sequence[str | None]],
-                 choose: Chooser, start: str, *, max_steps: int | None = None,
-                 compensations: Mapping[str, Node] | None = None, rollback_on_error: bool = False) -> None:
+    def __init__(
+        self,
+        name: str,
+        states: Mapping[str, Node],
+        transitions: Mapping[str, Sequence[str | None]],
+        choose: Chooser,
+        start: str,
+        *,
+        max_steps: int | None = None,
+        compensations: Mapping[str, Node] | None = None,
+        rollback_on_error: bool = False,
+    ) -> None:
         self.name = name
         self.states = dict(states)
         self.transitions = {k: list(v) for k, v in transitions.items()}
@@ -54,8 +63,10 @@ class StateMachine(Node):
                 raise GraphConfigError(f"state machine {self.name!r}: transition from unknown state {src!r}")
             for t in targets:
                 if t is not None and t not in self.states:
-                    raise GraphConfigError(f"state machine {self.name!r}: transition {src} -> {t}: unknown state "
-                                           f"{t!r} (states: {', '.join(sorted(self.states))})")
+                    raise GraphConfigError(
+                        f"state machine {self.name!r}: transition {src} -> {t}: unknown state "
+                        f"{t!r} (states: {', '.join(sorted(self.states))})"
+                    )
         for s in self.compensations:
             if s not in self.states:
                 raise GraphConfigError(f"state machine {self.name!r}: compensation for unknown state {s!r}")
@@ -68,9 +79,14 @@ class StateMachine(Node):
                 raise InvalidTransition(f"{self.name}: {current} cannot stop here (next must be one of {allowed})")
         elif nxt not in allowed:
             raise InvalidTransition(f"{self.name}: transition {current} -> {nxt} is not allowed (allowed: {allowed})")
-        otel_trace.get_current_span().add_event(sc.EVENT_TRANSITION, {
-            sc.STATE_MACHINE_STATE: nxt or "", "tracehouse.state_machine.from": current,
-            "tracehouse.state_machine.name": self.name})
+        otel_trace.get_current_span().add_event(
+            sc.EVENT_TRANSITION,
+            {
+                sc.STATE_MACHINE_STATE: nxt or "",
+                "tracehouse.state_machine.from": current,
+                "tracehouse.state_machine.name": self.name,
+            },
+        )
         return nxt
 
     def _setup(self, frame: Frame) -> tuple[str, Frame]:
@@ -80,8 +96,12 @@ class StateMachine(Node):
 
     def _cap(self, n: int) -> None:
         if self.max_steps is not None and n >= self.max_steps:
-            raise StepCapExceeded("state_machine_steps", self.max_steps, n + 1,
-                                  f"state machine {self.name} reached its cap of {self.max_steps} steps")
+            raise StepCapExceeded(
+                "state_machine_steps",
+                self.max_steps,
+                n + 1,
+                f"state machine {self.name} reached its cap of {self.max_steps} steps",
+            )
 
     def execute(self, frame: Frame) -> Any:
         key, inner = self._setup(frame)
@@ -131,8 +151,15 @@ class StateMachine(Node):
         rec = frame.run.records.get(key)
         if rec is not None:
             return frame.run._replay(frame, rec)
-        frame.run.commit(frame, key=key, name=self.name, kind="merge", writes=inner.scope.writes,
-                         output=roundtrip(out), usage=Usage())
+        frame.run.commit(
+            frame,
+            key=key,
+            name=self.name,
+            kind="merge",
+            writes=inner.scope.writes,
+            output=roundtrip(out),
+            usage=Usage(),
+        )
         return roundtrip(out)
 
     def spec(self) -> NodeSpec:
@@ -142,15 +169,21 @@ class StateMachine(Node):
             for t in targets:
                 if t is None:
                     continue
-                spec.edges.extend(Edge(x, y, "transition") for x in self.states[src].spec().exits
-                                  for y in self.states[t].spec().entry)
+                spec.edges.extend(
+                    Edge(x, y, "transition") for x in self.states[src].spec().exits for y in self.states[t].spec().entry
+                )
         if self.max_steps is not None:
             spec.capped |= {a for n in self.states.values() for a in n.spec().agents}
         spec.entry = self.states[self.start].spec().entry
-        spec.exits = [x for s, t in self.transitions.items() if not t or None in t
-                      for x in self.states[s].spec().exits]
-        spec.shape.update({"states": sorted(self.states), "start": self.start, "max_steps": self.max_steps,
-                           "transitions": {k: [t or "" for t in v] for k, v in sorted(self.transitions.items())},
-                           "rollback": self.rollback_on_error})
+        spec.exits = [x for s, t in self.transitions.items() if not t or None in t for x in self.states[s].spec().exits]
+        spec.shape.update(
+            {
+                "states": sorted(self.states),
+                "start": self.start,
+                "max_steps": self.max_steps,
+                "transitions": {k: [t or "" for t in v] for k, v in sorted(self.transitions.items())},
+                "rollback": self.rollback_on_error,
+            }
+        )
         spec.nodes[self.name] = self
         return spec

@@ -8,8 +8,21 @@ from typing import Any
 
 
 @dataclass(frozen=True)
+class ToolCall:
+    """A tool call the model asked for: `arguments` is the JSON text it sent (validated before the tool runs)."""
+
+    id: str
+    name: str
+    arguments: str
+
+    def as_message(self) -> dict[str, Any]:
+        return {"id": self.id, "type": "function", "function": {"name": self.name, "arguments": self.arguments}}
+
+
+@dataclass(frozen=True)
 class ModelRequest:
-    """One chat completion request. `agent` tells scripted providers who is asking; it is not sent anywhere."""
+    """One chat completion request. `agent` tells scripted providers who is asking; it is not sent anywhere.
+    `tools` are function schemas the model may call; `response_format` asks for structured output."""
 
     model: str
     messages: list[dict[str, Any]]
@@ -18,6 +31,8 @@ class ModelRequest:
     timeout_s: float | None = None
     agent: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    tools: tuple[dict[str, Any], ...] = ()
+    response_format: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -31,21 +46,42 @@ class ModelResponse:
     cache_read_tokens: int | None = None
     finish_reason: str = "stop"
     id: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+
+    def as_message(self) -> dict[str, Any]:
+        """The assistant turn to put back in the conversation."""
+        out: dict[str, Any] = {"role": "assistant", "content": self.text or None}
+        if self.tool_calls:
+            out["tool_calls"] = [c.as_message() for c in self.tool_calls]
+        return out
 
     def as_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "model": self.model, "input_tokens": self.input_tokens,
-                "output_tokens": self.output_tokens, "cache_read_tokens": self.cache_read_tokens,
-                "finish_reason": self.finish_reason, "id": self.id}
+        return {
+            "text": self.text,
+            "model": self.model,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cache_read_tokens": self.cache_read_tokens,
+            "finish_reason": self.finish_reason,
+            "id": self.id,
+            "tool_calls": [[c.id, c.name, c.arguments] for c in self.tool_calls],
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelResponse:
-        return cls(**data)
+        calls = tuple(ToolCall(*c) for c in data.get("tool_calls") or ())
+        return cls(**{**data, "tool_calls": calls})
 
 
 class Provider(ABC):
-    """A model provider. Implementations must not retry: the orchestrator is the only retry layer."""
+    """A model provider. Implementations must not retry: the orchestrator is the only retry layer.
+
+    `default_model` is used by agents that name no model (no `model=`, role or orchestrator default); None means
+    such a call fails with a message saying where to set one, instead of sending a made-up name to a real endpoint.
+    """
 
     name: str = "provider"
+    default_model: str | None = None
 
     @abstractmethod
     def complete(self, request: ModelRequest) -> ModelResponse: ...

@@ -46,8 +46,10 @@ class FakeProvider(Provider):
         default: Scripted | str | Callable[[ModelRequest], str] = "ok",
         clock: Clock | None = None,
         name: str = "fake",
+        default_model: str = "fake-small",
     ) -> None:
         self.name = name
+        self.default_model = default_model
         self.clock: Clock = clock or RealClock()
         self._script = {k: [_as_scripted(s) for s in v] for k, v in (script or {}).items()}
         self._default = _as_scripted(default) if not callable(default) else Scripted(text=default)
@@ -72,16 +74,18 @@ class FakeProvider(Provider):
     def _answer(self, request: ModelRequest, s: Scripted) -> tuple[float, ModelResponse | ProviderError]:
         latency = s.latency_s
         if request.timeout_s is not None and latency > request.timeout_s:
-            return request.timeout_s, ProviderTimeout(f"{self.name}/{request.model} did not answer in "
-                                                      f"{request.timeout_s:.2f}s")
+            return request.timeout_s, ProviderTimeout(
+                f"{self.name}/{request.model} did not answer in {request.timeout_s:.2f}s"
+            )
         if s.error is not None:
             return latency, s.error
         text = s.text(request) if callable(s.text) else s.text
         out_tokens = s.output_tokens if s.output_tokens is not None else max(len(text) // 4, 1)
         in_tokens = s.input_tokens if s.input_tokens is not None else estimate_tokens(request.messages)
         reply_id = f"fake-{len(self.calls)}"
-        return latency, ModelResponse(text, request.model, in_tokens, min(out_tokens, request.max_tokens), None,
-                                      "stop", reply_id)
+        return latency, ModelResponse(
+            text, request.model, in_tokens, min(out_tokens, request.max_tokens), None, "stop", reply_id
+        )
 
     def complete(self, request: ModelRequest) -> ModelResponse:
         latency, result = self._answer(request, self._next(request))

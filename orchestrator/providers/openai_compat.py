@@ -1,5 +1,8 @@
 """An OpenAI-compatible chat-completions provider over httpx, for any base URL (OpenAI, vLLM, Ollama, LiteLLM...).
 
+It sends tool schemas and structured-output requests and parses the model's tool calls, over Chat Completions
+(default: what every compatible server implements) or the Responses API (`api="responses"`); see `wire.py`.
+
 It never retries (the orchestrator is the one retry layer) and classifies failures like the breaker does:
 timeouts, connection errors, 429 and 5xx are retryable (with `Retry-After`), other 4xx are not.
 httpx is imported when the provider is created, so the light install does not need it unless this is used.
@@ -7,24 +10,46 @@ httpx is imported when the provider is created, so the light install does not ne
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Any
 
-from ..errors import ProviderError, ProviderTimeout
+from ..errors import GraphConfigError, ProviderError, ProviderTimeout
 from .base import ModelRequest, ModelResponse, Provider
+from .wire import WIRES, Api
+
+BASE_URL_ENV = "OPENAI_BASE_URL"
+API_KEY_ENV = "OPENAI_API_KEY"
+MODEL_ENV = "TRACEHOUSE_DEFAULT_MODEL"
 
 
 class OpenAICompatibleProvider(Provider):
-    """`POST {base_url}/chat/completions` with a bearer key (`api_key` or $OPENAI_API_KEY)."""
+    """`POST {base_url}/chat/completions` (or `/responses` with `api="responses"`) with a bearer key (`api_key` or
+    $OPENAI_API_KEY); `base_url` defaults to $OPENAI_BASE_URL, then OpenAI's."""
 
-    def __init__(self, base_url: str = "https://api.openai.com/v1", api_key: str | None = None, *,
-                 name: str = "openai", timeout_s: float = 60.0, headers: dict[str, str] | None = None,
-                 transport: Any = None, async_transport: Any = None) -> None:
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        *,
+        name: str = "openai",
+        timeout_s: float = 60.0,
+        headers: dict[str, str] | None = None,
+        transport: Any = None,
+        async_transport: Any = None,
+        default_model: str | None = None,
+        api: Api = "chat",
+    ) -> None:
         import httpx
 
+        if api not in WIRES:
+            raise GraphConfigError(f"api must be one of {', '.join(sorted(WIRES))}, got {api!r}")
+        self._wire = WIRES[api]
+
         self.name = name
-        self.base_url = base_url.rstrip("/")
-        key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
+        self.default_model = default_model
+        self.base_url = (base_url or os.environ.get(BASE_URL_ENV) or "https://api.openai.com/v1").rstrip("/")
+        key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
         self._headers = {"Content-Type": "application/json", **(headers or {})}
         if key:
             self._headers["Authorization"] = f"Bearer {key}"
@@ -33,22 +58,27 @@ class OpenAICompatibleProvider(Provider):
         self._client = httpx.Client(timeout=timeout_s, transport=transport)
         self._async_transport = async_transport
         self._aclient: Any = None
+        self._aclient_loop: asyncio.AbstractEventLoop | None = None
 
-    def _body(self, request: ModelRequest) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "model": request.model,
-            "messages": [{"role": m["role"], "content": m["content"]} for m in request.messages],
-            "max_tokens": request.max_tokens,
-            **request.extra,
-        }
-        if request.temperature is not None:
-            body["temperature"] = request.temperature
-        return body
+    @classmethod
+    def from_env(cls) -> OpenAICompatibleProvider:
+        """The provider the environment describes ($OPENAI_BASE_URL, $OPENAI_API_KEY, $TRACEHOUSE_DEFAULT_MODEL);
+        with neither a base URL nor a key set, a one-line error rather than a silent stand-in."""
+        if not os.environ.get(BASE_URL_ENV) and not os.environ.get(API_KEY_ENV):
+            raise GraphConfigError(
+                f"no model provider: pass provider=OpenAICompatibleProvider(base_url, api_key) (or FakeProvider() in "
+                f"tests), or set ${BASE_URL_ENV} and/or ${API_KEY_ENV}"
+            )
+        return cls(default_model=os.environ.get(MODEL_ENV) or None)
 
     def complete(self, request: ModelRequest) -> ModelResponse:
         try:
-            resp = self._client.post(f"{self.base_url}/chat/completions", json=self._body(request),
-                                     headers=self._headers, timeout=request.timeout_s or self._timeout)
+            resp = self._client.post(
+                f"{self.base_url}{self._wire.path}",
+                json=self._wire.body(request),
+                headers=self._headers,
+                timeout=request.timeout_s or self._timeout,
+            )
         except self._httpx.TimeoutException as exc:
             raise ProviderTimeout(f"{self.name}/{request.model}: {exc}") from exc
         except self._httpx.TransportError as exc:
@@ -56,11 +86,17 @@ class OpenAICompatibleProvider(Provider):
         return self._parse(request, resp)
 
     async def acomplete(self, request: ModelRequest) -> ModelResponse:
-        if self._aclient is None:
+        loop = asyncio.get_running_loop()
+        if self._aclient is None or self._aclient_loop is not loop:  # a client serves the loop it was made on
             self._aclient = self._httpx.AsyncClient(timeout=self._timeout, transport=self._async_transport)
+            self._aclient_loop = loop
         try:
-            resp = await self._aclient.post(f"{self.base_url}/chat/completions", json=self._body(request),
-                                            headers=self._headers, timeout=request.timeout_s or self._timeout)
+            resp = await self._aclient.post(
+                f"{self.base_url}{self._wire.path}",
+                json=self._wire.body(request),
+                headers=self._headers,
+                timeout=request.timeout_s or self._timeout,
+            )
         except self._httpx.TimeoutException as exc:
             raise ProviderTimeout(f"{self.name}/{request.model}: {exc}") from exc
         except self._httpx.TransportError as exc:
@@ -76,19 +112,7 @@ class OpenAICompatibleProvider(Provider):
                 status=resp.status_code,
                 retry_after_s=_seconds(retry_after),
             )
-        data = resp.json()
-        choice = (data.get("choices") or [{}])[0]
-        usage = data.get("usage") or {}
-        details = usage.get("prompt_tokens_details") or {}
-        return ModelResponse(
-            text=(choice.get("message") or {}).get("content") or "",
-            model=data.get("model") or request.model,
-            input_tokens=usage.get("prompt_tokens"),
-            output_tokens=usage.get("completion_tokens"),
-            cache_read_tokens=details.get("cached_tokens"),
-            finish_reason=choice.get("finish_reason") or "stop",
-            id=data.get("id"),
-        )
+        return self._wire.parse(resp.json(), request)
 
     def close(self) -> None:
         self._client.close()

@@ -7,11 +7,15 @@ from pathlib import Path
 
 import pytest
 from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from tracehouse.collector.model import Step
+from tracehouse.collector.normalise import normalise_request
 from tracehouse.orchestrator import BreakerConfig, BreakerRegistry, FakeClock, SQLiteStateStore
+from tracehouse.sdk.pricing import default_prices
 
 _EXPORTER = InMemorySpanExporter()
 
@@ -38,6 +42,11 @@ class Spans:
 
     def by_op(self, op: str) -> list[ReadableSpan]:
         return [s for s in self.all() if (s.attributes or {}).get("gen_ai.operation.name") == op]
+
+    def steps(self, trace_id: str) -> list[Step]:
+        """The trace's spans as the collector would store them (OTLP encoding, then the real normaliser)."""
+        mine = [s for s in self.all() if format(s.context.trace_id, "032x") == trace_id]
+        return normalise_request(encode_spans(mine), "test", default_prices()).steps
 
 
 @pytest.fixture

@@ -24,19 +24,34 @@ from tracehouse.sdk import semconv as sc
 
 
 def test_downgrade_at_80_percent_for_downgradable_roles_only(spans: Any) -> None:
-    provider = FakeProvider({"worker": [Scripted("big", input_tokens=1000, output_tokens=600), "small"],
-                             "judge": [Scripted("verdict", input_tokens=10, output_tokens=10)]})
+    provider = FakeProvider(
+        {
+            "worker": [Scripted("big", input_tokens=1000, output_tokens=600), "small"],
+            "judge": [Scripted("verdict", input_tokens=10, output_tokens=10)],
+        }
+    )
 
     def work(ctx: Any) -> dict[str, Any]:
         ctx.llm("first", max_tokens=700)
         return {"w": ctx.llm("second", max_tokens=50).text}
 
-    flow = Sequential("s", [Agent("worker", work, role="worker", writes=["w"]),
-                            Agent("judge", lambda ctx: {"j": ctx.llm("judge it", max_tokens=50).text},
-                                  role="judge", writes=["j"])])
-    orch = Orchestrator("test.downgrade", flow, provider=provider, limits=Limits(max_cost_usd=0.01),
-                        roles=[Role("worker", ["fake-large", "fake-small"], downgradable=True),
-                               Role("judge", ["fake-large", "fake-small"])])
+    flow = Sequential(
+        "s",
+        [
+            Agent("worker", work, role="worker", writes=["w"]),
+            Agent("judge", lambda ctx: {"j": ctx.llm("judge it", max_tokens=50).text}, role="judge", writes=["j"]),
+        ],
+    )
+    orch = Orchestrator(
+        "test.downgrade",
+        flow,
+        provider=provider,
+        limits=Limits(max_cost_usd=0.01),
+        roles=[
+            Role("worker", ["fake-large", "fake-small"], downgradable=True),
+            Role("judge", ["fake-large", "fake-small"]),
+        ],
+    )
     result = orch.run({})
     assert result.ok, result.error
     models = [(c.agent, c.model) for c in provider.calls]
@@ -51,10 +66,22 @@ def test_downgrade_at_80_percent_for_downgradable_roles_only(spans: Any) -> None
 
 def test_hard_cap_holds_under_parallel_branches(spans: Any) -> None:
     provider = FakeProvider({"*": [Scripted("part", input_tokens=100, output_tokens=150, latency_s=0.02)]})
-    branches = [Agent(f"b{i}", lambda ctx, i=i: {"parts": ctx.llm(f"part {i}", max_tokens=300).text},
-                      writes=["parts"], model="fake-large") for i in range(8)]
-    orch = Orchestrator("test.cap", FanOut("fan", branches, keep_partial=True), provider=provider,
-                        limits=Limits(max_cost_usd=0.01), schema=StateSchema({"parts": Key("append")}))
+    branches = [
+        Agent(
+            f"b{i}",
+            lambda ctx, i=i: {"parts": ctx.llm(f"part {i}", max_tokens=300).text},
+            writes=["parts"],
+            model="fake-large",
+        )
+        for i in range(8)
+    ]
+    orch = Orchestrator(
+        "test.cap",
+        FanOut("fan", branches, keep_partial=True),
+        provider=provider,
+        limits=Limits(max_cost_usd=0.01),
+        schema=StateSchema({"parts": Key("append")}),
+    )
     result = orch.run({})
     assert isinstance(result.error, BudgetExceeded)
     assert result.spent_usd <= 0.01
@@ -63,8 +90,10 @@ def test_hard_cap_holds_under_parallel_branches(spans: Any) -> None:
     refused = [s for s in spans.by_op("invoke_agent") if (s.attributes or {}).get(sc.ERROR_TYPE) == "BudgetExceeded"]
     assert refused
     workflow = spans.by_op("invoke_workflow")[0]
-    assert any(e.name == sc.EVENT_RUN_TERMINATED and (e.attributes or {})[sc.BUDGET_LIMIT_KIND] == "cost_usd"
-               for e in workflow.events)
+    assert any(
+        e.name == sc.EVENT_RUN_TERMINATED and (e.attributes or {})[sc.BUDGET_LIMIT_KIND] == "cost_usd"
+        for e in workflow.events
+    )
 
 
 def test_nested_agents_share_the_trace_budget(spans: Any) -> None:
@@ -86,7 +115,8 @@ def test_nested_agents_share_the_trace_budget(spans: Any) -> None:
     assert len(chat) == 6
     assert result.usage.input_tokens == sum((s.attributes or {})[sc.GEN_AI_USAGE_INPUT_TOKENS] for s in chat)
 
-    generous = Orchestrator("test.nested2", level1, provider=FakeProvider(default="ok"),
-                            limits=Limits(max_model_calls=100))
+    generous = Orchestrator(
+        "test.nested2", level1, provider=FakeProvider(default="ok"), limits=Limits(max_model_calls=100)
+    )
     ok = generous.run({})
     assert ok.ok and ok.usage.model_calls == 12 == generous.config.provider.calls.__len__()  # type: ignore[attr-defined]

@@ -67,16 +67,23 @@ def _spans() -> dict[str, list[dict[str, Any]]]:
         for rs in req.resource_spans:
             for ss in rs.scope_spans:
                 for s in ss.spans:
-                    traces[s.trace_id.hex()].append({
-                        "name": s.name, "attrs": {a.key: _value(a.value) for a in s.attributes},
-                        "events": [(e.name, {a.key: _value(a.value) for a in e.attributes}) for e in s.events],
-                        "error": s.status.code == 2, "parent": s.parent_span_id.hex()})
+                    traces[s.trace_id.hex()].append(
+                        {
+                            "name": s.name,
+                            "attrs": {a.key: _value(a.value) for a in s.attributes},
+                            "events": [(e.name, {a.key: _value(a.value) for a in e.attributes}) for e in s.events],
+                            "error": s.status.code == 2,
+                            "parent": s.parent_span_id.hex(),
+                        }
+                    )
     return traces
 
 
 def test_demo_sends_every_workflow_with_its_planted_fault(endpoint: str) -> None:
-    code = ("from tracehouse.orchestrator.cli import demo; "
-            f"demo.main(['--endpoint', '{endpoint}', '--api-key', 'demo-key', '--no-eval'], standalone_mode=False)")
+    code = (
+        "from tracehouse.orchestrator.cli import demo; "
+        f"demo.main(['--endpoint', '{endpoint}', '--api-key', 'demo-key', '--no-eval'], standalone_mode=False)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count(f"{endpoint}/traces/") == 8 and f"{endpoint}/agents" in proc.stdout
@@ -89,8 +96,16 @@ def test_demo_sends_every_workflow_with_its_planted_fault(endpoint: str) -> None
         assert len(roots) == 1
         by_workflow[roots[0]["attrs"][sc.GEN_AI_AGENT_NAME]] = spans
         assert tid in proc.stdout
-    assert set(by_workflow) == {"demo.research", "demo.support_router", "demo.fanout", "demo.state_machine",
-                                "demo.handoff_loop", "demo.duplicate_work", "demo.retry_storm", "demo.cost_cap"}
+    assert set(by_workflow) == {
+        "demo.research",
+        "demo.support_router",
+        "demo.fanout",
+        "demo.state_machine",
+        "demo.handoff_loop",
+        "demo.duplicate_work",
+        "demo.retry_storm",
+        "demo.cost_cap",
+    }
 
     def attempts(spans: list[dict[str, Any]]) -> int:
         return max((s["attrs"].get(sc.RETRY_ATTEMPT, 1) for s in spans), default=1)
@@ -120,5 +135,6 @@ def test_demo_sends_every_workflow_with_its_planted_fault(endpoint: str) -> None
     assert attempts(storm) >= 3 and sum(s["error"] for s in storm) >= 6
     assert any(s["name"].startswith("invoke_agent") and s["attrs"].get(sc.RETRY_ATTEMPT, 1) > 1 for s in storm)
     [root] = [s for s in by_workflow["demo.cost_cap"] if s["name"].startswith("invoke_workflow")]
-    assert any(name == sc.EVENT_RUN_TERMINATED and ev.get(sc.ERROR_TYPE) == "BudgetExceeded"
-               for name, ev in root["events"])
+    assert any(
+        name == sc.EVENT_RUN_TERMINATED and ev.get(sc.ERROR_TYPE) == "BudgetExceeded" for name, ev in root["events"]
+    )

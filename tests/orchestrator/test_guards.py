@@ -50,7 +50,7 @@ def test_repeated_action_and_observation_is_stopped_on_the_fourth(spans: Any) ->
             ctx.tool("search", lambda q: calls.append(1) or "same result", {"q": "weather in Paris"})
         return {}
 
-    result = Orchestrator("test.loop", Agent("stuck", stuck)).run({})
+    result = Orchestrator("test.loop", Agent("stuck", stuck), provider=FakeProvider()).run({})
     assert isinstance(result.error, LoopDetected) and result.error.pattern == "action_observation"
     assert len(calls) == 4
     flagged = [s for s in spans.named("execute_tool search") if (s.attributes or {}).get(sc.LOOP_DETECTED)]
@@ -61,9 +61,13 @@ def test_handoff_ping_pong_stops_at_max_handoff_hops(spans: Any) -> None:
     provider = FakeProvider(default="not mine")
     a = Agent("a", lambda ctx: Handoff("b", {"t": 1}) if ctx.llm("a?") else None, handoffs=["b"])
     b = Agent("b", lambda ctx: Handoff("a", {"t": 1}) if ctx.llm("b?") else None, handoffs=["a"])
-    orch = Orchestrator("test.pingpong", Swarm("pair", [a, b], start="a"), provider=provider,
-                        limits=Limits(max_handoff_hops=4), loop_policy=LoopPolicy(handoff_cycle_repeats=100,
-                                                                                   ping_pong_pairs=100))
+    orch = Orchestrator(
+        "test.pingpong",
+        Swarm("pair", [a, b], start="a"),
+        provider=provider,
+        limits=Limits(max_handoff_hops=4),
+        loop_policy=LoopPolicy(handoff_cycle_repeats=100, ping_pong_pairs=100),
+    )
     result = orch.run({})
     assert isinstance(result.error, HandoffHopsExceeded)
     assert len(provider.calls) == 5  # a, b, a, b, a — the fifth hand-off is refused
@@ -79,8 +83,12 @@ def test_legitimate_fifteen_distinct_steps_are_not_flagged() -> None:
         done = [ctx.tool("fetch", lambda page: f"page {page} text", {"page": i}) for i in range(15)]
         return {"pages": done}
 
-    orch = Orchestrator("test.legit", Agent("worker", worker, writes=["pages"]),
-                        loop_policy=LoopPolicy(no_progress_steps=5))
+    orch = Orchestrator(
+        "test.legit",
+        Agent("worker", worker, writes=["pages"]),
+        provider=FakeProvider(),
+        loop_policy=LoopPolicy(no_progress_steps=5),
+    )
     result = orch.run({})
     assert result.ok and len(result.state["pages"]) == 15
 
@@ -90,12 +98,18 @@ def test_legitimate_fifteen_distinct_steps_are_not_flagged() -> None:
 
 def test_dedup_by_content_hash(spans: Any) -> None:
     provider = FakeProvider({"translate": [Scripted("bonjour le monde", latency_s=0.05)]})
-    translate = Agent("translate", lambda ctx: Result({"out": ctx.llm(f"translate {ctx.input['text']}").text},
-                                                      ctx.input["text"]),
-                      writes=["out"], dedup=True, volatile=["request_id"])
-    items = [{"text": "hello   world", "lang": "fr", "request_id": "r1"},
-             {"lang": "fr", "request_id": "r2", "text": "hello world"},
-             {"text": "hello   world", "request_id": "r3", "lang": "fr"}]
+    translate = Agent(
+        "translate",
+        lambda ctx: Result({"out": ctx.llm(f"translate {ctx.input['text']}").text}, ctx.input["text"]),
+        writes=["out"],
+        dedup=True,
+        volatile=["request_id"],
+    )
+    items = [
+        {"text": "hello   world", "lang": "fr", "request_id": "r1"},
+        {"lang": "fr", "request_id": "r2", "text": "hello world"},
+        {"text": "hello   world", "request_id": "r3", "lang": "fr"},
+    ]
     concurrent = FanOut("batch", each=translate, over=lambda state, inp: items)
     orch = Orchestrator("test.dedup", concurrent, provider=provider, schema=StateSchema({"out": Key("append")}))
     result = orch.run({})
@@ -108,9 +122,12 @@ def test_dedup_by_content_hash(spans: Any) -> None:
     assert result.usage.model_calls == 1
 
     changed = [*items[:1], {"text": "goodbye world", "lang": "fr", "request_id": "r4"}]
-    orch2 = Orchestrator("test.dedup2", FanOut("batch", each=translate, over=lambda state, inp: changed,
-                                               max_concurrency=1),
-                         provider=provider, schema=StateSchema({"out": Key("append")}))
+    orch2 = Orchestrator(
+        "test.dedup2",
+        FanOut("batch", each=translate, over=lambda state, inp: changed, max_concurrency=1),
+        provider=provider,
+        schema=StateSchema({"out": Key("append")}),
+    )
     assert orch2.run({}).ok
     assert provider.calls_for("translate") == 3  # a real change in the input executes separately
 
@@ -136,7 +153,9 @@ def test_escalation_to_a_human_is_persisted_and_resumable(spans: Any) -> None:
         return {"verdict": decision.answer, "by": decision.strategy}
 
     store = SQLiteStateStore()
-    orch = Orchestrator("test.escalate", Agent("judge", judge, writes=["verdict", "by"]), store=store)
+    orch = Orchestrator(
+        "test.escalate", Agent("judge", judge, writes=["verdict", "by"]), store=store, provider=FakeProvider()
+    )
     paused = orch.run({})
     assert paused.status == "interrupted" and isinstance(paused.error, HumanInputRequired)
     [pending] = orch.pending_interrupts(paused.trace_id)
@@ -153,10 +172,14 @@ def test_escalation_to_a_human_is_persisted_and_resumable(spans: Any) -> None:
 
 def _contract_flow(payload: dict[str, Any], contract: HandoffContract, provider: FakeProvider) -> Orchestrator:
     source = Agent("intake", lambda ctx: Handoff("billing", payload, "billing question"), handoffs=["billing"])
-    target = Agent("billing", lambda ctx: {"resolution": ctx.llm(f"resolve {ctx.input}").text},
-                   writes=["resolution"])
-    return Orchestrator("test.contract", Swarm("desk", [source, target], start="intake"), provider=provider,
-                        contracts=[contract], limits=Limits(max_handoff_hops=5))
+    target = Agent("billing", lambda ctx: {"resolution": ctx.llm(f"resolve {ctx.input}").text}, writes=["resolution"])
+    return Orchestrator(
+        "test.contract",
+        Swarm("desk", [source, target], start="intake"),
+        provider=provider,
+        contracts=[contract],
+        limits=Limits(max_handoff_hops=5),
+    )
 
 
 def test_contract_rejects_bad_payload_before_the_target_spends(spans: Any) -> None:
@@ -171,8 +194,14 @@ def test_contract_rejects_bad_payload_before_the_target_spends(spans: Any) -> No
 
 def test_contract_success_predicate_triggers_on_failure_policy(spans: Any) -> None:
     provider = FakeProvider({"billing": ["cannot help", "refund issued"]})
-    retry = HandoffContract("intake", "billing", payload_schema={"invoice": str}, obligations=["resolution"],
-                            success=lambda w: "refund" in w["resolution"], on_failure="retry")
+    retry = HandoffContract(
+        "intake",
+        "billing",
+        payload_schema={"invoice": str},
+        obligations=["resolution"],
+        success=lambda w: "refund" in w["resolution"],
+        on_failure="retry",
+    )
     result = _contract_flow({"invoice": "INV-1"}, retry, provider).run({})
     assert result.ok and result.state["resolution"] == "refund issued"
     assert provider.calls_for("billing") == 2
@@ -197,7 +226,7 @@ def test_contract_success_predicate_triggers_on_failure_policy(spans: Any) -> No
 def test_parallel_writers_conflict_without_a_reducer(reducer: Any) -> None:
     branches = [Agent(f"w{i}", lambda ctx, i=i: {"answer": f"from {i}"}, writes=["answer"]) for i in range(2)]
     schema = StateSchema({"answer": Key(reducer)})
-    result = Orchestrator("test.conflict", FanOut("both", branches), schema=schema).run({})
+    result = Orchestrator("test.conflict", FanOut("both", branches), schema=schema, provider=FakeProvider()).run({})
     if reducer is None:
         assert isinstance(result.error, StateConflict) and result.error.key == "answer"
         assert "answer" not in result.state
@@ -209,13 +238,15 @@ def test_parallel_writers_conflict_without_a_reducer(reducer: Any) -> None:
 
 
 def _history(turns: int, chars: int) -> list[dict[str, Any]]:
-    return [{"role": "user" if i % 2 == 0 else "assistant", "content": f"turn {i} " + "x" * chars}
-            for i in range(turns)]
+    return [
+        {"role": "user" if i % 2 == 0 else "assistant", "content": f"turn {i} " + "x" * chars} for i in range(turns)
+    ]
 
 
 def test_summarisation_checkpoint(spans: Any) -> None:
-    provider = FakeProvider({"chat": [Scripted("the user asked about tides; we answered.", output_tokens=40),
-                                      "final answer"]})
+    provider = FakeProvider(
+        {"chat": [Scripted("the user asked about tides; we answered.", output_tokens=40), "final answer"]}
+    )
     policy = ContextPolicy(window=4000)
     history = _history(20, 700)
     crash = {"once": True}
@@ -227,8 +258,14 @@ def test_summarisation_checkpoint(spans: Any) -> None:
         return {"answer": reply.text}
 
     store = SQLiteStateStore()
-    orch = Orchestrator("test.compact", Agent("chat", chat, reads=["goal"], writes=["answer"]), provider=provider,
-                        schema=StateSchema({"goal": Key(pinned=True)}), context=policy, store=store)
+    orch = Orchestrator(
+        "test.compact",
+        Agent("chat", chat, reads=["goal"], writes=["answer"]),
+        provider=provider,
+        schema=StateSchema({"goal": Key(pinned=True)}),
+        context=policy,
+        store=store,
+    )
     first = orch.run({"goal": "explain tides"})
     assert isinstance(first.error, RuntimeError)
     assert len(provider.calls) == 2  # exactly one compaction, then the call itself
@@ -245,13 +282,22 @@ def test_summarisation_checkpoint(spans: Any) -> None:
     assert len(provider.calls) == 2  # the resumed run did not summarise again
 
     huge = FakeProvider(default="x")
-    single = Orchestrator("test.overflow", Agent("chat", lambda ctx: {"a": ctx.llm("y" * 20000).text}, writes=["a"]),
-                          provider=huge, context=policy).run({})
+    single = Orchestrator(
+        "test.overflow",
+        Agent("chat", lambda ctx: {"a": ctx.llm("y" * 20000).text}, writes=["a"]),
+        provider=huge,
+        context=policy,
+    ).run({})
     assert isinstance(single.error, ContextOverflow)
     assert len(huge.calls) == 0  # no compaction loop, no call
 
 
 def test_sequential_chain_passes_outputs_along() -> None:
-    flow = Sequential("s", [Agent("one", lambda ctx: Result(output=ctx.input["n"] + 1)),
-                            Agent("two", lambda ctx: Result(output=ctx.input * 10))])
-    assert Orchestrator("test.seq", flow).run({"n": 1}).output == 20
+    flow = Sequential(
+        "s",
+        [
+            Agent("one", lambda ctx: Result(output=ctx.input["n"] + 1)),
+            Agent("two", lambda ctx: Result(output=ctx.input * 10)),
+        ],
+    )
+    assert Orchestrator("test.seq", flow, provider=FakeProvider()).run({"n": 1}).output == 20

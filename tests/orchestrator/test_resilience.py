@@ -30,9 +30,13 @@ from tracehouse.sdk import semconv as sc
 def test_retry_budget_bounds_retries_across_a_trace(clock: FakeClock, spans: Any) -> None:
     provider = FakeProvider({"*": [fail(503)]}, clock=clock)
     tasks = [Agent(f"task{i}", lambda ctx, i=i: {"r": ctx.llm(f"task {i}").text}, writes=[]) for i in range(10)]
-    orch = Orchestrator("test.retry_budget", FanOut("tasks", tasks, max_concurrency=1), provider=provider,
-                        clock=clock, breakers=BreakerRegistry(BreakerConfig(consecutive_failures=1000,
-                                                                            min_calls=1000), clock))
+    orch = Orchestrator(
+        "test.retry_budget",
+        FanOut("tasks", tasks, max_concurrency=1),
+        provider=provider,
+        clock=clock,
+        breakers=BreakerRegistry(BreakerConfig(consecutive_failures=1000, min_calls=1000), clock),
+    )
     result = orch.run({})
     per_task = {f"task{i}": provider.calls_for(f"task{i}") for i in range(10)}
     retries = len(provider.calls) - 10
@@ -48,20 +52,38 @@ def test_retry_budget_bounds_retries_across_a_trace(clock: FakeClock, spans: Any
 
 
 def test_no_retry_after_deadline_and_downstream_gets_the_remaining_time(clock: FakeClock) -> None:
-    provider = FakeProvider({"slow": [Scripted(error=ProviderError("boom", retryable=True, status=503),
-                                               latency_s=1.5)]}, clock=clock)
+    provider = FakeProvider(
+        {"slow": [Scripted(error=ProviderError("boom", retryable=True, status=503), latency_s=1.5)]}, clock=clock
+    )
     slow = Agent("slow", lambda ctx: {"x": ctx.llm("go").text}, writes=["x"])
-    orch = Orchestrator("test.deadline", slow, provider=provider, clock=clock, limits=Limits(deadline_s=2.0),
-                        breakers=BreakerRegistry(clock=clock))
+    orch = Orchestrator(
+        "test.deadline",
+        slow,
+        provider=provider,
+        clock=clock,
+        limits=Limits(deadline_s=2.0),
+        breakers=BreakerRegistry(clock=clock),
+    )
     result = orch.run({})
     assert isinstance(result.error, DeadlineExceeded)
     assert len(provider.calls) == 1  # no second attempt started
 
     provider2 = FakeProvider({"first": [Scripted("ok", latency_s=0.5)], "second": ["ok"]}, clock=clock)
-    chain = Sequential("two", [Agent("first", lambda ctx: {"a": ctx.llm("one").text}, writes=["a"]),
-                               Agent("second", lambda ctx: {"b": ctx.llm("two").text}, writes=["b"])])
-    ok = Orchestrator("test.deadline2", chain, provider=provider2, clock=clock, limits=Limits(deadline_s=2.0),
-                      breakers=BreakerRegistry(clock=clock)).run({})
+    chain = Sequential(
+        "two",
+        [
+            Agent("first", lambda ctx: {"a": ctx.llm("one").text}, writes=["a"]),
+            Agent("second", lambda ctx: {"b": ctx.llm("two").text}, writes=["b"]),
+        ],
+    )
+    ok = Orchestrator(
+        "test.deadline2",
+        chain,
+        provider=provider2,
+        clock=clock,
+        limits=Limits(deadline_s=2.0),
+        breakers=BreakerRegistry(clock=clock),
+    ).run({})
     assert ok.ok
     assert provider2.calls[0].timeout_s == 2.0
     assert abs((provider2.calls[1].timeout_s or 0) - 1.5) < 1e-9
@@ -99,8 +121,14 @@ def test_circuit_breaker_lifecycle(clock: FakeClock, breakers: BreakerRegistry, 
             ctx.llm("failing probe")
         return {}
 
-    orch = Orchestrator("test.breaker", Agent("caller", caller), provider=provider, clock=clock, breakers=breakers,
-                        retry=RetryPolicy(max_attempts=1))
+    orch = Orchestrator(
+        "test.breaker",
+        Agent("caller", caller),
+        provider=provider,
+        clock=clock,
+        breakers=breakers,
+        retry=RetryPolicy(max_attempts=1),
+    )
     assert orch.run({}).ok
     assert seen["refused_calls"] == 0
     assert seen["refusals"] == 100
@@ -110,6 +138,10 @@ def test_circuit_breaker_lifecycle(clock: FakeClock, breakers: BreakerRegistry, 
     assert [t.to_state for t in breaker.transitions] == ["open", "half_open", "closed", "open", "half_open", "open"]
     assert breaker.transitions[-1].open_for_s == 60.0  # doubled on re-open from half-open
     assert breaker.state == "open"
-    events = [(e.attributes or {})[sc.BREAKER_STATE] for s in spans.by_op("chat") for e in s.events
-              if e.name == sc.EVENT_BREAKER_TRANSITION]
+    events = [
+        (e.attributes or {})[sc.BREAKER_STATE]
+        for s in spans.by_op("chat")
+        for e in s.events
+        if e.name == sc.EVENT_BREAKER_TRANSITION
+    ]
     assert events == ["open", "half_open", "closed", "open", "half_open", "open"]

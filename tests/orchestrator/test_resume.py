@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from opentelemetry.trace import StatusCode
 
 from tests.orchestrator.chain_workflow import Service, build, calls
 from tracehouse.orchestrator import (
@@ -26,17 +27,30 @@ from tracehouse.orchestrator import (
     StateSchema,
     StepCapExceeded,
 )
+from tracehouse.orchestrator.runtime import run_id
 from tracehouse.orchestrator.state import SQLiteStateStore
 from tracehouse.sdk import semconv as sc
 
 HERE = Path(__file__).parent
 
 
-def _child(tmp: Path, crash: str, idempotent: bool = True) -> int:
+def _child(tmp: Path, crash: str, idempotent: bool = True, spans_file: str = "", key: str = "") -> int:
     proc = subprocess.run(
-        [sys.executable, str(HERE / "chain_workflow.py"), str(tmp / "runs.db"), str(tmp / "calls.log"),
-         str(tmp / "service.json"), crash, "1" if idempotent else "0"],
-        capture_output=True, text=True, timeout=60)
+        [
+            sys.executable,
+            str(HERE / "chain_workflow.py"),
+            str(tmp / "runs.db"),
+            str(tmp / "calls.log"),
+            str(tmp / "service.json"),
+            crash,
+            "1" if idempotent else "0",
+            spans_file,
+            key,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     return proc.returncode
 
 
@@ -130,9 +144,16 @@ class CrashingStore(SQLiteStateStore):
         self._fire("after_commit", record.name)
 
 
-CRASH_POINTS = [("before_intent", "charge_card"), ("after_intent", "charge_card"), ("before_result", "charge_card"),
-                ("after_result", "charge_card"), ("between_journal_and_checkpoint", "charge_card"),
-                ("after_commit", "charge_card"), ("between_journal_and_checkpoint", "s3"), ("after_commit", "s3")]
+CRASH_POINTS = [
+    ("before_intent", "charge_card"),
+    ("after_intent", "charge_card"),
+    ("before_result", "charge_card"),
+    ("after_result", "charge_card"),
+    ("between_journal_and_checkpoint", "charge_card"),
+    ("after_commit", "charge_card"),
+    ("between_journal_and_checkpoint", "s3"),
+    ("after_commit", "s3"),
+]
 
 
 @pytest.mark.parametrize(("point", "on_step"), CRASH_POINTS)
@@ -166,15 +187,18 @@ def _fanout(provider: FakeProvider, fail_branch: dict[str, bool]) -> Orchestrato
                 raise ValueError(f"branch {i} broke")
             text = ctx.llm(f"branch {i} on {ctx.input['q']}").text
             return {"parts": f"{i}:{text}"}
+
         return Agent(f"b{i}", run, writes=["parts"])
 
     def reduce(ctx: Any) -> dict[str, Any]:
         return {"summary": "|".join(ctx.state["parts"])}
 
-    flow = FanOut("fan", [branch(i) for i in range(1, 5)],
-                  aggregate=Agent("reduce", reduce, reads=["parts"], writes=["summary"]))
-    return Orchestrator("test.fan", flow, provider=provider, schema=StateSchema({"parts": Key("append")}),
-                        store=SQLiteStateStore())
+    flow = FanOut(
+        "fan", [branch(i) for i in range(1, 5)], aggregate=Agent("reduce", reduce, reads=["parts"], writes=["summary"])
+    )
+    return Orchestrator(
+        "test.fan", flow, provider=provider, schema=StateSchema({"parts": Key("append")}), store=SQLiteStateStore()
+    )
 
 
 def test_parallel_partial_failure_resumes_only_failed_branch() -> None:
@@ -204,8 +228,12 @@ def test_fingerprint_mismatch_refuses_and_runs_nothing(tmp_path: Path) -> None:
     changed_edges.graph = changed_edges.graph.__class__(**{**changed_edges.graph.__dict__, "fingerprint": "x" * 64})
     with pytest.raises(GraphFingerprintMismatch):
         changed_edges.resume(trace_id)
-    other = Orchestrator("test.chain", Sequential("chain", [Agent("s1", lambda ctx: None)]),
-                         store=SQLiteStateStore(db))
+    other = Orchestrator(
+        "test.chain",
+        Sequential("chain", [Agent("s1", lambda ctx: None)]),
+        store=SQLiteStateStore(db),
+        provider=FakeProvider(),
+    )
     with pytest.raises(GraphFingerprintMismatch):
         other.run(trace_id=trace_id)
     assert calls(log) == before
@@ -247,9 +275,16 @@ def test_step_cap_stops_cycle_and_is_resumable_with_a_raised_cap() -> None:
             return None
         return "pong" if current == "ping" else "ping"
 
-    machine = StateMachine("cycle", {"ping": Agent("ping", ping, reads=["n"], writes=["n"]),
-                                     "pong": Agent("pong", pong, reads=["n"], writes=["n"])},
-                           {"ping": ["pong", None], "pong": ["ping", None]}, choose, start="ping")
+    machine = StateMachine(
+        "cycle",
+        {
+            "ping": Agent("ping", ping, reads=["n"], writes=["n"]),
+            "pong": Agent("pong", pong, reads=["n"], writes=["n"]),
+        },
+        {"ping": ["pong", None], "pong": ["ping", None]},
+        choose,
+        start="ping",
+    )
     orch = Orchestrator("test.cap", machine, provider=provider, limits=Limits(max_steps=10), store=SQLiteStateStore())
     capped = orch.run({"n": 0})
     assert isinstance(capped.error, StepCapExceeded) and capped.error.limit == 10
@@ -259,3 +294,52 @@ def test_step_cap_stops_cycle_and_is_resumable_with_a_raised_cap() -> None:
     finished = orch.resume(capped.trace_id, limits=Limits(max_steps=100))
     assert finished.ok and finished.state["n"] == 30
     assert len(provider.calls) - calls_before == 10  # only the 20 new steps ran (10 of them ping)
+
+
+@pytest.mark.parametrize("answer", ["happened", "rerun"])
+def test_a_person_settles_an_in_doubt_effect(tmp_path: Path, spans: Any, answer: str) -> None:
+    assert _child(tmp_path, "inside_effect", idempotent=False) == -signal.SIGKILL
+    trace_id = _only_run(tmp_path / "runs.db")
+    orch = build(tmp_path / "runs.db", tmp_path / "calls.log", tmp_path / "service.json", idempotent=False)
+    paused = orch.resume(trace_id)
+    assert paused.status == "interrupted" and isinstance(paused.error, EffectInDoubt)
+    assert not [s for s in spans.all() if s.status.status_code == StatusCode.ERROR]  # a pause, not a failure
+    [pending] = orch.pending_interrupts(trace_id)
+    verdict: Any = {"happened": True, "result": {"charged": 42, "key": "from the bank statement"}}
+    orch.answer(trace_id, pending.interrupt_id[:10], verdict if answer == "happened" else "rerun")
+
+    done = orch.resume(trace_id)
+    assert done.ok, done.error
+    service = Service(tmp_path / "service.json").state()
+    if answer == "happened":
+        assert len(service["calls"]) == 1  # not run again: the person said it happened
+        assert "charged 42" in done.state["s3"]
+    else:
+        assert len(service["calls"]) == 2  # the person said to run it again
+    assert orch.pending_interrupts(trace_id) == []
+
+
+def test_sigkill_leaves_one_trace_with_the_crashed_steps_and_the_resume(tmp_path: Path, spans: Any) -> None:
+    spans_file = tmp_path / "exported.jsonl"
+    assert _child(tmp_path, "before_s4", spans_file=str(spans_file), key="order-42") == -signal.SIGKILL
+    trace_id = run_id("order-42")
+    assert _only_run(tmp_path / "runs.db") == trace_id  # the run's id is the OpenTelemetry trace id
+    exported = [json.loads(line) for line in spans_file.read_text().splitlines()]
+    names = [s["name"] for s in exported]
+    assert {"invoke_agent s1", "invoke_agent s2", "invoke_agent s3"} <= set(names)  # flushed before the kill
+    assert "invoke_agent s4" not in names and all(s["trace_id"] == trace_id for s in exported)
+    store = SQLiteStateStore(tmp_path / "runs.db")
+    record = store.get_run(trace_id)
+    store.close()
+    assert record is not None and record.root_span_id
+    assert {s["parent"] for s in exported if s["name"].startswith("invoke_agent")} == {record.root_span_id}
+
+    resumed = build(tmp_path / "runs.db", tmp_path / "calls.log", tmp_path / "service.json").run(trace_id="order-42")
+    assert resumed.ok and resumed.trace_id == trace_id
+    mine = [s for s in spans.all() if format(s.context.trace_id, "032x") == trace_id]
+    [workflow] = [s for s in mine if s.name.startswith("invoke_workflow")]
+    assert workflow.parent is not None and format(workflow.parent.span_id, "016x") == record.root_span_id
+    assert [format(link.context.span_id, "016x") for link in workflow.links] == [record.root_span_id]
+    resumed_agents = [s for s in mine if s.name.startswith("invoke_agent")]
+    assert sorted(s.name for s in resumed_agents) == ["invoke_agent s4", "invoke_agent s5"]
+    assert all(s.parent is not None and s.parent.span_id == workflow.context.span_id for s in resumed_agents)

@@ -54,10 +54,12 @@ def test_span_conformance_on_every_demo_workflow(index: int, spans: Any) -> None
     assert sum((s.attributes or {})[sc.GEN_AI_USAGE_OUTPUT_TOKENS] for s in ok_chat) == result.usage.output_tokens
     assert abs(sum((s.attributes or {})[sc.COST_USD] for s in ok_chat) - result.spent_usd) < 1e-12
     journal = orch.store._branch_rows(result.trace_id, "main", None)  # type: ignore[attr-defined]
-    agent_spans = [s for s in mine if ops[s.context.span_id] == sc.OP_INVOKE_AGENT
-                   and (s.attributes or {}).get(sc.STEP_KEY)]
+    agent_spans = [
+        s for s in mine if ops[s.context.span_id] == sc.OP_INVOKE_AGENT and (s.attributes or {}).get(sc.STEP_KEY)
+    ]
     assert {(s.attributes or {})[sc.STEP_KEY] for s in agent_spans if s.status.is_ok} <= {
-        r.step_key for r in journal if r.kind in ("agent", "arbiter")}
+        r.step_key for r in journal if r.kind in ("agent", "arbiter")
+    }
     assert len(chat) == result.usage.model_calls  # one span per provider attempt
 
 
@@ -71,21 +73,29 @@ async def test_async_run_with_composed_patterns(spans: Any) -> None:
     def review(ctx: Any) -> dict[str, Any]:
         return {"ok": ctx.state["round"] >= 2}
 
-    machine = StateMachine("editing", {"draft": Agent("drafter", draft, reads=["round"], writes=["draft", "round"]),
-                                       "review": Agent("reviewer", review, reads=["round"], writes=["ok"])},
-                           {"draft": ["review"], "review": ["draft", None]},
-                           lambda s, cur, out: "review" if cur == "draft" else (None if s["ok"] else "draft"),
-                           start="draft", max_steps=10)
+    machine = StateMachine(
+        "editing",
+        {
+            "draft": Agent("drafter", draft, reads=["round"], writes=["draft", "round"]),
+            "review": Agent("reviewer", review, reads=["round"], writes=["ok"]),
+        },
+        {"draft": ["review"], "review": ["draft", None]},
+        lambda s, cur, out: "review" if cur == "draft" else (None if s["ok"] else "draft"),
+        start="draft",
+        max_steps=10,
+    )
 
     async def scout(ctx: Any) -> dict[str, Any]:
         return {"facts": (await ctx.allm(f"scout {ctx.input['topic']}")).text}
 
-    lead = Supervisor("lead", lambda ctx: [Task("editing", {"n": 1}), Task("scout", {"topic": "tides"})],
-                      [machine, Agent("scout", scout, writes=["facts"])],
-                      synthesize=lambda ctx, res: Result(writes={"report": "ok"}, output=len(res)),
-                      writes=["report"])
-    flow = Sequential("pipeline", [FanOut("warmup", [Agent("w1", lambda ctx: {}), Agent("w2", lambda ctx: {})]),
-                                   lead])
+    lead = Supervisor(
+        "lead",
+        lambda ctx: [Task("editing", {"n": 1}), Task("scout", {"topic": "tides"})],
+        [machine, Agent("scout", scout, writes=["facts"])],
+        synthesize=lambda ctx, res: Result(writes={"report": "ok"}, output=len(res)),
+        writes=["report"],
+    )
+    flow = Sequential("pipeline", [FanOut("warmup", [Agent("w1", lambda ctx: {}), Agent("w2", lambda ctx: {})]), lead])
     result = await Orchestrator("test.async", flow, provider=provider).arun({})
     assert result.ok, result.error
     assert result.state["round"] == 2 and result.state["report"] == "ok" and result.output == 2
@@ -111,9 +121,14 @@ def test_cycle_without_cap_fails_at_build_time() -> None:
     b = Agent("b", lambda ctx: None, handoffs=["a"])
     with pytest.raises(GraphConfigError, match=r"cycle a -> b -> a has no cap"):
         Orchestrator("loop", Swarm("pair", [a, b], start="a"))
-    Orchestrator("capped", Swarm("pair", [a, b], start="a"), limits=Limits(max_handoff_hops=6))
-    machine = StateMachine("m", {"x": Agent("x", lambda ctx: None), "y": Agent("y", lambda ctx: None)},
-                           {"x": ["y"], "y": ["x"]}, lambda *a: None, start="x")
+    Orchestrator("capped", Swarm("pair", [a, b], start="a"), limits=Limits(max_handoff_hops=6), provider=FakeProvider())
+    machine = StateMachine(
+        "m",
+        {"x": Agent("x", lambda ctx: None), "y": Agent("y", lambda ctx: None)},
+        {"x": ["y"], "y": ["x"]},
+        lambda *a: None,
+        start="x",
+    )
     with pytest.raises(GraphConfigError, match=r"cycle .* has no cap: set max_steps"):
         Orchestrator("m", machine)
 

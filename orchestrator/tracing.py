@@ -1,0 +1,126 @@
+"""How a run appears in OpenTelemetry: its trace id, where resumed segments attach, when spans are flushed, and the
+attributes of loops, contract violations, breaker transitions, pauses and the run's end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, TypeVar, overload
+
+from opentelemetry import trace as otel_trace
+from opentelemetry.trace import Link
+
+from tracehouse.sdk import semconv as sc
+
+from .breaker import Transition
+from .errors import ContractViolation, HumanInputRequired, LimitExceeded, LoopDetected
+
+S = TypeVar("S")
+
+
+@contextmanager
+def pausable(cm: AbstractContextManager[S]) -> Iterator[S]:
+    """A step span that ends cleanly when the run pauses for a person: a pause is the `interrupted` state, not an
+    error, so it must not become an ERROR span (error-rate alerts and loop detection would count it)."""
+    handle = cm.__enter__()
+    try:
+        yield handle
+    except HumanInputRequired as exc:
+        span = getattr(handle, "span", None)
+        if span is not None:
+            span.set_attribute(sc.INTERRUPT_ID, exc.interrupt_id)
+            span.add_event(sc.EVENT_INTERRUPTED, {sc.INTERRUPT_ID: exc.interrupt_id})
+        cm.__exit__(None, None, None)
+        raise
+    except BaseException as exc:
+        if not cm.__exit__(type(exc), exc, exc.__traceback__):
+            raise
+    else:
+        cm.__exit__(None, None, None)
+
+
+def transition_attrs(t: Transition) -> dict[str, Any]:
+    attrs: dict[str, Any] = {
+        sc.BREAKER_NAME: t.breaker,
+        sc.BREAKER_FROM_STATE: t.from_state,
+        sc.BREAKER_STATE: t.to_state,
+        "tracehouse.breaker.reason": t.reason,
+    }
+    if t.open_for_s is not None:
+        attrs["tracehouse.breaker.open_for_s"] = t.open_for_s
+    return attrs
+
+
+def mark_loop(span: Any, pattern: str, detail: str) -> None:
+    span.set_attributes({sc.LOOP_DETECTED: True, sc.LOOP_PATTERN: pattern})
+    span.add_event(sc.EVENT_LOOP_DETECTED, {sc.LOOP_PATTERN: pattern, "tracehouse.loop.detail": detail})
+
+
+def mark_violation(span: Any, exc: ContractViolation) -> None:
+    span.set_attributes({sc.CONTRACT_VIOLATION: exc.what, sc.CONTRACT_EDGE: exc.edge})
+    span.add_event(
+        sc.EVENT_CONTRACT_VIOLATION,
+        {sc.CONTRACT_VIOLATION: exc.what, sc.CONTRACT_EDGE: exc.edge, "tracehouse.contract.detail": exc.detail},
+    )
+
+
+def terminal_attrs(exc: BaseException) -> dict[str, Any]:
+    """Attributes of the run's terminal event: what ended it and, for a limit, which one and where."""
+    attrs: dict[str, Any] = {sc.ERROR_TYPE: type(exc).__name__, "tracehouse.run.message": str(exc)[:500]}
+    if isinstance(exc, LimitExceeded):
+        attrs.update({sc.BUDGET_LIMIT_KIND: exc.kind, sc.BUDGET_LIMIT: exc.limit, sc.BUDGET_OBSERVED: exc.observed})
+    if isinstance(exc, LoopDetected):
+        attrs.update({sc.LOOP_DETECTED: True, sc.LOOP_PATTERN: exc.pattern})
+    return attrs
+
+
+@overload
+def run_id(key: str) -> str: ...
+@overload
+def run_id(key: None) -> None: ...
+def run_id(key: str | None) -> str | None:
+    """The run's id, which is also its OpenTelemetry trace id: a 32-hex key as given, any other key (an order
+    number, a ticket id) hashed to 32 hex, so the dashboard's trace link and the store agree on one id."""
+    if key is None or (len(key) == 32 and all(c in "0123456789abcdef" for c in key)):
+        return key
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def origin_parent(trace_id: str) -> Any:
+    """A remote parent that puts a new run's root span in the trace `trace_id` (OpenTelemetry picks trace ids
+    itself for true roots; a caller-chosen id needs a parent context that carries it)."""
+    span_id = int(hashlib.sha256(f"{trace_id}:origin".encode()).hexdigest()[:16], 16) or 1
+    ctx = otel_trace.SpanContext(
+        int(trace_id, 16), span_id, is_remote=True, trace_flags=otel_trace.TraceFlags(otel_trace.TraceFlags.SAMPLED)
+    )
+    return otel_trace.set_span_in_context(otel_trace.NonRecordingSpan(ctx))
+
+
+def flush_spans() -> None:
+    """Export the spans finished so far (called at each checkpoint), so a process killed later does not take the
+    trace of its finished steps with it; bounded, so an unreachable collector cannot stall the run."""
+    flush = getattr(otel_trace.get_tracer_provider(), "force_flush", None)
+    if flush is not None:
+        flush(FLUSH_TIMEOUT_MS)
+
+
+FLUSH_TIMEOUT_MS = 2000
+
+
+def resume_links(trace_id: str, root_span_id: str | None) -> tuple[Any, list[Link]]:
+    """Parent context and links that put a resumed segment's spans in the original trace, under its root."""
+    if root_span_id is None or len(trace_id) != 32:
+        return None, []
+    try:
+        ctx = otel_trace.SpanContext(
+            int(trace_id, 16),
+            int(root_span_id, 16),
+            is_remote=True,
+            trace_flags=otel_trace.TraceFlags(otel_trace.TraceFlags.SAMPLED),
+        )
+    except ValueError:
+        return None, []
+    parent = otel_trace.set_span_in_context(otel_trace.NonRecordingSpan(ctx))
+    return parent, [Link(ctx)]

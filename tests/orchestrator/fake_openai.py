@@ -1,0 +1,191 @@
+"""A real OpenAI-compatible HTTP server on 127.0.0.1 for the orchestrator's workflow tests.
+
+It speaks `POST /v1/chat/completions` (plain text, tool calls and `response_format`) and the Responses API
+(`POST /v1/responses`: input items, function calls, `text.format`) and reports
+usage the way a real provider does: by its own count of the prompt, not the client's estimate. Its default count is
+"dense": one token per 3 bytes, which is what real tokenizers do to JSON-heavy prompts and what the old chars/4
+estimate under-counted.
+Replies are scripted: a list consumed in order (the last one repeating) or a function of the request body.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One scripted answer: text and/or tool calls `(name, arguments)`, optional usage overrides, an HTTP error
+    status instead of an answer, and a latency."""
+
+    content: str | None = None
+    tool_calls: Sequence[tuple[str, dict[str, Any]]] = ()
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    status: int = 200
+    latency_s: float = 0.0
+    model: str | None = None
+
+
+def dense_tokens(body: dict[str, Any]) -> int:
+    """The server's own prompt count: one token per 3 bytes of each message's text (and tool calls), 3 per message
+    for its framing, and the tool schemas' JSON at the same rate."""
+    total = 0
+    for m in body.get("messages") or body.get("input") or []:  # chat messages, or Responses input items
+        content = m.get("content", m.get("output", m.get("arguments")))
+        text = content if isinstance(content, str) else json.dumps(content)
+        text += json.dumps(m["tool_calls"]) if m.get("tool_calls") else ""
+        total += math.ceil(len(text.encode()) / 3) + 3
+    if body.get("tools"):
+        total += math.ceil(len(json.dumps(body["tools"]).encode()) / 3)
+    return total
+
+
+Responder = Callable[[dict[str, Any]], "Reply | str"]
+
+
+@dataclass
+class FakeOpenAI:
+    """`with FakeOpenAI(["hi", Reply(tool_calls=[("add", {"a": 1})])]) as llm: ... llm.url ... llm.requests`."""
+
+    replies: Sequence[Reply | str] | Responder = ("ok",)
+    count_prompt: Callable[[dict[str, Any]], int] = dense_tokens
+    latency_s: float = 0.0
+    requests: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cursor = 0
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "start the server first"
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def __enter__(self) -> FakeOpenAI:
+        handler = type("Handler", (_Handler,), {"fake": self})
+        self._server = _Server(("127.0.0.1", 0), handler)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-openai", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def script(self, replies: Sequence[Reply | str] | Responder) -> None:
+        """Answer with `replies` from now on (from their first one)."""
+        with self._lock:
+            self.replies = replies
+            self._cursor = 0
+
+    def next_reply(self, body: dict[str, Any]) -> Reply:
+        with self._lock:
+            self.requests.append(body)
+            if callable(self.replies):
+                found = self.replies(body)
+            else:
+                found = self.replies[min(self._cursor, len(self.replies) - 1)]
+                self._cursor += 1
+        return Reply(content=found) if isinstance(found, str) else found
+
+    def completion(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+        n = len(self.requests)
+        message: dict[str, Any] = {"role": "assistant", "content": reply.content}
+        if reply.tool_calls:
+            message["tool_calls"] = [
+                {"id": f"call_{n}_{i}", "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
+                for i, (name, args) in enumerate(reply.tool_calls)
+            ]
+        completion = reply.completion_tokens
+        if completion is None:
+            completion = max(math.ceil(len(json.dumps(message)) / 4), 1)
+        prompt = reply.prompt_tokens if reply.prompt_tokens is not None else self.count_prompt(body)
+        return {
+            "id": f"chatcmpl-{n}",
+            "object": "chat.completion",
+            "model": reply.model or body.get("model"),
+            "choices": [
+                {"index": 0, "message": message, "finish_reason": "tool_calls" if reply.tool_calls else "stop"}
+            ],
+            "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
+        }
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # many concurrent clients (the async tests open 48 connections at once)
+    daemon_threads = True
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeOpenAI
+
+    def do_POST(self) -> None:
+        if not self.path.endswith(("/chat/completions", "/responses")):
+            self._send(404, b'{"error": {"message": "not found"}}', "application/json")
+            return
+        body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)))
+        reply = self.fake.next_reply(body)
+        time.sleep(reply.latency_s or self.fake.latency_s)
+        if reply.status != 200:
+            self._send(
+                reply.status,
+                json.dumps({"error": {"message": reply.content or "scripted"}}).encode(),
+                "application/json",
+            )
+            return
+        completion = self.fake.completion(body, reply)
+        answer = _as_response(completion) if self.path.endswith("/responses") else completion
+        self._send(200, json.dumps(answer).encode(), "application/json")
+
+    def _send(self, status: int, payload: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def _as_response(completion: dict[str, Any]) -> dict[str, Any]:
+    """The same answer in the Responses API's shape: output items and input/output token usage."""
+    message = completion["choices"][0]["message"]
+    output: list[dict[str, Any]] = []
+    if message.get("content"):
+        output.append(
+            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": message["content"]}]}
+        )
+    for call in message.get("tool_calls") or ():
+        output.append(
+            {
+                "type": "function_call",
+                "call_id": call["id"],
+                "name": call["function"]["name"],
+                "arguments": call["function"]["arguments"],
+            }
+        )
+    usage = completion["usage"]
+    return {
+        "id": completion["id"].replace("chatcmpl", "resp"),
+        "object": "response",
+        "status": "completed",
+        "model": completion["model"],
+        "output": output,
+        "usage": {"input_tokens": usage["prompt_tokens"], "output_tokens": usage["completion_tokens"]},
+    }

@@ -1,0 +1,162 @@
+"""Interrupts as a first-class state: `ctx.interrupt`, tools that need approval, in-doubt effects a person settles,
+the `tracehouse runs interrupts|answer` commands, and a pause that is never an error (issue 14, piece 4)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+from opentelemetry.trace import StatusCode
+from pydantic import BaseModel
+
+from tests.orchestrator.fake_openai import FakeOpenAI, Reply
+from tracehouse.collector.model import Status
+from tracehouse.evals.detect import detect_loops
+from tracehouse.orchestrator import (
+    Agent,
+    HumanInputRequired,
+    OpenAICompatibleProvider,
+    Orchestrator,
+    SQLiteStateStore,
+    tool,
+)
+from tracehouse.orchestrator.cli import runs_group
+from tracehouse.sdk import semconv as sc
+
+
+class Address(BaseModel):
+    street: str
+    city: str
+
+
+def _cli(*args: str) -> Any:
+    return CliRunner().invoke(runs_group, list(args))
+
+
+def test_ctx_interrupt_pauses_without_errors_and_resumes_with_a_validated_answer(tmp_path: Path, spans: Any) -> None:
+    shipped: list[dict[str, Any]] = []
+
+    def ship(item: str, to: dict[str, Any]) -> str:
+        shipped.append(to)
+        return "shipped"
+
+    def clerk(ctx: Any) -> dict[str, Any]:
+        item = ctx.llm("Which item did the customer order?").text
+        where = ctx.interrupt(f"Where should the {item} go?", Address)
+        ctx.tool("ship", ship, {"item": item, "to": where.model_dump()})
+        return {"shipped_to": where.city}
+
+    db = tmp_path / "runs.db"
+    with FakeOpenAI(["teapot"]) as llm:
+
+        def orch() -> Orchestrator:
+            return Orchestrator(
+                "t.ask",
+                Agent("clerk", clerk, writes=["shipped_to"], model="gpt-4o-mini"),
+                provider=OpenAICompatibleProvider(llm.url),
+                store=SQLiteStateStore(db),
+            )
+
+        paused = orch().run({})
+        assert paused.status == "interrupted" and isinstance(paused.error, HumanInputRequired)
+        assert all(s.status.status_code != StatusCode.ERROR for s in spans.all())
+        agent = spans.by_op("invoke_agent")[0]
+        assert any(e.name == sc.EVENT_INTERRUPTED for e in agent.events)
+        assert (spans.by_op("invoke_workflow")[0].attributes or {})[sc.RUN_STATUS] == "interrupted"
+
+        listed = _cli("interrupts", "--db", str(db))
+        assert listed.exit_code == 0 and "question" in listed.output and "Where should the teapot go?" in listed.output
+        [pending] = [json.loads(line) for line in _cli("interrupts", "--db", str(db), "--json").output.splitlines()]
+        assert pending["payload"]["schema"]["required"] == ["street", "city"]
+
+        bad = _cli("answer", "--db", str(db), paused.trace_id, pending["interrupt_id"][:8], '{"street": "1 Quay"}')
+        assert bad.exit_code == 0, bad.output
+        again = orch().resume(paused.trace_id)
+        assert again.status == "interrupted" and shipped == []
+        [reasked] = orch().pending_interrupts(paused.trace_id)
+        assert reasked.payload["invalid_answer"] == {"street": "1 Quay"} and "city" in reasked.payload["error"]
+
+        good = _cli(
+            "answer",
+            "--db",
+            str(db),
+            paused.trace_id,
+            pending["interrupt_id"][:8],
+            '{"street": "1 Quay", "city": "Brest"}',
+        )
+        assert good.exit_code == 0, good.output
+        done = orch().resume(paused.trace_id)
+    assert done.ok, done.error
+    assert done.state["shipped_to"] == "Brest" and shipped == [{"street": "1 Quay", "city": "Brest"}]
+    assert len(llm.requests) == 1  # the model call before the pause was not repeated
+    assert _cli("interrupts", "--db", str(db)).output.strip() == "no pending interrupts"
+    steps = spans.steps(paused.trace_id)  # paused twice, resumed twice: as the collector stores it
+    assert steps and detect_loops(steps) == []
+    assert not [st for st in steps if st.status == Status.ERROR]
+
+
+def test_answer_errors_are_one_line(tmp_path: Path) -> None:
+    missing = _cli("answer", "--db", str(tmp_path / "none.db"), "t", "i", "yes")
+    assert missing.exit_code != 0 and "no state store at" in missing.output
+    SQLiteStateStore(tmp_path / "runs.db").close()
+    unknown = _cli("answer", "--db", str(tmp_path / "runs.db"), "abc", "def", "yes")
+    assert unknown.exit_code != 0 and "has no pending interrupt 'def'" in unknown.output
+    assert "Traceback" not in unknown.output
+
+
+def _refund_desk(refunds: list[float]) -> Agent:
+    @tool(side_effect=True, needs_approval=True)
+    def refund(order_id: int, amount: float, effect_key: str) -> str:
+        """Refund an order."""
+        refunds.append(amount)
+        return f"refunded {amount}"
+
+    return Agent(
+        "desk",
+        lambda ctx: {"answer": ctx.chat("refund order 9", tools=[refund])},
+        writes=["answer"],
+        model="gpt-4o-mini",
+    )
+
+
+def _approval_run(tmp_path: Path, answer: str) -> tuple[Any, list[float], FakeOpenAI]:
+    refunds: list[float] = []
+    db = tmp_path / f"{answer[:5]}.db"
+    script = [
+        Reply(tool_calls=[("refund", {"order_id": 9, "amount": 30.0})]),
+        Reply("Done: the refund was handled as decided."),
+    ]
+    with FakeOpenAI(script) as llm:
+
+        def orch() -> Orchestrator:
+            return Orchestrator(
+                "t.approve",
+                _refund_desk(refunds),
+                provider=OpenAICompatibleProvider(llm.url),
+                store=SQLiteStateStore(db),
+            )
+
+        paused = orch().run({})
+        assert paused.status == "interrupted" and refunds == []
+        listed = _cli("interrupts", "--db", str(db))
+        assert "approval" in listed.output and 'refund({"amount": 30.0, "order_id": 9})' in listed.output
+        [pending] = orch().pending_interrupts(paused.trace_id)
+        assert _cli("answer", "--db", str(db), paused.trace_id, pending.interrupt_id, answer).exit_code == 0
+        return orch().resume(paused.trace_id), refunds, llm
+
+
+def test_a_tool_that_needs_approval_runs_only_once_approved(tmp_path: Path) -> None:
+    result, refunds, llm = _approval_run(tmp_path, "approve")
+    assert result.ok, result.error
+    assert refunds == [30.0]
+    assert len(llm.requests) == 2  # the first model call was journalled, not repeated
+
+
+def test_a_declined_tool_call_is_reported_to_the_model(tmp_path: Path) -> None:
+    result, refunds, llm = _approval_run(tmp_path, '{"approved": false, "reason": "over the refund limit"}')
+    assert result.ok, result.error
+    assert refunds == []
+    tool_msg = next(m for m in llm.requests[-1]["messages"] if m["role"] == "tool")
+    assert "declined" in tool_msg["content"] and "over the refund limit" in tool_msg["content"]
