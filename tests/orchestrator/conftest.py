@@ -12,8 +12,8 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from tracehouse.collector.model import Step
 from tracehouse.collector.normalise import normalise_request
+from tracehouse.domain.model import Step
 from tracehouse.orchestrator import BreakerConfig, BreakerRegistry, FakeClock, SQLiteStateStore
 from tracehouse.sdk.pricing import default_prices
 

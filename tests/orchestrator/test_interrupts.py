@@ -12,7 +12,7 @@ from opentelemetry.trace import StatusCode
 from pydantic import BaseModel
 
 from tests.orchestrator.fake_openai import FakeOpenAI, Reply
-from tracehouse.collector.model import Status
+from tracehouse.domain.model import Status
 from tracehouse.evals.detect import detect_loops
 from tracehouse.orchestrator import (
     Agent,
