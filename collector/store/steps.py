@@ -256,3 +256,102 @@ def trace_steps_since(store: Store, project_id: str, trace_ids: Sequence[str], s
         {"p": project_id, "ids": list(trace_ids), "since": since},
     )
     return [_row_to_step(r) for r in rows]
+
+
+# -- reads for a big trace: its shape first, then full rows for one page --------------------------------------------
+
+# Attribute keys the trace analysis reads (hand-off reason/payload, router decision); the rest wait for the step panel.
+ANALYSIS_ATTRIBUTE_KEYS: tuple[str, ...] = (
+    "tracehouse.handoff.reason",
+    "tracehouse.handoff.payload",
+    "tracehouse.router.decision",
+    "tracehouse.router.reason",
+)
+# Columns too heavy to read for every step of a 100k-step trace: content, maps, events.
+_HEAVY = (
+    "input_preview",
+    "output_preview",
+    "attributes",
+    "resource_attributes",
+    "events",
+    "links",
+    "tool_calls",
+    "own",
+)
+_LIGHT_COLUMNS = ", ".join(
+    {
+        "start_time": "toUnixTimestamp64Nano(start_time) AS start_time_ns",
+        "end_time": "toUnixTimestamp64Nano(end_time) AS end_time_ns",
+        "attributes": "mapFilter((k, v) -> has({keys:Array(String)}, k), attributes) AS attributes",
+    }.get(c, c)
+    for c in STEP_COLUMNS
+    if c not in ("duration_ns", "version") and (c not in _HEAVY or c == "attributes")
+)
+
+
+def _trace_where(
+    project_id: str, trace_id: str, around: tuple[datetime, datetime] | None
+) -> tuple[str, dict[str, Any]]:
+    where = "project_id = {p:String} AND trace_id = {t:String}"
+    params: dict[str, Any] = {"p": project_id, "t": trace_id}
+    if around is not None:
+        where += " AND start_time >= {lo:DateTime64(9, 'UTC')} AND start_time <= {hi:DateTime64(9, 'UTC')}"
+        params["lo"], params["hi"] = around
+    return where, params
+
+
+def get_trace_outline(
+    store: Store, project_id: str, trace_id: str, *, around: tuple[datetime, datetime] | None = None
+) -> list[Step]:
+    """Every step of one trace with only what its tree needs (ids, parent, start, end, name); other fields keep
+    their defaults. A 100k-step trace reads in a fraction of the time every column takes, so the tree order can be
+    worked out before any page of full rows is read."""
+    where, params = _trace_where(project_id, trace_id, around)
+    rows = store.rows(
+        "SELECT span_id, parent_span_id, toUnixTimestamp64Nano(start_time) AS s, toUnixTimestamp64Nano(end_time) AS e,"
+        f" name FROM {{db}}.steps FINAL WHERE {where}",
+        params,
+    )
+    return [
+        Step(project_id=project_id, trace_id=trace_id, span_id=r["span_id"], parent_span_id=r["parent_span_id"],
+             start_time_ns=r["s"], end_time_ns=r["e"], name=r["name"])
+        for r in rows
+    ]  # fmt: skip
+
+
+def get_trace_steps_light(
+    store: Store, project_id: str, trace_id: str, *, around: tuple[datetime, datetime] | None = None
+) -> list[Step]:
+    """Every step of one trace with the fields the trace analysis and the step tree use: no content previews, no
+    events, links or resource attributes, and only the `ANALYSIS_ATTRIBUTE_KEYS` of `attributes`."""
+    where, params = _trace_where(project_id, trace_id, around)
+    params["keys"] = list(ANALYSIS_ATTRIBUTE_KEYS)
+    rows = store.rows(f"SELECT {_LIGHT_COLUMNS} FROM {{db}}.steps FINAL WHERE {where}", params)
+    out = []
+    for row in rows:
+        row["status"] = Status(row["status"]) if row["status"] in Status._value2member_map_ else Status.UNSET
+        st = row["step_type"]
+        row["step_type"] = StepType(st) if st in StepType._value2member_map_ else StepType.OTHER
+        row["finish_reasons"] = list(row["finish_reasons"])
+        row["attributes"] = dict(row["attributes"])
+        out.append(Step(**row))
+    return out
+
+
+def get_steps_by_id(
+    store: Store,
+    project_id: str,
+    trace_id: str,
+    span_ids: Sequence[str],
+    *,
+    around: tuple[datetime, datetime] | None = None,
+) -> dict[str, Step]:
+    """Full rows (every column, FINAL) of some steps of one trace, by span id: one page of a big trace."""
+    if not span_ids:
+        return {}
+    where, params = _trace_where(project_id, trace_id, around)
+    params["ids"] = list(span_ids)
+    rows = store.rows(
+        f"SELECT {_READ_COLUMNS} FROM {{db}}.steps FINAL WHERE {where} AND span_id IN {{ids:Array(String)}}", params
+    )
+    return {r["span_id"]: _row_to_step(r) for r in rows}

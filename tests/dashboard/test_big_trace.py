@@ -1,0 +1,154 @@
+"""A trace of a few thousand steps through the JSON API and the trace page: pages of steps that together are the
+trace, in tree order, exactly once; opaque cursors; a subtree on demand; a page whose size does not grow with the
+trace."""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+import uuid
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.dashboard.bigtrace import big_trace_steps
+from tracehouse.collector.store import Store, insert_steps
+from tracehouse.dashboard.views import MAX_ROWS
+from tracehouse.domain.model import Step
+from tracehouse.domain.tree import TraceTree
+
+N = 3000
+FANOUT = (6, 8, 8, 10)
+
+
+@pytest.fixture
+def big(store: Store, project_id: str) -> tuple[str, list[Step]]:
+    trace_id = uuid.uuid4().hex
+    steps = big_trace_steps(project_id, trace_id, time.time_ns() - 3600 * 10**9, N, FANOUT)
+    insert_steps(store, steps, version=1, dedup_token=uuid.uuid4().hex)
+    return trace_id, steps
+
+
+def test_pages_of_steps_are_the_whole_trace_in_tree_order_exactly_once(
+    client: TestClient, big: tuple[str, list[Step]]
+) -> None:
+    trace_id, steps = big
+    seen: list[dict[str, object]] = []
+    cursor: str | None = None
+    pages = 0
+    while True:
+        params: dict[str, str | int] = {"limit": 700}
+        if cursor:
+            params["cursor"] = cursor
+        r = client.get(f"/api/traces/{trace_id}", params=params)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["trace_id"] == trace_id and body["summary"]["spans"] == N
+        assert len(body["steps"]) <= 700
+        seen.extend(body["steps"])
+        pages += 1
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == 5
+    want = [sid for sid, _ in TraceTree(steps).order]
+    got = [s["span_id"] for s in seen]
+    assert got == want
+    assert len(set(got)) == N
+    by_id = {s.span_id: s for s in steps}
+    for s in seen:  # every field, content and tool calls included
+        src = by_id[str(s["span_id"])]
+        assert s["input_preview"] == src.input_preview
+        assert s["attributes"] == src.attributes
+        assert s["tool_calls"] == [{"id": c.id, "name": c.name} for c in src.tool_calls]
+
+
+def test_a_small_trace_is_one_page_in_tree_order(client: TestClient, store: Store, project_id: str) -> None:
+    trace_id = uuid.uuid4().hex
+    steps = big_trace_steps(project_id, trace_id, time.time_ns() - 3600 * 10**9, 40, (3, 4, 3))
+    insert_steps(store, steps, version=1, dedup_token=uuid.uuid4().hex)
+    body = client.get(f"/api/traces/{trace_id}").json()
+    assert body["next_cursor"] is None
+    assert [s["span_id"] for s in body["steps"]] == [sid for sid, _ in TraceTree(steps).order]
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "not a cursor",
+        _b64(b"[1, 2]"),
+        _b64(b'{"after": 12}'),
+        _b64(b'{"after": "zz"}'),
+        _b64(b'{"after": "ffffffffffffffff"}'),  # well formed, but no such step in this trace
+        _b64(b"\xff\xfe"),
+    ],
+)
+def test_a_forged_steps_cursor_is_a_400(client: TestClient, big: tuple[str, list[Step]], cursor: str) -> None:
+    trace_id, _ = big
+    r = client.get(f"/api/traces/{trace_id}", params={"cursor": cursor, "limit": 100})
+    assert r.status_code == 400, r.text
+    assert "cursor" in r.text and "Traceback" not in r.text
+
+
+def test_the_cursor_is_opaque(client: TestClient, big: tuple[str, list[Step]]) -> None:
+    trace_id, _ = big
+    cursor = client.get(f"/api/traces/{trace_id}", params={"limit": 10}).json()["next_cursor"]
+    assert re.fullmatch(r"[A-Za-z0-9_-]+", cursor)
+    assert client.get(f"/api/traces/{trace_id}", params={"limit": 10001}).status_code == 400
+
+
+def test_a_subtree_request_returns_exactly_the_children(client: TestClient, big: tuple[str, list[Step]]) -> None:
+    trace_id, steps = big
+    tree = TraceTree(steps)
+    parent = tree.roots[0]
+    agent_run = tree.children[parent][2]
+    r = client.get(f"/api/traces/{trace_id}/children/{agent_run}")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [c["span_id"] for c in body["children"]] == tree.children[agent_run]
+    assert all(c["depth"] == 2 and c["parent_span_id"] == agent_run for c in body["children"])
+    assert [c["children"] for c in body["children"]] == [
+        len(tree.children.get(c, [])) for c in tree.children[agent_run]
+    ]
+    # Paged: a step with more children than `limit`.
+    got: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, str | int] = {"limit": 4} | ({"cursor": cursor} if cursor else {})
+        page = client.get(f"/api/traces/{trace_id}/children/{parent}", params=params).json()
+        got += [c["span_id"] for c in page["children"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert got == tree.children[parent]
+    leaf = tree.order[-1][0]
+    assert client.get(f"/api/traces/{trace_id}/children/{leaf}").json()["children"] == []
+    assert client.get(f"/api/traces/{trace_id}/children/{'e' * 16}").status_code == 404
+    assert client.get(f"/api/traces/{trace_id}/children/xyz").status_code == 400
+    assert (
+        client.get(f"/api/traces/{trace_id}/children/{parent}", params={"cursor": _b64(b'{"after": -1}')}).status_code
+        == 400
+    )
+
+
+def test_the_page_of_a_big_trace_sends_only_its_shown_rows(client: TestClient, big: tuple[str, list[Step]]) -> None:
+    trace_id, steps = big
+    tree = TraceTree(steps)
+    r = client.get(f"/traces/{trace_id}")
+    assert r.status_code == 200
+    rows = re.findall(r'<tr id="step-([0-9a-f]+)"', r.text)
+    assert rows == [sid for sid, d in tree.order if d <= 2]  # the levels that fit in the row budget (1 + 6 + 48)
+    assert 'data-lazy="true"' in r.text
+    assert tree.order[-1][0] not in r.text
+    # A deep link opens onto its step (its ancestors' children are sent), still bounded.
+    deep = tree.order[-1][0]
+    r = client.get(f"/traces/{trace_id}", params={"span": deep})
+    assert r.status_code == 200
+    rows = re.findall(r'<tr id="step-([0-9a-f]+)"', r.text)
+    assert deep in rows and len(rows) <= MAX_ROWS
+    assert "selected" in r.text
