@@ -385,6 +385,7 @@ class ChildrenView:
     span_id: str
     depth: int  # of the children
     total: int  # children in all
+    remaining: int  # children after this page
     rows: list[RowView]
     next_offset: int | None
 
@@ -407,6 +408,7 @@ def trace_children(
         span_id=span_id,
         depth=depth + 1,
         total=len(kids),
+        remaining=max(len(kids) - offset - len(page), 0),
         rows=[shape.row(sid, depth + 1, expanded=False, visible=True) for sid in page],
         next_offset=offset + limit if offset + limit < len(kids) else None,
     )

@@ -187,6 +187,7 @@ def api_trace_children(
         "trace_id": view.trace_id,
         "span_id": view.span_id,
         "total": view.total,
+        "remaining": view.remaining,
         "children": [row_json(r) for r in view.rows],
         "next_cursor": encode_position(view.next_offset) if view.next_offset is not None else None,
     }

@@ -119,7 +119,9 @@ def test_a_subtree_request_returns_exactly_the_children(client: TestClient, big:
     got: list[str] = []
     cursor = None
     while True:
-        params: dict[str, str | int] = {"limit": 4} | ({"cursor": cursor} if cursor else {})
+        params: dict[str, str | int] = {"limit": 4}
+        if cursor:
+            params["cursor"] = cursor
         page = client.get(f"/api/traces/{trace_id}/children/{parent}", params=params).json()
         got += [c["span_id"] for c in page["children"]]
         cursor = page["next_cursor"]
