@@ -4,6 +4,8 @@ dataclasses, used both by the HTML page and by its JSON twin (so the two can nev
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -208,16 +210,6 @@ def _check_trace_id(trace_id: str) -> str:
     return tid
 
 
-def load_trace(store: Store, project: str, trace_id: str) -> tuple[TraceSummary, list[Step]]:
-    """The trace's summary and its steps as the analysis needs them (`get_trace_steps_light`: no content, events or
-    attribute maps), so a 100k-step trace page does not read every column of every step."""
-    tid = _check_trace_id(trace_id)
-    summary = get_trace_summary(store, project, tid)
-    if summary is None:
-        raise PageError(404, f"no trace {tid} in this project (it may be older than the retention, or not sent yet)")
-    return summary, get_trace_steps_light(store, project, tid, around=(summary.start_time, summary.end_time))
-
-
 def _full_step(store: Store, project: str, summary: TraceSummary, span_id: str) -> Step | None:
     return get_steps_by_id(store, project, summary.trace_id, [span_id],
                            around=(summary.start_time, summary.end_time)).get(span_id)  # fmt: skip
@@ -291,10 +283,58 @@ class _TraceShape:
         )
 
 
-def _trace_shape(store: Store, project: str, trace_id: str) -> _TraceShape:
-    summary, steps = load_trace(store, project, trace_id)
+@dataclass
+class _Analysed:
+    """What a trace's steps alone decide (the costly part of its page): kept a short while for a big trace, so
+    opening its subtrees and steps does not analyse all of it again."""
+
+    steps: list[Step]
+    tree: analysis.Tree
+    attribution: analysis.Attribution
+    selftimes: dict[str, int]
+    descendants: dict[str, int]
+    at: float
+
+
+_ANALYSED: dict[tuple[Any, ...], _Analysed] = {}
+_ANALYSED_LOCK = threading.Lock()
+ANALYSED_TTL_S = 120.0  # a big trace's analysis is reused this long, while its summary (span count, end) is unchanged
+ANALYSED_MAX = 2  # big traces kept at once (~150 MB each at 100k steps)
+
+
+def _analyse(store: Store, project: str, trace_id: str) -> tuple[TraceSummary, _Analysed]:
+    tid = _check_trace_id(trace_id)
+    summary = get_trace_summary(store, project, tid)
+    if summary is None:
+        raise PageError(404, f"no trace {tid} in this project (it may be older than the retention, or not sent yet)")
+    key = (project, tid, summary.spans, summary.end_time, summary.errors)
+    now = time.monotonic()
+    with _ANALYSED_LOCK:
+        for k in [k for k, v in _ANALYSED.items() if now - v.at > ANALYSED_TTL_S]:
+            del _ANALYSED[k]
+        hit = _ANALYSED.get(key)
+    if hit is not None:
+        return summary, hit
+    steps = get_trace_steps_light(store, project, tid, around=(summary.start_time, summary.end_time))
     tree = analysis.build_tree(steps)
-    attribution = analysis.latency_attribution(tree)
+    done = _Analysed(
+        steps=steps,
+        tree=tree,
+        attribution=analysis.latency_attribution(tree),
+        selftimes=analysis.self_times(tree),
+        descendants=analysis.descendants_count(tree),
+        at=now,
+    )
+    if len(steps) > BIG_TRACE:
+        with _ANALYSED_LOCK:
+            while len(_ANALYSED) >= ANALYSED_MAX:
+                del _ANALYSED[min(_ANALYSED, key=lambda k: _ANALYSED[k].at)]
+            _ANALYSED[key] = done
+    return summary, done
+
+
+def _trace_shape(store: Store, project: str, trace_id: str) -> _TraceShape:
+    summary, done = _analyse(store, project, trace_id)
     findings = trace_findings(store, project, summary.trace_id)
     scores = trace_scores(store, project, summary.trace_id)
     by_span_findings: dict[str, list[FindingRow]] = {}
@@ -307,18 +347,18 @@ def _trace_shape(store: Store, project: str, trace_id: str) -> _TraceShape:
             score_counts[sc.span_id] = score_counts.get(sc.span_id, 0) + 1
     return _TraceShape(
         summary=summary,
-        steps=steps,
-        tree=tree,
-        attribution=attribution,
-        selftimes=analysis.self_times(tree),
-        descendants=analysis.descendants_count(tree),
-        on_path=set(attribution.path_span_ids),
+        steps=done.steps,
+        tree=done.tree,
+        attribution=done.attribution,
+        selftimes=done.selftimes,
+        descendants=done.descendants,
+        on_path=set(done.attribution.path_span_ids),
         findings=findings,
         scores=scores,
         findings_by_span=by_span_findings,
         score_counts=score_counts,
-        t0=min((s.start_time_ns for s in steps), default=0),
-        wall=max(attribution.wall_ns, 1),
+        t0=min((s.start_time_ns for s in done.steps), default=0),
+        wall=max(done.attribution.wall_ns, 1),
     )
 
 
@@ -415,14 +455,13 @@ def trace_children(
 
 
 def step_view(store: Store, project: str, trace_id: str, span_id: str) -> StepDetail:
-    summary, steps = load_trace(store, project, trace_id)
-    tree = analysis.build_tree(steps)
-    if span_id not in tree.by_id:
+    summary, done = _analyse(store, project, trace_id)
+    if span_id not in done.tree.by_id:
         raise PageError(404, f"no step {span_id[:40]!r} in trace {summary.trace_id}")
     findings = trace_findings(store, project, summary.trace_id)
     scores = trace_scores(store, project, summary.trace_id)
     full = _full_step(store, project, summary, span_id)
-    return step_detail(tree, span_id, findings, scores, analysis.self_times(tree)[span_id], full)
+    return step_detail(done.tree, span_id, findings, scores, done.selftimes[span_id], full)
 
 
 def graph_json(graph: analysis.AgentGraph) -> dict[str, Any]:
