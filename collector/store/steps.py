@@ -301,16 +301,13 @@ def get_trace_outline(
     their defaults. A 100k-step trace reads in a fraction of the time every column takes, so the tree order can be
     worked out before any page of full rows is read."""
     where, params = _trace_where(project_id, trace_id, around)
-    rows = store.rows(
-        "SELECT span_id, parent_span_id, toUnixTimestamp64Nano(start_time) AS s, toUnixTimestamp64Nano(end_time) AS e,"
-        f" name FROM {{db}}.steps FINAL WHERE {where}",
+    result = store.query(
+        "SELECT span_id, parent_span_id, toUnixTimestamp64Nano(start_time), toUnixTimestamp64Nano(end_time), name"
+        f" FROM {{db}}.steps FINAL WHERE {where}",
         params,
     )
-    return [
-        Step(project_id=project_id, trace_id=trace_id, span_id=r["span_id"], parent_span_id=r["parent_span_id"],
-             start_time_ns=r["s"], end_time_ns=r["e"], name=r["name"])
-        for r in rows
-    ]  # fmt: skip
+    # Step's first fields are (project_id, trace_id, span_id, parent_span_id, start_time_ns, end_time_ns, name).
+    return [Step(project_id, trace_id, *row) for row in result.result_rows]
 
 
 def get_trace_steps_light(

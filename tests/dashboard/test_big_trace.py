@@ -154,3 +154,26 @@ def test_the_page_of_a_big_trace_sends_only_its_shown_rows(client: TestClient, b
     rows = re.findall(r'<tr id="step-([0-9a-f]+)"', r.text)
     assert deep in rows and len(rows) <= MAX_ROWS
     assert "selected" in r.text
+
+
+def test_a_big_trace_that_grows_shows_its_new_steps(
+    client: TestClient, store: Store, big: tuple[str, list[Step]], project_id: str
+) -> None:
+    """The analysis a big trace's page keeps for its subtrees is dropped as soon as the trace changes."""
+    trace_id, steps = big
+    agent_run = TraceTree(steps).children[steps[0].span_id][0]
+    assert client.get(f"/traces/{trace_id}").status_code == 200
+    before = client.get(f"/api/traces/{trace_id}/children/{agent_run}").json()["children"]
+    late = Step(
+        project_id=project_id,
+        trace_id=trace_id,
+        span_id="00ff00ff00ff00ff",
+        parent_span_id=agent_run,
+        start_time_ns=steps[-1].end_time_ns + 1,
+        end_time_ns=steps[-1].end_time_ns + 1000,
+        name="late step",
+    )
+    insert_steps(store, [late], version=2, dedup_token=uuid.uuid4().hex)
+    after = client.get(f"/api/traces/{trace_id}/children/{agent_run}").json()["children"]
+    assert [c["span_id"] for c in after] == [c["span_id"] for c in before] + [late.span_id]
+    assert after[-1]["name"] == "late step"
