@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from tracehouse.collector.store.client import Store
@@ -290,7 +290,8 @@ def _trace_where(
     params: dict[str, Any] = {"p": project_id, "t": trace_id}
     if around is not None:
         where += " AND start_time >= {lo:DateTime64(9, 'UTC')} AND start_time <= {hi:DateTime64(9, 'UTC')}"
-        params["lo"], params["hi"] = around
+        # The summary's times are datetimes (microseconds): widen by one so a sub-microsecond span stays inside.
+        params["lo"], params["hi"] = around[0] - timedelta(microseconds=1), around[1] + timedelta(microseconds=1)
     return where, params
 
 
