@@ -244,6 +244,13 @@ def _ticks(wall_ns: int) -> list[tuple[float, str]]:
     return [(i * 250.0, duration_ns(wall_ns * i // 4)) for i in range(5)]
 
 
+def self_ns(tree: analysis.Tree, span_id: str) -> int:
+    """One step's own time (`analysis.self_times` over the step and its children only): a page needs it for the
+    rows it sends, not for every step of a 100k-step trace."""
+    step = tree.by_id[span_id]
+    return analysis.self_times(analysis.build_tree([step, *tree.child_steps(step)]))[span_id]
+
+
 @dataclass
 class _TraceShape:
     """One trace analysed once: what every row of its step tree is drawn from."""
@@ -252,7 +259,6 @@ class _TraceShape:
     steps: list[Step]
     tree: analysis.Tree
     attribution: analysis.Attribution
-    selftimes: dict[str, int]
     descendants: dict[str, int]
     on_path: set[str]
     findings: list[FindingRow]
@@ -269,7 +275,7 @@ class _TraceShape:
             step=s,
             depth=depth,
             category=analysis.category(s),
-            self_ns=self.selftimes[sid],
+            self_ns=self_ns(self.tree, sid),
             left=round((s.start_time_ns - self.t0) * 1000 / self.wall, 2),
             width=round(max(s.duration_ns * 1000 / self.wall, 0.5), 2),
             children=len(self.tree.children.get(sid, [])),
@@ -291,7 +297,6 @@ class _Analysed:
     steps: list[Step]
     tree: analysis.Tree
     attribution: analysis.Attribution
-    selftimes: dict[str, int]
     descendants: dict[str, int]
     at: float
 
@@ -321,7 +326,6 @@ def _analyse(store: Store, project: str, trace_id: str) -> tuple[TraceSummary, _
         steps=steps,
         tree=tree,
         attribution=analysis.latency_attribution(tree),
-        selftimes=analysis.self_times(tree),
         descendants=analysis.descendants_count(tree),
         at=now,
     )
@@ -350,7 +354,6 @@ def _trace_shape(store: Store, project: str, trace_id: str) -> _TraceShape:
         steps=done.steps,
         tree=done.tree,
         attribution=done.attribution,
-        selftimes=done.selftimes,
         descendants=done.descendants,
         on_path=set(done.attribution.path_span_ids),
         findings=findings,
@@ -414,7 +417,7 @@ def _selected(store: Store, project: str, shape: _TraceShape, span: str | None) 
     if span is None:
         return None
     full = _full_step(store, project, shape.summary, span)
-    return step_detail(shape.tree, span, shape.findings, shape.scores, shape.selftimes[span], full)
+    return step_detail(shape.tree, span, shape.findings, shape.scores, self_ns(shape.tree, span), full)
 
 
 @dataclass
@@ -461,7 +464,7 @@ def step_view(store: Store, project: str, trace_id: str, span_id: str) -> StepDe
     findings = trace_findings(store, project, summary.trace_id)
     scores = trace_scores(store, project, summary.trace_id)
     full = _full_step(store, project, summary, span_id)
-    return step_detail(done.tree, span_id, findings, scores, done.selftimes[span_id], full)
+    return step_detail(done.tree, span_id, findings, scores, self_ns(done.tree, span_id), full)
 
 
 def graph_json(graph: analysis.AgentGraph) -> dict[str, Any]:

@@ -5,6 +5,7 @@ trace."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import re
 import time
 import uuid
@@ -14,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from tests.dashboard.bigtrace import big_trace_steps
 from tracehouse.collector.store import Store, insert_steps
+from tracehouse.dashboard import analysis, views
 from tracehouse.dashboard.views import MAX_ROWS
 from tracehouse.domain.model import Step
 from tracehouse.domain.tree import TraceTree
@@ -177,3 +179,12 @@ def test_a_big_trace_that_grows_shows_its_new_steps(
     after = client.get(f"/api/traces/{trace_id}/children/{agent_run}").json()["children"]
     assert [c["span_id"] for c in after] == [c["span_id"] for c in before] + [late.span_id]
     assert after[-1]["name"] == "late step"
+
+
+def test_one_steps_own_time_is_what_the_whole_trace_analysis_says(project_id: str) -> None:
+    steps = big_trace_steps(project_id, uuid.uuid4().hex, 10**18, 500, (3, 5, 6, 6))
+    steps.append(dataclasses.replace(steps[3], span_id="00000000000abcde", start_time_ns=steps[3].start_time_ns - 10))
+    steps[-1].parent_span_id = steps[1].span_id  # a child that starts before its parent: clipped to it
+    tree = analysis.build_tree(steps)
+    want = analysis.self_times(tree)
+    assert {sid: views.self_ns(tree, sid) for sid in tree.by_id} == want
