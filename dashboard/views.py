@@ -304,7 +304,7 @@ class _Analysed:
 _ANALYSED: dict[tuple[Any, ...], _Analysed] = {}
 _ANALYSED_LOCK = threading.Lock()
 ANALYSED_TTL_S = 120.0  # a big trace's analysis is reused this long, while its summary (span count, end) is unchanged
-ANALYSED_MAX = 2  # big traces kept at once (~150 MB each at 100k steps)
+ANALYSED_MAX = 1  # big traces kept at once (~150-250 MB each at 100k steps)
 
 
 def _analyse(store: Store, project: str, trace_id: str) -> tuple[TraceSummary, _Analysed]:
