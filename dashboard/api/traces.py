@@ -1,4 +1,5 @@
-"""`/api/traces`, `/api/traces/{trace_id}` and `/api/stats/*`: the trace list, one trace, and per-group aggregates."""
+"""`/api/traces`, `/api/traces/{trace_id}` (its steps in pages), a step's children, a trace's analysis, and
+`/api/stats/*`: the trace list, one trace, and per-group aggregates."""
 
 from __future__ import annotations
 
