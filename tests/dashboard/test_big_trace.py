@@ -19,6 +19,7 @@ from tracehouse.dashboard import analysis, views
 from tracehouse.dashboard.views import MAX_ROWS
 from tracehouse.domain.model import Step
 from tracehouse.domain.tree import TraceTree
+from tracehouse.evals.sources import ApiClient, ApiSource, summary_from_json
 
 N = 3000
 FANOUT = (6, 8, 8, 10)
@@ -188,3 +189,11 @@ def test_one_steps_own_time_is_what_the_whole_trace_analysis_says(project_id: st
     tree = analysis.build_tree(steps)
     want = analysis.self_times(tree)
     assert {sid: views.self_ns(tree, sid) for sid in tree.by_id} == want
+
+
+def test_an_eval_source_reads_every_page_of_a_big_trace(client: TestClient, big: tuple[str, list[Step]]) -> None:
+    trace_id, steps = big
+    source = ApiSource(ApiClient("http://testserver", None, http=client))
+    summary = summary_from_json(client.get(f"/api/traces/{trace_id}").json()["summary"])
+    got = source.load(summary).steps
+    assert [s.span_id for s in got] == [sid for sid, _ in TraceTree(steps).order]
