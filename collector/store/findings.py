@@ -39,6 +39,7 @@ class EndedTrace:
     start_time: datetime
     end_time: datetime
     spans: int
+    last_version: int = 0  # the newest row version of the trace (collector/store/versions.py): when it was last written
 
 
 def write_findings(store: Store, project_id: str, findings: Sequence[FindingLike]) -> None:
@@ -153,7 +154,7 @@ def traces_ended_between(
     rows = store.rows(
         f"""
         SELECT project_id, trace_id, min(start_time) AS start_at, max(end_time) AS end_at,
-               uniqExactMerge(spans) AS n
+               uniqExactMerge(spans) AS n, max(last_version) AS v
         FROM {{db}}.traces
         WHERE {" AND ".join(where)}
         GROUP BY project_id, trace_id
@@ -164,7 +165,7 @@ def traces_ended_between(
         params,
     )
     return [
-        EndedTrace(r["project_id"], r["trace_id"], as_utc(r["start_at"]), as_utc(r["end_at"]), int(r["n"]))
+        EndedTrace(r["project_id"], r["trace_id"], as_utc(r["start_at"]), as_utc(r["end_at"]), int(r["n"]), int(r["v"]))
         for r in rows
     ]
 

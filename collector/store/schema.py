@@ -293,7 +293,8 @@ _SUMMARY_SELECT = f"""
         uniqExactIfState(span_id, toUInt8(retry_attempt > 1)) AS retries,
         groupUniqArrayState({_FACT}) AS facts,
         uniqExactIfState(version, toUInt8(bitAnd(version, 1) = 0)) AS batches,
-        max(if(bitAnd(version, 1) = 0, version, 0)) AS last_batch
+        max(if(bitAnd(version, 1) = 0, version, 0)) AS last_batch,
+        max(version) AS last_version
     FROM
     (
         SELECT *, start_time AS span_start, end_time AS span_end, toDate(start_time) AS day
@@ -317,6 +318,8 @@ _V2: list[str] = [
     f"ALTER TABLE {{db}}.traces ADD COLUMN IF NOT EXISTS facts AggregateFunction(groupUniqArray, {_FACT_TYPE})",
     "ALTER TABLE {db}.traces ADD COLUMN IF NOT EXISTS batches AggregateFunction(uniqExactIf, UInt64, UInt8)",
     "ALTER TABLE {db}.traces ADD COLUMN IF NOT EXISTS last_batch SimpleAggregateFunction(max, UInt64)",
+    # Any write, corrections included: the detectors scan a trace once it has been quiet since its last write.
+    "ALTER TABLE {db}.traces ADD COLUMN IF NOT EXISTS last_version SimpleAggregateFunction(max, UInt64)",
     # The finaliser's "traces written since" scan reads last_batch over recent days; a minmax index skips the rest.
     "ALTER TABLE {db}.traces ADD INDEX IF NOT EXISTS idx_last_batch last_batch TYPE minmax GRANULARITY 1",
     "DROP VIEW IF EXISTS {db}.traces_mv",

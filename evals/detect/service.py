@@ -18,6 +18,7 @@ from tracehouse.collector.store.findings import (
     traces_ended_between,
     write_findings,
 )
+from tracehouse.collector.store.versions import version_time_ns
 from tracehouse.domain.model import Step
 from tracehouse.evals.detect.duplicates import detect_cross_trace_duplicates, detect_duplicate_work
 from tracehouse.evals.detect.loops import detect_loops
@@ -207,7 +208,7 @@ class DetectionService:
         self.rescan_margin_s = rescan_margin_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._scanned: dict[tuple[str, str], tuple[datetime, int]] = {}
+        self._scanned: dict[tuple[str, str], tuple[datetime, int, int]] = {}
         self._watermark: datetime | None = None
         self._last_rate_check = 0.0
         self.traces_scanned = 0
@@ -263,8 +264,12 @@ class DetectionService:
         lo = hi - timedelta(seconds=self.lookback_s if first else max(self.rescan_margin_s, 2 * self.interval_s))
         ended = traces_ended_between(self.store, lo, hi, limit=20_000)
         todo: dict[str, list[EndedTrace]] = {}
+        quiet_since = int(hi.timestamp() * 1e9)
         for t in ended:
-            if self._scanned.get((t.project_id, t.trace_id)) != (t.end_time, t.spans):
+            # Written since the quiet mark (a late span, or the finaliser settling it): scan it in a later pass.
+            if version_time_ns(t.last_version) > quiet_since:
+                continue
+            if self._scanned.get((t.project_id, t.trace_id)) != (t.end_time, t.spans, t.last_version):
                 todo.setdefault(t.project_id, []).append(t)
         report = RunReport()
         for project, traces in todo.items():
@@ -273,7 +278,7 @@ class DetectionService:
             report.steps += part.steps
             report.findings.extend(part.findings)
             for t in traces:
-                self._scanned[(t.project_id, t.trace_id)] = (t.end_time, t.spans)
+                self._scanned[(t.project_id, t.trace_id)] = (t.end_time, t.spans, t.last_version)
         self._watermark = hi
         self._scanned = {k: v for k, v in self._scanned.items() if v[0] > lo}
         self.traces_scanned += report.traces
