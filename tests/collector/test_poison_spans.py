@@ -70,7 +70,7 @@ def test_poison_spans_never_stop_writing_and_their_neighbours_are_stored(server:
     httpx.post(f"{server.url}/v1/traces", content=request.SerializeToString(),
                headers={**server.headers, "content-type": "application/x-protobuf"}, timeout=10)  # fmt: skip
     assert [s["name"] for s in steps_of(server, canary.hex(), 1)] == ["canary"]
-    for trace_id, count in stored.items():
-        assert sorted(s["name"] for s in steps_of(server, trace_id, count)) == ["good a", "good b"]
+    for hex_id, count in stored.items():
+        assert sorted(s["name"] for s in steps_of(server, hex_id, count)) == ["good a", "good b"]
     metrics = httpx.get(f"{server.url}/metrics").text
     assert "tracehouse_write_errors_total 0.0" in metrics
