@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from tracehouse.collector.store.client import Store
@@ -118,7 +118,8 @@ def get_trace_steps(
     params: dict[str, Any] = {"p": project_id, "t": trace_id}
     if around is not None:
         where += " AND start_time >= {lo:DateTime64(9, 'UTC')} AND start_time <= {hi:DateTime64(9, 'UTC')}"
-        params["lo"], params["hi"] = around
+        # The summary's times are datetimes (microseconds): widen by one so a sub-microsecond span stays inside.
+        params["lo"], params["hi"] = around[0] - timedelta(microseconds=1), around[1] + timedelta(microseconds=1)
     rows = store.rows(
         f"SELECT {_READ_COLUMNS} FROM {{db}}.steps FINAL WHERE {where} ORDER BY start_time, span_id",
         params,
