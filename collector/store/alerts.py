@@ -268,15 +268,6 @@ def undelivered_events(store: Store, since: datetime) -> list[dict[str, Any]]:
     return rows
 
 
-def active_projects(store: Store, since: datetime) -> list[str]:
-    """Projects with steps since `since` (the trace summaries' (project_id, day) prefix makes this cheap)."""
-    rows = store.rows(
-        "SELECT DISTINCT project_id FROM {db}.traces WHERE day >= toDate({since:DateTime64(3, 'UTC')})",
-        {"since": as_utc(since)},
-    )
-    return sorted(r["project_id"] for r in rows)
-
-
 # -- reads for the dashboard: rule states, rules, firing history ------------------------------------------------------
 
 
@@ -292,13 +283,6 @@ class AlertState:
     labels: dict[str, str] = field(default_factory=dict)
     since: datetime | None = None
     updated_at: datetime | None = None
-
-
-@dataclass
-class AlertRule:
-    rule: str
-    body: str  # the rule's JSON as the alerting API stored it
-    updated_at: datetime | None
 
 
 @dataclass
@@ -328,16 +312,6 @@ def alert_states(store: Store, project_id: str) -> list[AlertState]:
                    labels=dict(r["labels"]), since=as_utc(r["since"]), updated_at=as_utc(r["updated_at"]))
         for r in rows
     ]  # fmt: skip
-
-
-def alert_rules(store: Store, project_id: str) -> list[AlertRule]:
-    """Rules created or edited through the alerting API (not deleted)."""
-    rows = store.rows(
-        "SELECT rule, body, updated_at FROM {db}.alerts FINAL"
-        " WHERE project_id = {p:String} AND record = 'rule' AND deleted = 0 ORDER BY rule LIMIT 1000",
-        {"p": project_id},
-    )
-    return [AlertRule(rule=r["rule"], body=r["body"], updated_at=as_utc(r["updated_at"])) for r in rows]
 
 
 def alert_history(store: Store, project_id: str, since: datetime, *, limit: int = 200) -> list[AlertEventRow]:

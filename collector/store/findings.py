@@ -110,34 +110,6 @@ def list_findings(
     return rows
 
 
-def count_findings(
-    store: Store,
-    since: datetime,
-    until: datetime,
-    *,
-    project_id: str | None = None,
-    kind: str | None = None,
-    agent: str | None = None,
-) -> dict[str, int]:
-    """Distinct findings detected in [since, until) per project (for alert rules on findings per window)."""
-    where = ["detected_at >= {since:DateTime64(3, 'UTC')}", "detected_at < {until:DateTime64(3, 'UTC')}"]
-    params: dict[str, Any] = {"since": as_utc(since), "until": as_utc(until)}
-    if project_id is not None:
-        where.append("project_id = {p:String}")
-        params["p"] = project_id
-    if kind:
-        where.append("kind = {kind:String}")
-        params["kind"] = kind
-    if agent:
-        where.append("has(agents, {agent:String})")
-        params["agent"] = agent
-    rows = store.rows(
-        f"SELECT project_id, uniqExact(id) AS n FROM {{db}}.findings WHERE {' AND '.join(where)} GROUP BY project_id",
-        params,
-    )
-    return {r["project_id"]: int(r["n"]) for r in rows}
-
-
 def traces_ended_between(
     store: Store, lo: datetime, hi: datetime, *, project_id: str | None = None, limit: int = 5000
 ) -> list[EndedTrace]:

@@ -317,6 +317,9 @@ _V2: list[str] = [
     " CODEC(ZSTD(3)) AFTER links",
     "ALTER TABLE {db}.steps ADD COLUMN IF NOT EXISTS own Map(LowCardinality(String), String) CODEC(ZSTD(3))"
     " AFTER tool_calls",
+    # No query reads these; every insert paid for them.
+    "ALTER TABLE {db}.steps DROP INDEX IF EXISTS idx_name",
+    "ALTER TABLE {db}.steps DROP INDEX IF EXISTS idx_hash",
     f"ALTER TABLE {{db}}.traces ADD COLUMN IF NOT EXISTS facts AggregateFunction(groupUniqArray, {_FACT_TYPE})",
     "ALTER TABLE {db}.traces ADD COLUMN IF NOT EXISTS batches AggregateFunction(uniqExactIf, UInt64, UInt8)",
     "ALTER TABLE {db}.traces ADD COLUMN IF NOT EXISTS last_batch SimpleAggregateFunction(max, UInt64)",

@@ -165,16 +165,6 @@ class Facets:
     services: list[str]
 
 
-def get_step(store: Store, project_id: str, trace_id: str, span_id: str) -> Step | None:
-    """One step of a trace, or None."""
-    rows = store.rows(
-        f"SELECT {_READ_COLUMNS} FROM {{db}}.steps FINAL"
-        " WHERE project_id = {p:String} AND trace_id = {t:String} AND span_id = {s:String} LIMIT 1",
-        {"p": project_id, "t": trace_id, "s": span_id},
-    )
-    return _row_to_step(rows[0]) if rows else None
-
-
 def top_steps(
     store: Store, project_id: str, since: datetime, until: datetime, *, agent: str, by: TopBy, limit: int = 20
 ) -> list[StepRow]:
