@@ -321,8 +321,17 @@ class AlertEngine:
         )  # fmt: skip
 
     # -- evaluation ------------------------------------------------------------------------------------------------
-    def evaluate(self, now: datetime | None = None) -> list[Transition]:
-        """One pass over every rule of every project. A rule whose query fails is skipped (error kept per rule)."""
+    def evaluate_all_projects(self, now: datetime | None = None) -> list[Transition]:
+        """One pass over every rule of every project (the jobs runner's pass). A rule whose query fails is skipped
+        (error kept per rule)."""
+        return self._evaluate(now, None)
+
+    def evaluate_project(self, project: str, now: datetime | None = None) -> list[Transition]:
+        """One pass over the rules as they apply to one project: its own rules, and the file rules it did not
+        replace, queried for its data only (`POST /api/alerts/check` with that project's key)."""
+        return self._evaluate(now, project)
+
+    def _evaluate(self, now: datetime | None, only: str | None) -> list[Transition]:
         started = time.perf_counter()
         with self._lock:
             self.load()
@@ -334,11 +343,15 @@ class AlertEngine:
             self._outbox = []
             # File rules: one query for all projects, minus projects that replaced or deleted the rule.
             for rule in self.file_rules:
-                if not rule.enabled:
+                if not rule.enabled or (only is not None and rule.project not in (None, only)):
                     continue
                 overridden = {p for p, rules in api.items() if rule.name in rules}
-                self._evaluate_rule(rule, rule.project, overridden, now, silences, transitions, changed)
+                if only is not None and only in overridden:
+                    continue
+                self._evaluate_rule(rule, rule.project or only, overridden, now, silences, transitions, changed)
             for project, rules in api.items():
+                if only is not None and project != only:
+                    continue
                 for stored, _ in rules.values():
                     if stored is not None and stored.enabled:
                         self._evaluate_rule(stored, project, set(), now, silences, transitions, changed)
