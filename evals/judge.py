@@ -112,7 +112,8 @@ def llm_judge(
         },
     ]
     judged = trace.trace_id if trace is not None else ""
-    with workflow("eval.judge", **{"tracehouse.eval.trace_id": judged}) as root:
+    with workflow("eval.judge") as root:
+        root.set_attribute("tracehouse.eval.trace_id", judged)
         result = _ask(base_url, api_key, messages, p)
         if result.error:
             root.span.set_status(StatusCode.ERROR, result.error[:200])

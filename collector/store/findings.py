@@ -19,17 +19,30 @@ FINDING_COLUMNS: tuple[str, ...] = (
 
 
 class FindingLike(Protocol):
-    id: str
-    kind: str
-    severity: str
-    trace_id: str
-    span_ids: list[str]
-    agents: list[str]
-    wasted_tokens: int
-    wasted_cost_usd: float
-    explanation: str
-    details: dict[str, Any]
-    detected_at: datetime
+    """What `write_findings` reads of a finding. Read-only members, so a finding whose `kind` is a `StrEnum` fits."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def severity(self) -> str: ...
+    @property
+    def trace_id(self) -> str: ...
+    @property
+    def span_ids(self) -> Sequence[str]: ...
+    @property
+    def agents(self) -> Sequence[str]: ...
+    @property
+    def wasted_tokens(self) -> int: ...
+    @property
+    def wasted_cost_usd(self) -> float: ...
+    @property
+    def explanation(self) -> str: ...
+    @property
+    def details(self) -> dict[str, Any]: ...
+    @property
+    def detected_at(self) -> datetime: ...
 
 
 @dataclass(frozen=True)

@@ -389,7 +389,7 @@ class AlertEngine:
         for row, value, active in rows:
             if row.project_id in excluded:
                 continue
-            labels = {rule.group_by: row.key} if rule.group_by else {}
+            labels: dict[str, str] = {rule.group_by: row.key} if rule.group_by else {}
             key = (row.project_id, rule.name, _instance_key(labels))
             seen.add(key)
             inst = self._states.get(key) or Instance(row.project_id, rule.name, key[2], labels)
@@ -417,8 +417,8 @@ class AlertEngine:
         for row in rows:
             active = row.samples >= rule.min_samples and compare(row.value, rule.threshold)
             if active and rule.baseline is not None:
-                b = base.get((row.project_id, row.key))
-                active = b is not None and compare(row.value, rule.baseline.factor * b.value)
+                past = base.get((row.project_id, row.key))
+                active = past is not None and compare(row.value, rule.baseline.factor * past.value)
             out.append((row, row.value, active))
         return out
 
