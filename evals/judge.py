@@ -16,6 +16,7 @@ import threading
 from typing import Any
 
 import openai
+from openai.types.chat import ChatCompletionMessageParam
 from opentelemetry.trace import StatusCode
 from pydantic import Field
 
@@ -102,7 +103,7 @@ def llm_judge(
         return ScoreResult.failure("the target step has no output to judge (content capture off?)")
     api_key = os.environ.get(p["api_key_env"], "") if p["api_key_env"] else ""
     base_url = p["base_url"] or os.environ.get("OPENAI_BASE_URL") or None
-    messages = [
+    messages: list[ChatCompletionMessageParam] = [
         {"role": "system", "content": _SYSTEM.format(scale=f"{p['scale']:g}")},
         {
             "role": "user",
@@ -120,12 +121,14 @@ def llm_judge(
         return result
 
 
-def _ask(base_url: str | None, api_key: str, messages: list[dict[str, str]], p: dict[str, Any]) -> ScoreResult:
+def _ask(
+    base_url: str | None, api_key: str, messages: list[ChatCompletionMessageParam], p: dict[str, Any]
+) -> ScoreResult:
     with llm_call(p["model"], "openai", temperature=0.0, max_tokens=p["max_output_tokens"]) as span:
         try:
             response = _client(base_url, api_key, p["timeout"], p["max_retries"]).chat.completions.create(
                 model=p["model"],
-                messages=messages,  # type: ignore[arg-type]
+                messages=messages,
                 temperature=0,
                 max_tokens=p["max_output_tokens"],
             )
