@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 from tracehouse import sdk
@@ -56,7 +57,7 @@ class AgentUnit(HandoffUnit):
                 )
         return key, path, rec
 
-    def _agent_span(self, agent: Agent, key: str, attempt: int, multi: bool) -> sdk.StepSpan | Any:
+    def _agent_span(self, agent: Agent, key: str, attempt: int, multi: bool) -> AbstractContextManager[sdk.StepSpan]:
         return sdk.agent(
             agent.name,
             id=key[:16],
