@@ -15,12 +15,13 @@ from tests.package_layout import ROOT, package_folders
 
 
 def package_files() -> set[str]:
-    """The path inside the wheel of every file in the package folders."""
+    """The path inside the wheel of every file in the package folders but their Markdown (notes for readers of the
+    repository, not for the installed package)."""
     out: set[str] = set()
     for folder, package in package_folders().items():
         base = ROOT / folder
         for path in base.rglob("*"):
-            if path.is_file() and "__pycache__" not in path.parts:
+            if path.is_file() and path.suffix != ".md" and "__pycache__" not in path.parts:
                 out.add("/".join((*package.split("."), *path.relative_to(base).parts)))
     return out
 
