@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from tracehouse.collector.store.client import Store, as_utc
+from tracehouse.collector.store.scope import Scope, project_filter
 from tracehouse.domain.model import Status, Step, StepType
 
 FINDING_COLUMNS: tuple[str, ...] = (
@@ -124,7 +125,7 @@ def list_findings(
 
 
 def traces_ended_between(
-    store: Store, lo: datetime, hi: datetime, *, project_id: str | None = None, limit: int = 5000
+    store: Store, lo: datetime, hi: datetime, *, scope: Scope, limit: int = 5000
 ) -> list[EndedTrace]:
     """Traces whose last span ended in (lo, hi], oldest end first.
 
@@ -133,9 +134,7 @@ def traces_ended_between(
     """
     where = ["day >= toDate({lo:DateTime64(9, 'UTC')}) - 1", "day <= toDate({hi:DateTime64(9, 'UTC')})"]
     params: dict[str, Any] = {"lo": as_utc(lo), "hi": as_utc(hi), "limit": limit}
-    if project_id is not None:
-        where.append("project_id = {p:String}")
-        params["p"] = project_id
+    where.append(project_filter(scope, params))
     rows = store.rows(
         f"""
         SELECT project_id, trace_id, min(start_time) AS start_at, max(end_time) AS end_at,
@@ -219,7 +218,7 @@ _RETRY_GROUP = {"agent": "agent", "provider": "provider", "project": "''"}
 
 
 def retry_rates(
-    store: Store, since: datetime, until: datetime, group_by: str, *, project_id: str | None = None
+    store: Store, since: datetime, until: datetime, group_by: str, *, scope: Scope
 ) -> list[RetryRate]:
     """Per project and group: call steps (model, tool, retrieval, embedding calls) and how many were retries
     (attempt > 1). The leading (project_id, hour) of the steps' ORDER BY prunes to the window."""
@@ -230,9 +229,7 @@ def retry_rates(
         "step_type IN ('llm', 'tool', 'retrieval', 'embedding')",
     ]
     params: dict[str, Any] = {"since": as_utc(since), "until": as_utc(until)}
-    if project_id is not None:
-        where.append("project_id = {p:String}")
-        params["p"] = project_id
+    where.append(project_filter(scope, params))
     rows = store.rows(
         f"""
         SELECT project_id, {col} AS key, count() AS calls, countIf(retry_attempt > 1) AS retries

@@ -34,6 +34,7 @@ from tracehouse.collector.store.alerts import (
     write_records,
 )
 from tracehouse.collector.store.client import Store, StoreError
+from tracehouse.collector.store.scope import ALL_PROJECTS, Scope
 from tracehouse.evals.alerting.notifiers import Delivery, Dispatcher, Notification
 from tracehouse.evals.alerting.rules import (
     Notifier,
@@ -184,7 +185,7 @@ class AlertEngine:
         """Replace the states in memory with the stored ones: what a replica taking over evaluation must start from."""
         with self._lock:
             self._states = {}
-            for r in load_records(self.store, "state"):
+            for r in load_records(self.store, "state", scope=ALL_PROJECTS):
                 inst = Instance(
                     project_id=r["project_id"], rule=r["rule"], instance=r["instance"], labels=r["labels"],
                     state=r["state"] or INACTIVE, severity=r["severity"] or "warning", value=r["value"],
@@ -207,10 +208,10 @@ class AlertEngine:
         )  # fmt: skip
 
     # -- rules -----------------------------------------------------------------------------------------------------
-    def api_rules(self, project_id: str | None = None) -> dict[str, dict[str, tuple[Rule | None, datetime]]]:
+    def api_rules(self, scope: Scope) -> dict[str, dict[str, tuple[Rule | None, datetime]]]:
         """project -> name -> (rule, or None for a deletion) as stored through the API."""
         out: dict[str, dict[str, tuple[Rule | None, datetime]]] = {}
-        for r in load_records(self.store, "rule", project_id=project_id):
+        for r in load_records(self.store, "rule", scope=scope):
             rule: Rule | None = None
             if not r["deleted"]:
                 try:
@@ -270,10 +271,10 @@ class AlertEngine:
             self._persist(resolved)
 
     # -- silences --------------------------------------------------------------------------------------------------
-    def silences(self, project_id: str | None = None, *, include_expired: bool = False) -> list[Silence]:
+    def silences(self, scope: Scope, *, include_expired: bool = False) -> list[Silence]:
         now = self.clock()
         out = []
-        for r in load_records(self.store, "silence", project_id=project_id):
+        for r in load_records(self.store, "silence", scope=scope):
             if r["deleted"]:
                 continue
             body = json.loads(r["body"])
@@ -336,8 +337,8 @@ class AlertEngine:
         with self._lock:
             self.load()
             now = now or self.clock()
-            api = self.api_rules()
-            silences = [s for s in self.silences(include_expired=False) if s.active(now)]
+            api = self.api_rules(ALL_PROJECTS)
+            silences = [s for s in self.silences(ALL_PROJECTS, include_expired=False) if s.active(now)]
             transitions: list[Transition] = []
             changed: list[Instance] = []
             self._outbox = []
@@ -402,14 +403,13 @@ class AlertEngine:
     def _query(self, rule: Rule, project: str | None, now: datetime) -> list[tuple[MetricRow, float, bool]]:
         since = now - timedelta(seconds=rule.window)
         filters = rule.filters.model_dump(exclude_none=True)
-        rows = metric_values(
-            self.store, rule.metric, since, now, project_id=project, filters=filters, group_by=rule.group_by
-        )
+        scope: Scope = ALL_PROJECTS if project is None else project  # a file rule without a project covers all
+        rows = metric_values(self.store, rule.metric, since, now, scope=scope, filters=filters, group_by=rule.group_by)
         base: dict[tuple[str, str], MetricRow] = {}
         if rule.baseline is not None:
             lo = since - timedelta(seconds=rule.baseline.window)
             for b in metric_values(
-                self.store, rule.metric, lo, since, project_id=project, filters=filters, group_by=rule.group_by
+                self.store, rule.metric, lo, since, scope=scope, filters=filters, group_by=rule.group_by
             ):
                 base[(b.project_id, b.key)] = b
         compare = _OPS[rule.op]

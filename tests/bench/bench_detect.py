@@ -66,7 +66,7 @@ def main() -> None:
     insert_steps(store, batch, version=1, dedup_token=uuid.uuid4().hex)
     print(f"stored {n_traces * STEPS_PER_TRACE:,} steps in {n_traces:,} traces: {time.perf_counter() - started:.1f} s")
 
-    traces = traces_ended_between(store, now - timedelta(hours=3), now, project_id=PROJECT, limit=args.traces_to_scan)
+    traces = traces_ended_between(store, now - timedelta(hours=3), now, scope=PROJECT, limit=args.traces_to_scan)
     started = time.perf_counter()
     report = scan_traces(store, PROJECT, traces)
     took = time.perf_counter() - started
