@@ -8,6 +8,7 @@ Responses format gets them as input items (`function_call`, `function_call_outpu
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -129,6 +130,66 @@ def responses_parse(data: dict[str, Any], request: ModelRequest) -> ModelRespons
         id=data.get("id"),
         tool_calls=tuple(calls),
     )
+
+
+class ChatStream:
+    """Assembles a streamed chat completion (`stream: true` SSE chunks) into one response: text deltas in order,
+    tool-call fragments joined by index, usage from the final chunk (`stream_options.include_usage`)."""
+
+    def __init__(self) -> None:
+        self.text: list[str] = []
+        self.calls: dict[int, dict[str, str]] = {}
+        self.usage: dict[str, Any] = {}
+        self.finish = "stop"
+        self.model = ""
+        self.id: str | None = None
+
+    def feed(self, chunk: dict[str, Any]) -> str:
+        """Take one chunk; return its text delta ("" when it has none)."""
+        self.model = chunk.get("model") or self.model
+        self.id = chunk.get("id") or self.id
+        self.usage = chunk.get("usage") or self.usage
+        delta_text = ""
+        for choice in chunk.get("choices") or ():
+            delta = choice.get("delta") or {}
+            delta_text += delta.get("content") or ""
+            for call in delta.get("tool_calls") or ():
+                slot = self.calls.setdefault(call.get("index", 0), {"id": "", "name": "", "arguments": ""})
+                slot["id"] = call.get("id") or slot["id"]
+                fn = call.get("function") or {}
+                slot["name"] += fn.get("name") or ""
+                slot["arguments"] += fn.get("arguments") or ""
+            self.finish = choice.get("finish_reason") or self.finish
+        if delta_text:
+            self.text.append(delta_text)
+        return delta_text
+
+    def result(self, request: ModelRequest) -> ModelResponse:
+        calls = tuple(
+            ToolCall(c["id"] or f"call_{i}", c["name"], c["arguments"] or "{}") for i, c in sorted(self.calls.items())
+        )
+        details = self.usage.get("prompt_tokens_details") or {}
+        return ModelResponse(
+            text="".join(self.text),
+            model=self.model or request.model,
+            input_tokens=self.usage.get("prompt_tokens"),
+            output_tokens=self.usage.get("completion_tokens"),
+            cache_read_tokens=details.get("cached_tokens"),
+            finish_reason=self.finish,
+            id=self.id,
+            tool_calls=calls,
+        )
+
+
+def sse_data(line: str) -> dict[str, Any] | None:
+    """The JSON of one `data:` line of a stream (None for other lines and the final `[DONE]`)."""
+    if not line.startswith("data:"):
+        return None
+    payload = line[5:].strip()
+    if not payload or payload == "[DONE]":
+        return None
+    data: dict[str, Any] = json.loads(payload)
+    return data
 
 
 WIRES: dict[str, Wire] = {
