@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -277,3 +278,41 @@ def test_the_responses_api_carries_tools_and_structured_output() -> None:
     assert second["input"][1]["call_id"] == second["input"][2]["call_id"]
     assert third["text"]["format"]["name"] == "Verdict"
     assert shop.calls == ["get_order 42"]
+
+
+async def test_async_agents_chat_with_sync_and_async_tools_concurrently() -> None:
+    @tool
+    async def fetch_rate(currency: str) -> float:
+        """Exchange rate to EUR (async)."""
+        await asyncio.sleep(0.05)
+        return 0.9
+
+    @tool
+    def convert(amount: float, rate: float) -> float:
+        """Convert an amount at a rate (sync)."""
+        time.sleep(0.05)
+        return round(amount * rate, 2)
+
+    async def teller(ctx: Any) -> dict[str, Any]:
+        return {"answers": [await ctx.achat(f"convert {ctx.input}", tools=[fetch_rate, convert])]}
+
+    script = [
+        Reply(tool_calls=[("fetch_rate", {"currency": "USD"}), ("convert", {"amount": 10, "rate": 0.9})]),
+        Reply("9.0 EUR"),
+    ]
+
+    def respond(body: dict[str, Any]) -> Reply:
+        return script[1] if body["messages"][-1]["role"] == "tool" else script[0]
+
+    flow = FanOut("tellers", [Agent(f"t{i}", teller, writes=["answers"], model="gpt-4o-mini") for i in range(12)])
+    with FakeOpenAI(respond, latency_s=0.3) as llm:
+        orch = Orchestrator(
+            "t.achat", flow, provider=OpenAICompatibleProvider(llm.url), schema=StateSchema({"answers": Key("extend")})
+        )
+        started = time.perf_counter()
+        result = await orch.arun({})
+        elapsed = time.perf_counter() - started
+    assert result.ok, result.error
+    assert result.state["answers"] == ["9.0 EUR"] * 12 and len(llm.requests) == 24
+    assert result.usage.tool_calls == 24
+    assert elapsed < 1.5, f"12 agents x 2 model calls of 0.3 s took {elapsed:.2f}s"  # ~0.6 s when concurrent
