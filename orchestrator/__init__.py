@@ -53,6 +53,7 @@ from .loops import LoopPolicy
 from .nodes import Agent, Handoff, Node, Result, agent
 from .patterns import FanOut, Route, Router, Sequential, StateMachine, Supervisor, Swarm, Task
 from .providers import (
+    AnthropicCompatibleProvider,
     FakeProvider,
     ModelRequest,
     ModelResponse,
@@ -73,6 +74,7 @@ __all__ = [
     "AgentContext",
     "AgentFinished",
     "AgentStarted",
+    "AnthropicCompatibleProvider",
     "Arbiter",
     "BreakerConfig",
     "BreakerRegistry",

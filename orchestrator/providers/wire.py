@@ -1,5 +1,6 @@
-"""The two OpenAI wire formats, as pure functions of our request and their JSON: Chat Completions
-(`POST /chat/completions`, what every compatible server speaks) and the Responses API (`POST /responses`).
+"""Wire formats, as pure functions of our request and their JSON: OpenAI's Chat Completions (`POST
+/chat/completions`, what every compatible server speaks) and Responses API (`POST /responses`), and Anthropic's
+Messages API (`POST /messages`).
 
 Requests are kept in chat form inside the orchestrator (system/user/assistant/tool messages, `tool_calls`); the
 Responses format gets them as input items (`function_call`, `function_call_output`), flat function tools and
@@ -192,7 +193,96 @@ def sse_data(line: str) -> dict[str, Any] | None:
     return data
 
 
+def anthropic_body(request: ModelRequest) -> dict[str, Any]:
+    """Anthropic's Messages API: system text apart, tool calls and results as content blocks (results in a user
+    turn), tools with `input_schema`. It has no structured-output switch, so the schema goes into the system text."""
+    system = [str(m.get("content") or "") for m in request.messages if m.get("role") == "system"]
+    if request.response_format is not None:
+        schema = (request.response_format.get("json_schema") or {}).get("schema", {})
+        system.append("Answer with only a JSON object matching this JSON schema: " + json.dumps(schema))
+    messages: list[dict[str, Any]] = []
+    for m in request.messages:
+        if m.get("role") == "system":
+            continue
+        role, blocks = _anthropic_blocks(m)
+        if messages and messages[-1]["role"] == role:  # the API wants user and assistant turns to alternate
+            messages[-1]["content"].extend(blocks)
+        else:
+            messages.append({"role": role, "content": blocks})
+    body: dict[str, Any] = {
+        "model": request.model,
+        "max_tokens": request.max_tokens,
+        "messages": messages,
+        **request.extra,
+    }
+    if system:
+        body["system"] = "\n\n".join(system)
+    if request.temperature is not None:
+        body["temperature"] = request.temperature
+    if request.tools:
+        body["tools"] = [
+            {
+                "name": t["function"]["name"],
+                "description": t["function"].get("description", ""),
+                "input_schema": t["function"].get("parameters", {}),
+            }
+            for t in request.tools
+        ]
+    return body
+
+
+def _anthropic_blocks(m: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    if m.get("role") == "tool":
+        return "user", [
+            {"type": "tool_result", "tool_use_id": m.get("tool_call_id"), "content": m.get("content") or ""}
+        ]
+    blocks: list[dict[str, Any]] = []
+    if m.get("content"):
+        blocks.append({"type": "text", "text": str(m["content"])})
+    for call in m.get("tool_calls") or ():
+        fn = call.get("function") or {}
+        blocks.append(
+            {
+                "type": "tool_use",
+                "id": call.get("id"),
+                "name": fn.get("name"),
+                "input": json.loads(fn.get("arguments") or "{}"),
+            }
+        )
+    return ("assistant" if m.get("role") == "assistant" else "user"), blocks
+
+
+ANTHROPIC_STOP = {"end_turn": "stop", "stop_sequence": "stop", "tool_use": "tool_calls", "max_tokens": "length"}
+
+
+def anthropic_parse(data: dict[str, Any], request: ModelRequest) -> ModelResponse:
+    """Usage follows the OpenTelemetry convention: input tokens include the cache reads and writes Anthropic reports
+    beside them."""
+    blocks = data.get("content") or ()
+    text = "".join(b.get("text") or "" for b in blocks if b.get("type") == "text")
+    calls = tuple(
+        ToolCall(b.get("id") or f"call_{i}", b["name"], json.dumps(b.get("input") or {}))
+        for i, b in enumerate(blocks)
+        if b.get("type") == "tool_use"
+    )
+    usage = data.get("usage") or {}
+    read = usage.get("cache_read_input_tokens")
+    written = usage.get("cache_creation_input_tokens")
+    inp = usage.get("input_tokens")
+    return ModelResponse(
+        text=text,
+        model=data.get("model") or request.model,
+        input_tokens=None if inp is None else inp + (read or 0) + (written or 0),
+        output_tokens=usage.get("output_tokens"),
+        cache_read_tokens=read,
+        finish_reason=ANTHROPIC_STOP.get(data.get("stop_reason") or "", "stop"),
+        id=data.get("id"),
+        tool_calls=calls,
+    )
+
+
 WIRES: dict[str, Wire] = {
     "chat": Wire("/chat/completions", chat_body, chat_parse),
     "responses": Wire("/responses", responses_body, responses_parse),
+    "anthropic": Wire("/messages", anthropic_body, anthropic_parse),
 }
