@@ -359,7 +359,7 @@ class Orchestrator:
         else:
             span_cm.__exit__(None, None, None)
         run.close()
-        if self.config.flush_spans:
+        if run.flushing:
             flush_spans()
         snap = run.ledger.snapshot()
         usage = Usage(

@@ -5,6 +5,7 @@ attributes of loops, contract violations, breaker transitions, pauses and the ru
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar, overload
@@ -98,15 +99,53 @@ def origin_parent(trace_id: str) -> Any:
     return otel_trace.set_span_in_context(otel_trace.NonRecordingSpan(ctx))
 
 
-def flush_spans() -> None:
-    """Export the spans finished so far (called at each checkpoint), so a process killed later does not take the
-    trace of its finished steps with it; bounded, so an unreachable collector cannot stall the run."""
-    flush = getattr(otel_trace.get_tracer_provider(), "force_flush", None)
-    if flush is not None:
-        flush(FLUSH_TIMEOUT_MS)
+def flush_spans() -> bool:
+    """Export the spans finished so far (before each step), so a process killed later does not take the trace of
+    its finished steps with it. False when the export did not finish in time (an unreachable collector): the run
+    then stops flushing rather than wait at every step."""
+    return _FLUSHER.flush(FLUSH_TIMEOUT_S)
 
 
-FLUSH_TIMEOUT_MS = 2000
+FLUSH_TIMEOUT_S = 0.5
+
+
+class _Flusher:
+    """One daemon thread that runs the provider's `force_flush` on request. The OpenTelemetry SDK's batch processor
+    exports synchronously in `force_flush` and ignores its timeout, so the caller only waits here, boundedly."""
+
+    def __init__(self) -> None:
+        self._cv = threading.Condition()
+        self._requested = 0
+        self._done = 0
+        self._thread: threading.Thread | None = None
+
+    def flush(self, timeout_s: float) -> bool:
+        with self._cv:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="tracehouse-span-flush", daemon=True)
+                self._thread.start()
+            self._requested += 1
+            wanted = self._requested
+            self._cv.notify_all()
+            return self._cv.wait_for(lambda: self._done >= wanted, timeout_s)
+
+    def _loop(self) -> None:
+        while True:
+            with self._cv:
+                self._cv.wait_for(lambda: self._requested > self._done)
+                wanted = self._requested
+            flush = getattr(otel_trace.get_tracer_provider(), "force_flush", None)
+            try:
+                if flush is not None:
+                    flush()
+            except Exception:  # an exporter's failure is the exporter's to report; the run goes on
+                pass
+            with self._cv:
+                self._done = wanted
+                self._cv.notify_all()
+
+
+_FLUSHER = _Flusher()
 
 
 def resume_links(trace_id: str, root_span_id: str | None) -> tuple[Any, list[Link]]:

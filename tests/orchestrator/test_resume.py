@@ -6,10 +6,16 @@ import json
 import signal
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+from opentelemetry import trace as otel_trace
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import StatusCode
 
 from tests.orchestrator.chain_workflow import Service, build, calls
@@ -343,3 +349,32 @@ def test_sigkill_leaves_one_trace_with_the_crashed_steps_and_the_resume(tmp_path
     resumed_agents = [s for s in mine if s.name.startswith("invoke_agent")]
     assert sorted(s.name for s in resumed_agents) == ["invoke_agent s4", "invoke_agent s5"]
     assert all(s.parent is not None and s.parent.span_id == workflow.context.span_id for s in resumed_agents)
+
+
+class StuckExporter(SpanExporter):
+    """A collector that does not answer until released."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self.release.wait(30)
+        return SpanExportResult.SUCCESS
+
+
+def test_an_unreachable_collector_does_not_stall_every_step(tmp_path: Path) -> None:
+    exporter = StuckExporter()
+    processor = BatchSpanProcessor(exporter, schedule_delay_millis=60_000)
+    otel_trace.get_tracer_provider().add_span_processor(processor)  # type: ignore[attr-defined]
+    try:
+        flow = Sequential(
+            "chain", [Agent(f"s{i}", lambda ctx, i=i: {f"s{i}": i}, writes=[f"s{i}"]) for i in range(1, 9)]
+        )
+        started = time.perf_counter()
+        result = Orchestrator("t.stuck", flow, provider=FakeProvider()).run({})
+        elapsed = time.perf_counter() - started
+    finally:
+        exporter.release.set()
+        processor.shutdown()
+    assert result.ok, result.error
+    assert elapsed < 2.0  # one bounded wait (0.5 s), then no more flushing; not 0.5 s for each of 8 steps
