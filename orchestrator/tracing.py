@@ -11,12 +11,14 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar, overload
 
 from opentelemetry import trace as otel_trace
-from opentelemetry.trace import Link
+from opentelemetry.sdk.trace import Span as SDKSpan
+from opentelemetry.trace import Link, Status, StatusCode
 
 from tracehouse.sdk import semconv as sc
 
 from .breaker import Transition
 from .errors import ContractViolation, HumanInputRequired, LimitExceeded, LoopDetected
+from .state import RunRecord
 
 S = TypeVar("S")
 
@@ -146,6 +148,52 @@ class _Flusher:
 
 
 _FLUSHER = _Flusher()
+
+
+class RestoredSpan(SDKSpan):
+    """A span recreated after the fact with the id it had (the SDK creates spans through a tracer only, which
+    always draws a new id; a subclass is how the SDK itself builds them)."""
+
+
+CRASH_RESTORED = "the process running this run died; resumed"  # the runs table's error while a resumed run runs
+
+
+def restore_crashed_root(record: RunRecord, workflow: str) -> bool:
+    """Export the root span of a run segment whose process died, with its original span id, so the spans it
+    finished (already exported) and the resumed segment (under it) form one tree again. It starts when the run did
+    and ends now, with an error status: the crash is a failure of that segment. False when the tracer is not the
+    OpenTelemetry SDK's (nothing to export into) or the run has no root span recorded."""
+    if record.root_span_id is None or record.created is None or len(record.trace_id) != 32:
+        return False
+    tracer = otel_trace.get_tracer_provider().get_tracer("tracehouse.orchestrator")
+    processor = getattr(tracer, "span_processor", None)
+    if processor is None:
+        return False
+    context = otel_trace.SpanContext(
+        int(record.trace_id, 16),
+        int(record.root_span_id, 16),
+        is_remote=False,
+        trace_flags=otel_trace.TraceFlags(otel_trace.TraceFlags.SAMPLED),
+    )
+    span = RestoredSpan(
+        f"invoke_workflow {workflow}",
+        context,
+        resource=getattr(tracer, "resource", None),
+        attributes={
+            sc.GEN_AI_OPERATION_NAME: sc.OP_INVOKE_WORKFLOW,
+            sc.GEN_AI_AGENT_NAME: workflow,
+            sc.GEN_AI_WORKFLOW_NAME: workflow,
+            sc.GEN_AI_CONVERSATION_ID: record.trace_id,
+            sc.RUN_STATUS: "crashed",
+            sc.ERROR_TYPE: "ProcessDied",
+        },
+        span_processor=processor,
+        instrumentation_scope=getattr(tracer, "instrumentation_scope", None),
+    )
+    span.start(start_time=int(record.created * 1e9))
+    span.set_status(Status(StatusCode.ERROR, "the process running this segment died before it ended"))
+    span.end()
+    return True
 
 
 def resume_links(trace_id: str, root_span_id: str | None) -> tuple[Any, list[Link]]:

@@ -87,7 +87,7 @@ def test_crash_resume_parity_after_sigkill(tmp_path: Path, spans: Any) -> None:
     assert Service(tmp_path / "service.json").state()["calls"].__len__() == 1
 
     mine = [s for s in spans.all() if format(s.context.trace_id, "032x") == trace_id]
-    workflow = [s for s in mine if s.name.startswith("invoke_workflow")]
+    workflow = [s for s in mine if s.name.startswith("invoke_workflow") and _status(s) != "crashed"]
     assert len(workflow) == 1
     assert format(workflow[0].context.trace_id, "032x") == trace_id
     assert workflow[0].parent is not None  # under the original run's root span
@@ -309,7 +309,8 @@ def test_a_person_settles_an_in_doubt_effect(tmp_path: Path, spans: Any, answer:
     orch = build(tmp_path / "runs.db", tmp_path / "calls.log", tmp_path / "service.json", idempotent=False)
     paused = orch.resume(trace_id)
     assert paused.status == "interrupted" and isinstance(paused.error, EffectInDoubt)
-    assert not [s for s in spans.all() if s.status.status_code == StatusCode.ERROR]  # a pause, not a failure
+    errors = [s for s in spans.all() if s.status.status_code == StatusCode.ERROR]
+    assert [_status(s) for s in errors] == ["crashed"]  # the killed segment's root; the pause is not a failure
     [pending] = orch.pending_interrupts(trace_id)
     verdict: Any = {"happened": True, "result": {"charged": 42, "key": "from the bank statement"}}
     orch.answer(trace_id, pending.interrupt_id[:10], verdict if answer == "happened" else "rerun")
@@ -343,12 +344,22 @@ def test_sigkill_leaves_one_trace_with_the_crashed_steps_and_the_resume(tmp_path
     resumed = build(tmp_path / "runs.db", tmp_path / "calls.log", tmp_path / "service.json").run(trace_id="order-42")
     assert resumed.ok and resumed.trace_id == trace_id
     mine = [s for s in spans.all() if format(s.context.trace_id, "032x") == trace_id]
-    [workflow] = [s for s in mine if s.name.startswith("invoke_workflow")]
+    [restored] = [s for s in mine if _status(s) == "crashed"]  # the killed segment's root, with its own id
+    assert format(restored.context.span_id, "016x") == record.root_span_id and restored.parent is None
+    assert restored.status.status_code == StatusCode.ERROR
+    [workflow] = [s for s in mine if s.name.startswith("invoke_workflow") and s is not restored]
     assert workflow.parent is not None and format(workflow.parent.span_id, "016x") == record.root_span_id
     assert [format(link.context.span_id, "016x") for link in workflow.links] == [record.root_span_id]
     resumed_agents = [s for s in mine if s.name.startswith("invoke_agent")]
     assert sorted(s.name for s in resumed_agents) == ["invoke_agent s4", "invoke_agent s5"]
     assert all(s.parent is not None and s.parent.span_id == workflow.context.span_id for s in resumed_agents)
+    ids = {s["span_id"] for s in exported} | {format(s.context.span_id, "016x") for s in mine}
+    parents = {s["parent"] for s in exported} | {format(s.parent.span_id, "016x") for s in mine if s.parent}
+    assert parents <= ids  # one tree: the crashed steps, their restored root and the resume, nothing orphaned
+
+
+def _status(span: Any) -> Any:
+    return (span.attributes or {}).get(sc.RUN_STATUS)
 
 
 class StuckExporter(SpanExporter):
