@@ -11,6 +11,7 @@ import click
 
 from .demo import DEFAULT_ENDPOINT, run_demo
 from .state import Interrupt, InterruptNotFound, SQLiteStateStore, answer_interrupt
+from .tracing import run_id
 
 
 @click.command("demo")
@@ -75,7 +76,7 @@ def runs_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line instead of a table.")
 def list_interrupts(db: Path, trace_id: str | None, as_json: bool) -> None:
     """List pending interrupts: questions, tool approvals, arbitrations, contracts, in-doubt effects."""
-    found = _with_store(db, lambda store: store.pending_interrupts(trace_id))
+    found = _with_store(db, lambda store: store.pending_interrupts(run_id(trace_id)))
     if as_json:
         for i in found:
             click.echo(
@@ -97,10 +98,11 @@ def list_interrupts(db: Path, trace_id: str | None, as_json: bool) -> None:
 @click.argument("interrupt_id")
 @click.argument("answer")
 def answer(db: Path, trace_id: str, interrupt_id: str, answer: str) -> None:
-    """Answer INTERRUPT_ID (a prefix is enough) of run TRACE_ID with ANSWER: JSON (`true`, `{"approved": false,
-    "reason": "..."}`), or plain text (`approve`, `deny`, `happened`, `rerun`, `agent_b`)."""
+    """Answer INTERRUPT_ID (a prefix is enough) of run TRACE_ID (or the key it was started with) with ANSWER:
+    JSON (`true`, `{"approved": false, "reason": "..."}`), or plain text (`approve`, `deny`, `happened`, `rerun`,
+    `agent_b`)."""
     value = _parse_answer(answer)
-    done = _with_store(db, lambda store: answer_interrupt(store, trace_id, interrupt_id, value))
+    done = _with_store(db, lambda store: answer_interrupt(store, run_id(trace_id), interrupt_id, value))
     click.echo(f"answered {done.kind} interrupt {done.interrupt_id[:12]} of run {trace_id}: resume the run to continue")
 
 

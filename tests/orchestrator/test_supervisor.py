@@ -73,7 +73,7 @@ def test_a_parallel_supervisor_delegates_at_once() -> None:
     assert parallel.ok and serial.ok, (parallel.error, serial.error)
     assert parallel.state == serial.state
     assert parallel.state["notes"] == {r: f"{r} demand up" for r in REGIONS}
-    assert serial_s >= 0.9 and parallel_s < 0.7
+    assert serial_s >= 0.9 and parallel_s < 0.7 * serial_s  # three 0.3 s delegations at once, not one after another
 
 
 def test_a_rejection_is_a_validation_span_with_a_reason_and_a_retried_hand_off(tmp_path: Path, spans: Any) -> None:
