@@ -54,6 +54,7 @@ class LazyGroup(click.Group):
         "alerts": "tracehouse.evals.alerting.cli:alerts_group",
         "detect": "tracehouse.evals.detect.cli:detect_group",
         "spool": "tracehouse.spool_cli:spool_group",
+        "runs": "tracehouse.orchestrator.cli:runs_group",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
