@@ -90,3 +90,31 @@ def test_schema_prints_single_node_and_cluster_ddl() -> None:
     assert "CREATE TABLE IF NOT EXISTS tracehouse.steps" in single and "ReplacingMergeTree(version)" in single
     cluster = run("schema", "--cluster", "prod").stdout
     assert "ON CLUSTER 'prod'" in cluster and "Distributed" in cluster and "ReplicatedReplacingMergeTree" in cluster
+
+
+def test_serve_flags_are_made_from_the_settings_declaration() -> None:
+    from click.testing import CliRunner
+
+    from tracehouse.cli import main
+    from tracehouse.serve_cli import SERVE_FLAGS
+    from tracehouse.settings import Settings
+
+    result = CliRunner().invoke(main, ["serve", "--help"], terminal_width=400)
+    assert result.exit_code == 0
+    for name in SERVE_FLAGS:
+        flag = "--" + name.replace("_", "-").removesuffix("s" if name == "online_suites" else "")
+        assert flag in result.output, flag
+        assert (Settings.model_fields[name].description or "")[:30] in result.output, name
+
+
+def test_a_command_the_light_install_cannot_run_is_listed_and_says_what_to_install(monkeypatch: Any) -> None:
+    from click.testing import CliRunner
+
+    from tracehouse.cli import LazyGroup, main
+
+    monkeypatch.setitem(LazyGroup.lazy, "serve", "tracehouse_not_installed.serve_cli:serve")
+    listing = CliRunner().invoke(main, ["--help"])
+    assert listing.exit_code == 0 and "serve" in listing.output
+    ran = CliRunner().invoke(main, ["serve", "--port", "1"])
+    assert ran.exit_code == 2
+    assert "needs the server extra: pip install 'tracehouse[server]'" in ran.output

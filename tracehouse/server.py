@@ -29,7 +29,7 @@ from tracehouse.collector.receiver import http as otlp_http
 from tracehouse.collector.receiver.grpc import GrpcReceiver
 from tracehouse.collector.receiver.ingest import Ingest
 from tracehouse.collector.spool import Spool
-from tracehouse.collector.store import BadFilter, Store, StoreError, StoreUnavailable
+from tracehouse.collector.store import DSN, BadFilter, Store, StoreError, StoreUnavailable
 from tracehouse.collector.store.leases import Lease
 from tracehouse.collector.writer import Writer
 from tracehouse.dashboard.api import overview as overview_api
@@ -130,7 +130,7 @@ def build_app(settings: Settings) -> FastAPI:
                   openapi_url=None)  # fmt: skip
     app.state.settings = settings
     # Built here, before the server starts, so a bad rules file is a one-line error and not a failed startup.
-    app.state.store = Store(settings.store_dsn)
+    app.state.store = Store(DSN.parse(settings.store_dsn, default_database=settings.database))
     app.state.alert_service = AlertService(app.state.store, settings.alerts_file)
     app.state.online_evals = (
         OnlineEvaluator.from_files(app.state.store, settings.online_suites, interval_seconds=settings.online_interval_s)
