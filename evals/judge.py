@@ -9,22 +9,27 @@ installs to export to the server).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import openai
-from openai.types.chat import ChatCompletionMessageParam
 from opentelemetry.trace import StatusCode
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from tracehouse.evals.model import ScoreResult, TraceData
 from tracehouse.evals.registry import scorer
 from tracehouse.evals.scorers import _Params
 from tracehouse.sdk import LLMSpan, llm_call, workflow
 from tracehouse.sdk.pricing import default_prices
+
+if TYPE_CHECKING:  # the client is imported when a suite uses the judge: the server extra does not install it
+    import openai
+    from openai.types.chat import ChatCompletionMessageParam
+
+NEEDS_OPENAI = "llm_judge needs the openai package: pip install 'tracehouse[judge]'"
 
 _SYSTEM = (
     "You are a strict evaluator. Grade the OUTPUT against the RUBRIC. Reply with only a JSON object: "
@@ -47,8 +52,16 @@ class JudgeParams(_Params):
     max_retries: int = Field(1, ge=0)
     max_output_tokens: int = Field(300, ge=16)
 
+    @model_validator(mode="after")
+    def _client_installed(self) -> JudgeParams:
+        if importlib.util.find_spec("openai") is None:  # said when the suite is read, not mid-run
+            raise ValueError(NEEDS_OPENAI)
+        return self
+
 
 def _client(base_url: str | None, api_key: str, timeout: float, max_retries: int) -> openai.OpenAI:
+    import openai
+
     key = (base_url, api_key, timeout)
     with _clients_lock:
         client = _clients.get(key)
@@ -124,6 +137,8 @@ def llm_judge(
 def _ask(
     base_url: str | None, api_key: str, messages: list[ChatCompletionMessageParam], p: dict[str, Any]
 ) -> ScoreResult:
+    import openai
+
     with llm_call(p["model"], "openai", temperature=0.0, max_tokens=p["max_output_tokens"]) as span:
         try:
             response = _client(base_url, api_key, p["timeout"], p["max_retries"]).chat.completions.create(
