@@ -118,3 +118,18 @@ def test_a_command_the_light_install_cannot_run_is_listed_and_says_what_to_insta
     ran = CliRunner().invoke(main, ["serve", "--port", "1"])
     assert ran.exit_code == 2
     assert "needs the server extra: pip install 'tracehouse[server]'" in ran.output
+
+
+def test_demo_finds_the_local_servers_key_and_fails_loudly_when_the_server_refuses(make_server: Any) -> None:
+    """The README's path: `make serve`, then `tracehouse demo` with no key in the environment."""
+    server = make_server()
+    env = {k: v for k, v in os.environ.items() if k != "TRACEHOUSE_API_KEY"}
+    ok = subprocess.run(
+        [sys.executable, "-m", "tracehouse", "demo", "--endpoint", server.url, "--data-dir", str(server.data_dir),
+         "--no-eval"], capture_output=True, text=True, timeout=180, env=env,
+    )  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    refused = run("demo", "--endpoint", server.url, "--api-key", "th_not_a_key", "--no-eval")
+    assert refused.returncode == 1
+    assert "refused the demo's traces (401)" in refused.stderr
+    assert "Traceback" not in refused.stderr
