@@ -17,10 +17,18 @@ $(BIN)/python:
 # is an import hook they cannot see). A new module file needs a re-install to be linked; these targets always do it.
 EDITABLE := --config-settings editable_mode=strict
 
-install-server: $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[server]' $(EDITABLE)
+# `make serve` installs once, and again only when the dependencies change (a plain editable install sees new modules
+# by itself); the dev install below replaces it with the strict one, so it forgets the stamp.
+SERVER_STAMP := $(VENV)/.installed-server
+
+$(SERVER_STAMP): pyproject.toml setup.py | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[server]'
+	@touch $@
+
+install-server: $(SERVER_STAMP)
 
 install-dev: $(BIN)/python
+	@rm -f $(SERVER_STAMP)
 	$(BIN)/pip install --quiet -e '.[dev]' $(EDITABLE)
 
 # The browser tests drive Debian's chromium through Playwright (no browser download is possible or wanted).
