@@ -6,17 +6,30 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SERVE_ARGS ?=
 
-.PHONY: serve test lint bench install-server install-dev browser clean
+.PHONY: serve test lint typecheck bench install-server install-dev browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-install-server: $(BIN)/python
+# Strict editable installs: setup.py maps the folders sdk/, collector/, ... onto tracehouse.*, and the strict mode
+# lays that mapping out as a tree of links under build/, which mypy and editors can read (a lenient editable install
+# is an import hook they cannot see). A new module file needs a re-install to be linked; these targets always do it.
+EDITABLE := --config-settings editable_mode=strict
+
+# `make serve` installs once, and again only when the dependencies change (a plain editable install sees new modules
+# by itself); the dev install below replaces it with the strict one, so it forgets the stamp.
+SERVER_STAMP := $(VENV)/.installed-server
+
+$(SERVER_STAMP): pyproject.toml setup.py | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[server]'
+	@touch $@
+
+install-server: $(SERVER_STAMP)
 
 install-dev: $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+	@rm -f $(SERVER_STAMP)
+	$(BIN)/pip install --quiet -e '.[dev]' $(EDITABLE)
 
 # The browser tests drive Debian's chromium through Playwright (no browser download is possible or wanted).
 browser:
@@ -27,13 +40,19 @@ browser:
 serve: install-server
 	$(BIN)/tracehouse serve $(SERVE_ARGS)
 
-test: install-dev browser
+test: install-dev browser typecheck
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 
-lint: install-dev
+lint: install-dev typecheck
 	$(BIN)/ruff check .
-	$(BIN)/mypy sdk collector tracehouse
+
+# Type-checks the package as installed: MYPYPATH is the link tree the installed `tracehouse` is imported from
+# (python -I leaves the repository's partial tracehouse/ folder off the path).
+typecheck: install-dev
+	@tree="$$($(BIN)/python -I -c 'import pathlib, tracehouse; print(pathlib.Path(tracehouse.__file__).parents[1])')"; \
+	if [ "$$tree" = "$(CURDIR)" ]; then echo "tracehouse is not a strict editable install: run 'make install-dev'"; exit 1; fi; \
+	echo "mypy -p tracehouse (MYPYPATH=$$tree)"; MYPYPATH="$$tree" $(BIN)/mypy -p tracehouse
 
 bench: install-dev
 	$(BIN)/python tests/bench/bench_ingest.py

@@ -60,7 +60,7 @@ class BatchEncoder:
         dropped = 0
         for record in records:
             request = ExportTraceServiceRequest.FromString(record.payload)
-            result = normalise_request(request, record.project_id, self._prices, self._limits)
+            result = normalise_request(request, record.project_id, self._prices, self._limits, record.payload)
             steps.extend(result.steps)
             dropped += result.dropped_attributes
         if len(records) > 1:  # each request's traces were attributed alone: settle those spread over requests

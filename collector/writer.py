@@ -38,7 +38,7 @@ from tracehouse.collector.quarantine import Quarantine
 from tracehouse.collector.spool import Intent, Record, Spool
 from tracehouse.collector.store import Store, StoreError, StoreUnavailable
 from tracehouse.collector.store.steps import STEP_COLUMNS
-from tracehouse.collector.versions import batch_version
+from tracehouse.collector.store.versions import batch_version
 
 log = logging.getLogger(__name__)
 

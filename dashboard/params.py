@@ -14,6 +14,8 @@ from tracehouse.collector.store import BadFilter, TraceFilter
 from tracehouse.dashboard.web import RANGE_PATTERN, RANGES, make_window
 
 SortKey = Literal["start_time", "duration", "cost", "spans", "errors"]
+# a status the store filters by; any other value in the URL filters nothing
+_STATUSES: dict[str | None, Literal["ok", "error"]] = {"ok": "ok", "error": "error"}
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ def _build(
         name = "custom"
     flt = TraceFilter(
         since=lo, until=hi, agent=agent or None, model=model or None,
-        status=status if status in ("ok", "error") else None, service=service or None, q=q or None, sort=sort,
+        status=_STATUSES.get(status), service=service or None, q=q or None, sort=sort,
         descending=order == "desc", limit=limit, cursor=cursor or None,
     )  # fmt: skip
     raw = {

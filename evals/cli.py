@@ -137,10 +137,10 @@ def run_command(
         overrides = {
             k: v for k, v in {"since": since, "until": until, "sample": sample, "limit": limit}.items() if v is not None
         }
-        for key in ("since", "until"):
-            if key in overrides:
+        for key, when in (("since", since), ("until", until)):
+            if when is not None:
                 try:
-                    parse_when(overrides[key])
+                    parse_when(when)
                 except ValueError as exc:
                     _fail(f"--{key}: {exc}")
         suite.select = suite.select.model_copy(update=overrides)

@@ -9,21 +9,27 @@ installs to export to the server).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import openai
 from opentelemetry.trace import StatusCode
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from tracehouse.evals.model import ScoreResult, TraceData
 from tracehouse.evals.registry import scorer
 from tracehouse.evals.scorers import _Params
 from tracehouse.sdk import LLMSpan, llm_call, workflow
 from tracehouse.sdk.pricing import default_prices
+
+if TYPE_CHECKING:  # the client is imported when a suite uses the judge: the server extra does not install it
+    import openai
+    from openai.types.chat import ChatCompletionMessageParam
+
+NEEDS_OPENAI = "llm_judge needs the openai package: pip install 'tracehouse[judge]'"
 
 _SYSTEM = (
     "You are a strict evaluator. Grade the OUTPUT against the RUBRIC. Reply with only a JSON object: "
@@ -46,8 +52,16 @@ class JudgeParams(_Params):
     max_retries: int = Field(1, ge=0)
     max_output_tokens: int = Field(300, ge=16)
 
+    @model_validator(mode="after")
+    def _client_installed(self) -> JudgeParams:
+        if importlib.util.find_spec("openai") is None:  # said when the suite is read, not mid-run
+            raise ValueError(NEEDS_OPENAI)
+        return self
+
 
 def _client(base_url: str | None, api_key: str, timeout: float, max_retries: int) -> openai.OpenAI:
+    import openai
+
     key = (base_url, api_key, timeout)
     with _clients_lock:
         client = _clients.get(key)
@@ -102,7 +116,7 @@ def llm_judge(
         return ScoreResult.failure("the target step has no output to judge (content capture off?)")
     api_key = os.environ.get(p["api_key_env"], "") if p["api_key_env"] else ""
     base_url = p["base_url"] or os.environ.get("OPENAI_BASE_URL") or None
-    messages = [
+    messages: list[ChatCompletionMessageParam] = [
         {"role": "system", "content": _SYSTEM.format(scale=f"{p['scale']:g}")},
         {
             "role": "user",
@@ -112,19 +126,24 @@ def llm_judge(
         },
     ]
     judged = trace.trace_id if trace is not None else ""
-    with workflow("eval.judge", **{"tracehouse.eval.trace_id": judged}) as root:
+    with workflow("eval.judge") as root:
+        root.set_attribute("tracehouse.eval.trace_id", judged)
         result = _ask(base_url, api_key, messages, p)
         if result.error:
             root.span.set_status(StatusCode.ERROR, result.error[:200])
         return result
 
 
-def _ask(base_url: str | None, api_key: str, messages: list[dict[str, str]], p: dict[str, Any]) -> ScoreResult:
+def _ask(
+    base_url: str | None, api_key: str, messages: list[ChatCompletionMessageParam], p: dict[str, Any]
+) -> ScoreResult:
+    import openai
+
     with llm_call(p["model"], "openai", temperature=0.0, max_tokens=p["max_output_tokens"]) as span:
         try:
             response = _client(base_url, api_key, p["timeout"], p["max_retries"]).chat.completions.create(
                 model=p["model"],
-                messages=messages,  # type: ignore[arg-type]
+                messages=messages,
                 temperature=0,
                 max_tokens=p["max_output_tokens"],
             )

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from tracehouse.collector.store import Store, get_trace_steps, get_trace_summary
 from tracehouse.collector.store.findings import findings_as_dicts
+from tracehouse.collector.store.scope import ALL_PROJECTS
 from tracehouse.collector.store.scores import EvalRun, finished_traces, insert_scores, upsert_eval_run
 from tracehouse.collector.store.traces import TraceSummary
 from tracehouse.evals.model import TraceData
@@ -130,7 +131,7 @@ class OnlineEvaluator:
         until = now - self.settle
         if until <= self._watermark:
             return 0
-        found = finished_traces(self.store, self._watermark, until, limit=self.max_per_poll)
+        found = finished_traces(self.store, self._watermark, until, scope=ALL_PROJECTS, limit=self.max_per_poll)
         queued = 0
         for project_id, trace_id, _ in found:
             try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -36,14 +37,23 @@ def print_summary(result: RunResult, console: Console) -> None:
         table = Table(title="per agent")
         for column in ("agent", "version", "scores", "pass rate", "mean", "failed"):
             table.add_column(column, justify="left" if column in ("agent", "version") else "right")
-        for row in agents.itertuples(index=False):
+        rows = zip(
+            agents["agent"].astype(str),
+            agents["agent_version"].astype(str),
+            agents["scores"].astype(int),
+            agents["pass_rate"].astype(float),
+            agents["mean"].astype(float),
+            agents["failed"].astype(int),
+            strict=True,
+        )
+        for agent, version, scores, pass_rate, mean, failed in rows:
             table.add_row(
-                str(row.agent) or "(trace)",
-                str(row.agent_version) or "-",
-                str(row.scores),
-                _pct(None if row.pass_rate != row.pass_rate else float(row.pass_rate)),
-                _num(None if row.mean != row.mean else float(row.mean)),
-                str(int(row.failed)),
+                agent or "(trace)",
+                version or "-",
+                str(scores),
+                _pct(None if math.isnan(pass_rate) else pass_rate),
+                _num(None if math.isnan(mean) else mean),
+                str(failed),
             )
         console.print(table)
     worst = [(s.name, w) for s in result.scorers for w in s.worst]

@@ -130,7 +130,7 @@ def step_from_json(data: dict[str, Any]) -> Step:
     """A Step from the JSON the trace API returns (`step_json`)."""
     fields = {k: v for k, v in data.items() if k in _STEP_FIELDS}
     fields["status"] = Status(data["status"]) if data.get("status") in Status._value2member_map_ else Status.UNSET
-    kind = data.get("step_type")
+    kind = data.get("step_type") or ""
     fields["step_type"] = StepType(kind) if kind in StepType._value2member_map_ else StepType.OTHER
     fields["events"] = [
         Event(

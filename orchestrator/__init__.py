@@ -44,6 +44,7 @@ from .events import (
     HandedOff,
     Interrupted,
     ModelCalled,
+    ModelTokens,
     RunFinished,
     StepEvent,
     ToolCalled,
@@ -52,6 +53,7 @@ from .loops import LoopPolicy
 from .nodes import Agent, Handoff, Node, Result, agent
 from .patterns import FanOut, Route, Router, Sequential, StateMachine, Supervisor, Swarm, Task
 from .providers import (
+    AnthropicCompatibleProvider,
     FakeProvider,
     ModelRequest,
     ModelResponse,
@@ -72,6 +74,7 @@ __all__ = [
     "AgentContext",
     "AgentFinished",
     "AgentStarted",
+    "AnthropicCompatibleProvider",
     "Arbiter",
     "BreakerConfig",
     "BreakerRegistry",
@@ -110,6 +113,7 @@ __all__ = [
     "ModelCalled",
     "ModelRequest",
     "ModelResponse",
+    "ModelTokens",
     "Node",
     "OpenAICompatibleProvider",
     "Orchestrator",

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextvars
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace as otel_trace
@@ -82,24 +84,39 @@ def _tool_message(call: ToolCall, result: Any) -> Message:
     return {"role": "tool", "tool_call_id": call.id, "content": content}
 
 
-def chat(
+@dataclass(frozen=True)
+class AskModel:
+    """A step of the chat plan: call the model on this conversation."""
+
+    conversation: list[Message]
+
+
+@dataclass(frozen=True)
+class RunTools:
+    """A step of the chat plan: run these tool calls; the tool messages come back."""
+
+    calls: tuple[ToolCall, ...]
+
+
+ChatPlan = Generator["AskModel | RunTools", Any, Any]
+
+
+def chat_plan(
     ctx: Any,
     prompt: str | Sequence[Message],
-    *,
-    tools: Sequence[Tool],
     output_type: type[BaseModel] | None,
     max_turns: int,
     output_retries: int,
-    **llm_options: Any,
-) -> Any:
-    """The final answer: text, or an `output_type` instance. `ctx` is the agent's `AgentContext`."""
+) -> ChatPlan:
+    """The loop as a plan: it yields what to do (ask the model, run tools) and gets the result back; `chat` and
+    `achat` carry it out, so sync and async agents share one loop. Returns the text or an `output_type` instance."""
     conversation: list[Message] = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
     reasks = 0
     for _ in range(max_turns):
-        response = ctx.llm(conversation, tools=tools, output_type=output_type, **llm_options)
+        response = yield AskModel(list(conversation))
         conversation.append(response.as_message())
         if response.tool_calls:
-            conversation.extend(ctx.call_tools(response.tool_calls, tools))
+            conversation.extend((yield RunTools(tuple(response.tool_calls))))
             continue
         if output_type is None:
             return response.text
@@ -128,3 +145,51 @@ def chat(
         max_turns + 1,
         f"the model was still calling tools after {max_turns} turns (raise max_turns= if that is expected)",
     )
+
+
+def chat(
+    ctx: Any,
+    prompt: str | Sequence[Message],
+    *,
+    tools: Sequence[Tool],
+    output_type: type[BaseModel] | None,
+    max_turns: int,
+    output_retries: int,
+    **llm_options: Any,
+) -> Any:
+    """The final answer: text, or an `output_type` instance. `ctx` is the agent's `AgentContext`."""
+    plan = chat_plan(ctx, prompt, output_type, max_turns, output_retries)
+    try:
+        step = next(plan)
+        while True:
+            if isinstance(step, AskModel):
+                step = plan.send(ctx.llm(step.conversation, tools=tools, output_type=output_type, **llm_options))
+            else:
+                step = plan.send(ctx.call_tools(step.calls, tools))
+    except StopIteration as done:
+        return done.value
+
+
+async def achat(
+    ctx: Any,
+    prompt: str | Sequence[Message],
+    *,
+    tools: Sequence[Tool],
+    output_type: type[BaseModel] | None,
+    max_turns: int,
+    output_retries: int,
+    **llm_options: Any,
+) -> Any:
+    """`chat` for async agents: model calls on the provider's async client, tool calls on the run's workers (a sync
+    tool must not block the event loop; an async tool is run back on the loop)."""
+    plan = chat_plan(ctx, prompt, output_type, max_turns, output_retries)
+    try:
+        step = next(plan)
+        while True:
+            if isinstance(step, AskModel):
+                response = await ctx.allm(step.conversation, tools=tools, output_type=output_type, **llm_options)
+                step = plan.send(response)
+            else:
+                step = plan.send(await ctx.offload(partial(ctx.call_tools, step.calls, tools)))
+    except StopIteration as done:
+        return done.value

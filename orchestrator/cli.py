@@ -4,6 +4,10 @@ and answer what paused runs are waiting for (the run continues when its process 
 from __future__ import annotations
 
 import json
+import os
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +15,7 @@ import click
 
 from .demo import DEFAULT_ENDPOINT, run_demo
 from .state import Interrupt, InterruptNotFound, SQLiteStateStore, answer_interrupt
+from .tracing import run_id
 
 
 @click.command("demo")
@@ -20,7 +25,18 @@ from .state import Interrupt, InterruptNotFound, SQLiteStateStore, answer_interr
     show_default=True,
     help="tracehouse server (OTLP/HTTP) that receives the demo traces.",
 )
-@click.option("--api-key", envvar="TRACEHOUSE_API_KEY", default=None, help="Project API key (or TRACEHOUSE_API_KEY).")
+@click.option(
+    "--api-key",
+    envvar="TRACEHOUSE_API_KEY",
+    default=None,
+    help="Project API key (or TRACEHOUSE_API_KEY); default: the local server's first key, <data-dir>/default-key.",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The local server's data directory, where its first key is (default: the server's default).",
+)
 @click.option(
     "--eval/--no-eval",
     "run_eval",
@@ -28,13 +44,72 @@ from .state import Interrupt, InterruptNotFound, SQLiteStateStore, answer_interr
     show_default=True,
     help="Score the demo's traces with the example eval suite (needs the server extra).",
 )
-def demo(endpoint: str, api_key: str | None, run_eval: bool) -> None:
+@click.option(
+    "--check/--no-check",
+    default=True,
+    show_default=True,
+    help="Read the traces back from the server to be sure it stored them (off for a plain OTLP receiver).",
+)
+def demo(endpoint: str, api_key: str | None, data_dir: Path | None, run_eval: bool, check: bool) -> None:
     """Run example multi-agent workflows (fake model, no network) and send their traces to tracehouse."""
+    api_key = api_key or local_key(data_dir)
     report = run_demo(endpoint, api_key, echo=click.echo)
     if not report.runs:
         raise click.ClickException("no demo workflow ran")
+    if check:
+        problem = stored(endpoint, api_key, [r.trace_id for r in report.runs])
+        if problem:
+            raise click.ClickException(problem)
     if run_eval:
         _score(endpoint, api_key, [r.trace_id for r in report.runs])
+
+
+def _default_data_dir() -> Path:
+    try:  # the server's own default (platformdirs comes with the server extra)
+        import platformdirs
+
+        return Path(platformdirs.user_data_dir("tracehouse"))
+    except ImportError:
+        return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "tracehouse"
+
+
+def local_key(data_dir: Path | None) -> str | None:
+    """The first key a local server wrote at its first start, if this user can read it."""
+    path = (data_dir or Path(os.environ.get("TRACEHOUSE_DATA_DIR") or _default_data_dir())) / "default-key"
+    try:
+        return path.read_text().strip() or None
+    except OSError:
+        return None
+
+
+def stored(endpoint: str, api_key: str | None, trace_ids: list[str], timeout_s: float = 30.0) -> str:
+    """"" once the server serves every trace; else one line saying what went wrong and what to do."""
+    base = endpoint.rstrip("/").removesuffix("/v1/traces")
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    deadline = time.monotonic() + timeout_s
+    missing = list(trace_ids)
+    while missing and time.monotonic() < deadline:
+        still = []
+        for trace_id in missing:
+            request = urllib.request.Request(f"{base}/api/traces/{trace_id}", headers=headers)
+            try:
+                with urllib.request.urlopen(request, timeout=5):
+                    continue
+            except urllib.error.HTTPError as exc:
+                if exc.code in (401, 403):
+                    return (
+                        f"the server at {base} refused the demo's traces ({exc.code}): give a project key with "
+                        "--api-key or TRACEHOUSE_API_KEY, or --data-dir of the server (its first key is there)"
+                    )
+                still.append(trace_id)
+            except (urllib.error.URLError, OSError) as exc:
+                return f"no tracehouse server answers at {base} ({exc}): start one with `tracehouse serve`"
+        missing = still
+        if missing:
+            time.sleep(0.5)
+    if missing:
+        return f"the server at {base} did not store {len(missing)} of {len(trace_ids)} demo traces in {timeout_s:g}s"
+    return ""
 
 
 def _score(endpoint: str, api_key: str | None, trace_ids: list[str]) -> None:
@@ -75,7 +150,7 @@ def runs_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line instead of a table.")
 def list_interrupts(db: Path, trace_id: str | None, as_json: bool) -> None:
     """List pending interrupts: questions, tool approvals, arbitrations, contracts, in-doubt effects."""
-    found = _with_store(db, lambda store: store.pending_interrupts(trace_id))
+    found = _with_store(db, lambda store: store.pending_interrupts(run_id(trace_id)))
     if as_json:
         for i in found:
             click.echo(
@@ -97,10 +172,11 @@ def list_interrupts(db: Path, trace_id: str | None, as_json: bool) -> None:
 @click.argument("interrupt_id")
 @click.argument("answer")
 def answer(db: Path, trace_id: str, interrupt_id: str, answer: str) -> None:
-    """Answer INTERRUPT_ID (a prefix is enough) of run TRACE_ID with ANSWER: JSON (`true`, `{"approved": false,
-    "reason": "..."}`), or plain text (`approve`, `deny`, `happened`, `rerun`, `agent_b`)."""
+    """Answer INTERRUPT_ID (a prefix is enough) of run TRACE_ID (or the key it was started with) with ANSWER:
+    JSON (`true`, `{"approved": false, "reason": "..."}`), or plain text (`approve`, `deny`, `happened`, `rerun`,
+    `agent_b`)."""
     value = _parse_answer(answer)
-    done = _with_store(db, lambda store: answer_interrupt(store, trace_id, interrupt_id, value))
+    done = _with_store(db, lambda store: answer_interrupt(store, run_id(trace_id), interrupt_id, value))
     click.echo(f"answered {done.kind} interrupt {done.interrupt_id[:12]} of run {trace_id}: resume the run to continue")
 
 

@@ -5,8 +5,8 @@ of which go through the run's choke point.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -15,7 +15,7 @@ from tracehouse import sdk
 from ._support import StateView
 from .arbitration import Arbiter, Candidate, Decision
 from .budget import Usage
-from .chat import call_tools, chat
+from .chat import achat, call_tools, chat
 from .journal import Frame
 from .nodes import Agent
 from .providers.base import ModelResponse, ToolCall
@@ -24,6 +24,8 @@ from .tools import Tool
 
 if TYPE_CHECKING:
     from .units.agents import AgentUnit
+
+T = TypeVar("T")
 
 Message = dict[str, Any]
 
@@ -139,6 +141,31 @@ class AgentContext:
             output_retries=output_retries,
             **llm_options,
         )
+
+    async def achat(
+        self,
+        prompt: str | Sequence[Message],
+        *,
+        tools: Sequence[Tool] = (),
+        output_type: type[BaseModel] | None = None,
+        max_turns: int = 10,
+        output_retries: int = 2,
+        **llm_options: Any,
+    ) -> Any:
+        """`chat` for async agents (model calls on the provider's async client)."""
+        return await achat(
+            self,
+            prompt,
+            tools=tools,
+            output_type=output_type,
+            max_turns=max_turns,
+            output_retries=output_retries,
+            **llm_options,
+        )
+
+    def offload(self, fn: Callable[[], T]) -> Awaitable[T]:
+        """Run blocking work on the run's workers without blocking an async agent's event loop."""
+        return self._run.offload(fn)
 
     def try_retry(self) -> bool:
         """Take one retry from the run's retry budget (False when it is spent)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import queue
 import threading
@@ -50,6 +51,7 @@ from .state import (
 )
 from .summarise import ContextPolicy
 from .tokens import Tokenizer, conservative_tokens
+from .tracing import CRASH_RESTORED, restore_crashed_root
 
 STREAM_SINK: contextvars.ContextVar[Sink | None] = contextvars.ContextVar("tracehouse_stream_sink", default=None)
 
@@ -326,12 +328,14 @@ class Orchestrator:
             )
         else:
             tid, initial = record.trace_id, record.initial_state
+            if record.status == "running" and record.error != CRASH_RESTORED:  # its process died mid-run
+                restore_crashed_root(record, self.name)
             for link in links:
                 span.span.add_link(link.context, {"tracehouse.link": "resumed_from"})
             history = self.store.history(tid, branch)
             if history:
                 span.set_attribute(sc.RESUMED_FROM, history[-1].checkpoint_id)
-            self.store.set_run_status(tid, "running")
+            self.store.set_run_status(tid, "running", CRASH_RESTORED if record.status == "running" else None)
         span.set_attribute(sc.GEN_AI_CONVERSATION_ID, tid)
         run = Run(self.config, tid, branch, dict(initial), limits or self.limits, fork)
         run.sink = STREAM_SINK.get()
@@ -359,7 +363,7 @@ class Orchestrator:
         else:
             span_cm.__exit__(None, None, None)
         run.close()
-        if self.config.flush_spans:
+        if run.flushing:
             flush_spans()
         snap = run.ledger.snapshot()
         usage = Usage(
@@ -385,6 +389,14 @@ class Orchestrator:
             usage,
         )
 
+    def _abort(self, handles: Any, run: Run, exc: BaseException) -> None:
+        """The run was stopped from outside (KeyboardInterrupt, SystemExit, cancellation): its span ends here, so
+        the store says "aborted" rather than "running" (a resume then knows no crashed root span needs restoring)."""
+        handles[0].__exit__(type(exc), exc, exc.__traceback__)
+        run.close()
+        with contextlib.suppress(Exception):  # the store may be what failed; the run stays resumable either way
+            self.store.set_run_status(run.trace_id, "aborted", type(exc).__name__)
+
     def _execute(
         self,
         record: RunRecord | None,
@@ -400,8 +412,7 @@ class Orchestrator:
         except Exception as exc:
             return self._finish(handles, run, None, exc)
         except BaseException as exc:  # KeyboardInterrupt, SystemExit: end the span, leave the run resumable
-            handles[0].__exit__(type(exc), exc, exc.__traceback__)
-            run.close()
+            self._abort(handles, run, exc)
             raise
         return self._finish(handles, run, output, None)
 
@@ -421,8 +432,7 @@ class Orchestrator:
         except Exception as exc:
             return self._finish(handles, run, None, exc)
         except BaseException as exc:
-            handles[0].__exit__(type(exc), exc, exc.__traceback__)
-            run.close()
+            self._abort(handles, run, exc)
             raise
         return self._finish(handles, run, output, None)
 

@@ -40,6 +40,16 @@ class ModelCalled:
 
 
 @dataclass(frozen=True)
+class ModelTokens:
+    """Text as the model produces it (providers that stream: the OpenAI-compatible one over Chat Completions, the
+    fake one); the `ModelCalled` event follows with the whole answer."""
+
+    agent: str
+    model: str
+    delta: str
+
+
+@dataclass(frozen=True)
 class ToolCalled:
     agent: str
     tool: str
@@ -68,5 +78,7 @@ class RunFinished:
     result: RunResult
 
 
-StepEvent = AgentStarted | AgentFinished | ModelCalled | ToolCalled | HandedOff | Interrupted | RunFinished
+StepEvent = (
+    AgentStarted | AgentFinished | ModelTokens | ModelCalled | ToolCalled | HandedOff | Interrupted | RunFinished
+)
 Sink = Callable[[StepEvent], None]

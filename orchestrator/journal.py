@@ -159,6 +159,7 @@ class RunCore:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.new_calls = 0
         self.sink: Sink | None = None  # set by a streamed run
+        self.flushing = cfg.flush_spans  # off for the rest of the run once a flush times out
         # per conversation (frame path): messages covered, their hash, and what they were compacted to
         self.compactions: dict[str, tuple[int, str, list[dict[str, Any]]]] = {}
 

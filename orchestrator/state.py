@@ -170,6 +170,7 @@ class RunRecord:
     initial_state: dict[str, Any]
     root_span_id: str | None
     error: str | None
+    created: float | None = None  # when the run started (epoch seconds): a crashed segment's root span begins here
 
 
 @dataclass(frozen=True)
@@ -330,13 +331,13 @@ class SQLiteStateStore(StateStore):
     def get_run(self, trace_id: str) -> RunRecord | None:
         with self._lock:
             row = self._conn.execute(
-                "SELECT trace_id, workflow, fingerprint, status, initial_state, root_span_id, error "
+                "SELECT trace_id, workflow, fingerprint, status, initial_state, root_span_id, error, created "
                 "FROM runs WHERE trace_id = ?",
                 (trace_id,),
             ).fetchone()
         if row is None:
             return None
-        return RunRecord(row[0], row[1], row[2], row[3], json.loads(row[4]), row[5], row[6])
+        return RunRecord(row[0], row[1], row[2], row[3], json.loads(row[4]), row[5], row[6], row[7])
 
     def set_run_status(self, trace_id: str, status: str, error: str | None = None) -> None:
         with self._lock:

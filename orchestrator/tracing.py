@@ -5,17 +5,20 @@ attributes of loops, contract violations, breaker transitions, pauses and the ru
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar, overload
 
 from opentelemetry import trace as otel_trace
-from opentelemetry.trace import Link
+from opentelemetry.sdk.trace import Span as SDKSpan
+from opentelemetry.trace import Link, Status, StatusCode
 
 from tracehouse.sdk import semconv as sc
 
 from .breaker import Transition
 from .errors import ContractViolation, HumanInputRequired, LimitExceeded, LoopDetected
+from .state import RunRecord
 
 S = TypeVar("S")
 
@@ -98,15 +101,99 @@ def origin_parent(trace_id: str) -> Any:
     return otel_trace.set_span_in_context(otel_trace.NonRecordingSpan(ctx))
 
 
-def flush_spans() -> None:
-    """Export the spans finished so far (called at each checkpoint), so a process killed later does not take the
-    trace of its finished steps with it; bounded, so an unreachable collector cannot stall the run."""
-    flush = getattr(otel_trace.get_tracer_provider(), "force_flush", None)
-    if flush is not None:
-        flush(FLUSH_TIMEOUT_MS)
+def flush_spans() -> bool:
+    """Export the spans finished so far (before each step), so a process killed later does not take the trace of
+    its finished steps with it. False when the export did not finish in time (an unreachable collector): the run
+    then stops flushing rather than wait at every step."""
+    return _FLUSHER.flush(FLUSH_TIMEOUT_S)
 
 
-FLUSH_TIMEOUT_MS = 2000
+FLUSH_TIMEOUT_S = 0.5
+
+
+class _Flusher:
+    """One daemon thread that runs the provider's `force_flush` on request. The OpenTelemetry SDK's batch processor
+    exports synchronously in `force_flush` and ignores its timeout, so the caller only waits here, boundedly."""
+
+    def __init__(self) -> None:
+        self._cv = threading.Condition()
+        self._requested = 0
+        self._done = 0
+        self._thread: threading.Thread | None = None
+
+    def flush(self, timeout_s: float) -> bool:
+        with self._cv:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="tracehouse-span-flush", daemon=True)
+                self._thread.start()
+            self._requested += 1
+            wanted = self._requested
+            self._cv.notify_all()
+            return self._cv.wait_for(lambda: self._done >= wanted, timeout_s)
+
+    def _loop(self) -> None:
+        while True:
+            with self._cv:
+                self._cv.wait_for(lambda: self._requested > self._done)
+                wanted = self._requested
+            flush = getattr(otel_trace.get_tracer_provider(), "force_flush", None)
+            try:
+                if flush is not None:
+                    flush()
+            except Exception:  # an exporter's failure is the exporter's to report; the run goes on
+                pass
+            with self._cv:
+                self._done = wanted
+                self._cv.notify_all()
+
+
+_FLUSHER = _Flusher()
+
+
+class RestoredSpan(SDKSpan):
+    """A span recreated after the fact with the id it had (the SDK creates spans through a tracer only, which
+    always draws a new id; a subclass is how the SDK itself builds them)."""
+
+
+CRASH_RESTORED = "the process running this run died; resumed"  # the runs table's error while a resumed run runs
+
+
+def restore_crashed_root(record: RunRecord, workflow: str) -> bool:
+    """Export the root span of a run segment whose process died, with its original span id, so the spans it
+    finished (already exported) and the resumed segment (under it) form one tree again. It starts when the run did
+    and ends now, with an error status: the crash is a failure of that segment. False when the tracer is not the
+    OpenTelemetry SDK's (nothing to export into) or the run has no root span recorded."""
+    if record.root_span_id is None or record.created is None or len(record.trace_id) != 32:
+        return False
+    tracer = otel_trace.get_tracer_provider().get_tracer("tracehouse.orchestrator")
+    processor = getattr(tracer, "span_processor", None)
+    if processor is None:
+        return False
+    context = otel_trace.SpanContext(
+        int(record.trace_id, 16),
+        int(record.root_span_id, 16),
+        is_remote=False,
+        trace_flags=otel_trace.TraceFlags(otel_trace.TraceFlags.SAMPLED),
+    )
+    span = RestoredSpan(
+        f"invoke_workflow {workflow}",
+        context,
+        resource=getattr(tracer, "resource", None),
+        attributes={
+            sc.GEN_AI_OPERATION_NAME: sc.OP_INVOKE_WORKFLOW,
+            sc.GEN_AI_AGENT_NAME: workflow,
+            sc.GEN_AI_WORKFLOW_NAME: workflow,
+            sc.GEN_AI_CONVERSATION_ID: record.trace_id,
+            sc.RUN_STATUS: "crashed",
+            sc.ERROR_TYPE: "ProcessDied",
+        },
+        span_processor=processor,
+        instrumentation_scope=getattr(tracer, "instrumentation_scope", None),
+    )
+    span.start(start_time=int(record.created * 1e9))
+    span.set_status(Status(StatusCode.ERROR, "the process running this segment died before it ended"))
+    span.end()
+    return True
 
 
 def resume_links(trace_id: str, root_span_id: str | None) -> tuple[Any, list[Link]]:

@@ -90,3 +90,46 @@ def test_schema_prints_single_node_and_cluster_ddl() -> None:
     assert "CREATE TABLE IF NOT EXISTS tracehouse.steps" in single and "ReplacingMergeTree(version)" in single
     cluster = run("schema", "--cluster", "prod").stdout
     assert "ON CLUSTER 'prod'" in cluster and "Distributed" in cluster and "ReplicatedReplacingMergeTree" in cluster
+
+
+def test_serve_flags_are_made_from_the_settings_declaration() -> None:
+    from click.testing import CliRunner
+
+    from tracehouse.cli import main
+    from tracehouse.serve_cli import SERVE_FLAGS
+    from tracehouse.settings import Settings
+
+    result = CliRunner().invoke(main, ["serve", "--help"], terminal_width=400)
+    assert result.exit_code == 0
+    for name in SERVE_FLAGS:
+        flag = "--" + name.replace("_", "-").removesuffix("s" if name == "online_suites" else "")
+        assert flag in result.output, flag
+        assert (Settings.model_fields[name].description or "")[:30] in result.output, name
+
+
+def test_a_command_the_light_install_cannot_run_is_listed_and_says_what_to_install(monkeypatch: Any) -> None:
+    from click.testing import CliRunner
+
+    from tracehouse.cli import LazyGroup, main
+
+    monkeypatch.setitem(LazyGroup.lazy, "serve", "tracehouse_not_installed.serve_cli:serve")
+    listing = CliRunner().invoke(main, ["--help"])
+    assert listing.exit_code == 0 and "serve" in listing.output
+    ran = CliRunner().invoke(main, ["serve", "--port", "1"])
+    assert ran.exit_code == 2
+    assert "needs the server extra: pip install 'tracehouse[server]'" in ran.output
+
+
+def test_demo_finds_the_local_servers_key_and_fails_loudly_when_the_server_refuses(make_server: Any) -> None:
+    """The README's path: `make serve`, then `tracehouse demo` with no key in the environment."""
+    server = make_server()
+    env = {k: v for k, v in os.environ.items() if k != "TRACEHOUSE_API_KEY"}
+    ok = subprocess.run(
+        [sys.executable, "-m", "tracehouse", "demo", "--endpoint", server.url, "--data-dir", str(server.data_dir),
+         "--no-eval"], capture_output=True, text=True, timeout=180, env=env,
+    )  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    refused = run("demo", "--endpoint", server.url, "--api-key", "th_not_a_key", "--no-eval")
+    assert refused.returncode == 1
+    assert "refused the demo's traces (401)" in refused.stderr
+    assert "Traceback" not in refused.stderr

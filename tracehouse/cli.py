@@ -21,7 +21,7 @@ def fail(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
-def _settings(**flags: Any):
+def settings_from(**flags: Any):  # -> Settings (its module needs the server extra)
     from tracehouse.settings import SettingsError, load_settings
 
     config = flags.pop("config", None)
@@ -49,11 +49,13 @@ class LazyGroup(click.Group):
     `pip install tracehouse` without the server extra still runs `tracehouse demo`."""
 
     lazy: ClassVar[dict[str, str]] = {
+        "serve": "tracehouse.serve_cli:serve",
         "demo": "tracehouse.orchestrator.cli:demo",
         "eval": "tracehouse.evals.cli:eval_group",
         "alerts": "tracehouse.evals.alerting.cli:alerts_group",
         "detect": "tracehouse.evals.detect.cli:detect_group",
         "spool": "tracehouse.spool_cli:spool_group",
+        "runs": "tracehouse.orchestrator.cli:runs_group",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -66,55 +68,26 @@ class LazyGroup(click.Group):
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:
-            fail(f"'{cmd_name}' needs the server extra: pip install 'tracehouse[server]' ({exc.name} is missing)")
+            return _needs_server_extra(cmd_name, exc.name or "a module")
         command: click.Command = getattr(module, attr)
         return command
+
+
+def _needs_server_extra(name: str, missing: str) -> click.Command:
+    """A stand-in for a command the light install cannot run: `--help` still lists it, running it says why."""
+    message = f"'{name}' needs the server extra: pip install 'tracehouse[server]' ({missing} is missing)"
+
+    def run(**_: Any) -> None:
+        fail(message)
+
+    return click.Command(name, callback=run, help=f"(needs the server extra) {message}",
+                         context_settings={"ignore_unknown_options": True, "allow_extra_args": True})  # fmt: skip
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tracehouse")
 def main() -> None:
     """tracehouse: observability and evaluation for multi-agent LLM systems."""
-
-
-@main.command()
-@store_options
-@click.option("--host", help="Address to listen on [127.0.0.1].")
-@click.option("--port", type=int, help="OTLP/HTTP, API and dashboard port [4318].")
-@click.option("--grpc-port", type=int, help="OTLP/gRPC port [4317].")
-@click.option("--no-auth", is_flag=True, default=None, help="Accept requests without a key (loopback only).")
-@click.option("--public-metrics/--no-public-metrics", default=None,
-              help="/metrics, /docs and /openapi.json without a key [yes on loopback, no otherwise].")  # fmt: skip
-@click.option("--retention-days", type=int, help="Days of data kept [30].")
-@click.option("--alerts-file", type=click.Path(dir_okay=False, path_type=Path), help="Alert rules (TOML or YAML).")
-@click.option("--online-suite", "online_suites", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Eval suite to run continuously on new traces (repeatable).")  # fmt: skip
-def serve(**flags: Any) -> None:
-    """Run the collector, API and dashboard (embedded ClickHouse unless --dsn says otherwise)."""
-    import logging
-
-    import uvicorn
-
-    from tracehouse.collector.spool import SpoolLocked, check_unlocked
-    from tracehouse.collector.store import StoreError
-    from tracehouse.evals.alerting import RuleFileError
-    from tracehouse.evals.suite import SuiteError
-    from tracehouse.server import build_app
-
-    flags["online_suites"] = list(flags["online_suites"]) or None
-    settings = _settings(**flags)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        check_unlocked(settings.spool_dir)
-        app = build_app(settings)
-    except (RuleFileError, SuiteError) as exc:
-        fail(str(exc))
-    except SpoolLocked as exc:
-        fail(str(exc), 1)
-    try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
-    except StoreError as exc:
-        fail(str(exc), 1)
 
 
 @main.group()
@@ -134,7 +107,7 @@ def keys_create(project: str, name: str, **flags: Any) -> None:
     """Make a key for PROJECT; it is printed once (only its hash is stored)."""
     from tracehouse.keys_cli import key_admin
 
-    result = key_admin(_settings(**flags)).create(project, name)
+    result = key_admin(settings_from(**flags)).create(project, name)
     click.echo(f"{result['key']}\n(project {result['project']}; shown once — store it now)")
 
 
@@ -146,7 +119,7 @@ def keys_list(**flags: Any) -> None:
 
     row = "{:<13} {:<20} {:<8} {:<19}  {}"
     click.echo(row.format("PREFIX", "PROJECT", "STATE", "CREATED (UTC)", "NAME"))
-    for k in key_admin(_settings(**flags)).list():
+    for k in key_admin(settings_from(**flags)).list():
         state = "revoked" if k["revoked"] else "active"
         created = k["created_at"][:19].replace("T", " ")
         click.echo(row.format(k["prefix"] + "…", k["project"], state, created, k["name"]))
@@ -159,7 +132,7 @@ def keys_revoke(prefix: str, **flags: Any) -> None:
     """Revoke the key starting with PREFIX (as `keys list` shows it)."""
     from tracehouse.keys_cli import key_admin
 
-    record = key_admin(_settings(**flags)).revoke(prefix)
+    record = key_admin(settings_from(**flags)).revoke(prefix)
     click.echo(f"revoked {record['prefix']}… of project {record['project']}")
 
 
@@ -170,10 +143,10 @@ def keys_revoke(prefix: str, **flags: Any) -> None:
 @click.option("--cluster", help="Render the sharded, replicated DDL for this ClickHouse cluster.")
 def schema(apply_: bool, cluster: str | None, **flags: Any) -> None:
     """Print (or apply) the ClickHouse schema."""
-    from tracehouse.collector.store import Store, StoreError
+    from tracehouse.collector.store import DSN, Store, StoreError
     from tracehouse.collector.store.schema import SchemaOptions, single_node_ddl
 
-    settings = _settings(**flags)
+    settings = settings_from(**flags)
     options = SchemaOptions(database=settings.database, retention_days=settings.retention_days, cluster=cluster)
     from tracehouse.collector.store.cluster import (
         ClusterDDLError,
@@ -186,7 +159,7 @@ def schema(apply_: bool, cluster: str | None, **flags: Any) -> None:
         if not apply_:
             click.echo(statements_text(cluster_ddl(options) if cluster else single_node_ddl(options)))
             return
-        store = Store(settings.store_dsn)
+        store = Store(DSN.parse(settings.store_dsn, default_database=settings.database))
         if cluster:
             version = apply_cluster_schema(store, options)
             click.echo(f"schema at version {version} on cluster {cluster} in {store.dsn.redacted()}")

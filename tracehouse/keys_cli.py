@@ -85,7 +85,7 @@ def _server_at(endpoint: AdminEndpoint) -> bool:
 def key_admin(settings: Settings) -> Any:
     from tracehouse.cli import fail
 
-    dsn = DSN.parse(settings.store_dsn)
+    dsn = DSN.parse(settings.store_dsn, default_database=settings.database)
     endpoint = read_admin_file(settings.data_dir) if dsn.embedded else None
     if endpoint is not None:
         try:

@@ -17,7 +17,9 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import generate_latest
+from swagger_ui_bundle import swagger_ui_path
 
 from tracehouse import admin
 from tracehouse._version import __version__
@@ -29,7 +31,7 @@ from tracehouse.collector.receiver import http as otlp_http
 from tracehouse.collector.receiver.grpc import GrpcReceiver
 from tracehouse.collector.receiver.ingest import Ingest
 from tracehouse.collector.spool import Spool
-from tracehouse.collector.store import BadFilter, Store, StoreError, StoreUnavailable
+from tracehouse.collector.store import DSN, BadFilter, Store, StoreError, StoreUnavailable
 from tracehouse.collector.store.leases import Lease
 from tracehouse.collector.writer import Writer
 from tracehouse.dashboard.api import overview as overview_api
@@ -49,6 +51,7 @@ from tracehouse.settings import Settings
 log = logging.getLogger("tracehouse")
 
 DEFAULT_KEY_FILE = "default-key"
+DOCS_ASSETS = "/docs-assets"
 JOBS_LEASE = "jobs"
 
 
@@ -130,7 +133,7 @@ def build_app(settings: Settings) -> FastAPI:
                   openapi_url=None)  # fmt: skip
     app.state.settings = settings
     # Built here, before the server starts, so a bad rules file is a one-line error and not a failed startup.
-    app.state.store = Store(settings.store_dsn)
+    app.state.store = Store(DSN.parse(settings.store_dsn, default_database=settings.database))
     app.state.alert_service = AlertService(app.state.store, settings.alerts_file)
     app.state.online_evals = (
         OnlineEvaluator.from_files(app.state.store, settings.online_suites, interval_seconds=settings.online_interval_s)
@@ -182,7 +185,16 @@ def build_app(settings: Settings) -> FastAPI:
 
     @app.get("/docs", include_in_schema=False, dependencies=[Depends(ops_access)])
     def docs() -> Response:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="tracehouse API")
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="tracehouse API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+        )
+
+    # Swagger UI's files come from a package, not a CDN: /docs works offline, as the rest of the UI does.
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
 
     return app
 

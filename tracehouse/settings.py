@@ -137,6 +137,3 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
                 os.environ.pop(CONFIG_ENV, None)
             else:
                 os.environ[CONFIG_ENV] = previous
-
-
-SETTINGS_HELP: dict[str, str] = {name: field.description or "" for name, field in Settings.model_fields.items()}

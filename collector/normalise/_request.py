@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tracehouse.domain.attribution import attribute
@@ -11,20 +13,29 @@ from tracehouse.sdk.pricing import PriceTable
 
 from ._span import SpanContext, normalise_span
 from ._types import DEFAULT_LIMITS, Limits, NormaliseResult
-from ._validate import Rejections, span_problem
+from ._validate import Rejections, span_problem, values_in_range
 from ._values import as_str, convert_attributes
 
 
 def normalise_request(
-    request: ExportTraceServiceRequest, project_id: str, prices: PriceTable, limits: Limits = DEFAULT_LIMITS
+    request: ExportTraceServiceRequest,
+    project_id: str,
+    prices: PriceTable,
+    limits: Limits = DEFAULT_LIMITS,
+    payload: bytes | None = None,
 ) -> NormaliseResult:
     """Every valid span of `request` as a `Step` of `project_id`; invalid spans are counted and skipped.
+
+    `payload`, the bytes `request` was parsed from, lets validation skip attribute walks (see `_validate`); pass the
+    same bytes the receiver validated, so both refuse the same spans.
 
     The trace rules (`tracehouse.domain.attribution`) are applied to each trace's steps in the request; a trace
     spread over several requests is settled by the writer's batch pass and, for good, by the trace finaliser.
     """
     result = NormaliseResult()
     rejections = Rejections()
+    now_ns = time.time_ns()
+    check_values = payload is None or not values_in_range(payload)
     steps: list[Step] = result.steps
     for resource_spans in request.resource_spans:
         raw, resource_attributes, cut = convert_attributes(
@@ -35,7 +46,7 @@ def normalise_request(
         for scope_spans in resource_spans.scope_spans:
             ctx = SpanContext(project_id, service, scope_spans.scope.name, resource_attributes, prices, limits)
             for span in scope_spans.spans:
-                problem = span_problem(span)
+                problem = span_problem(span, now_ns, check_values)
                 if problem:
                     rejections.add(span, problem)
                     continue
@@ -49,13 +60,15 @@ def normalise_request(
     return result
 
 
-def count_invalid_spans(request: ExportTraceServiceRequest) -> tuple[int, str]:
-    """(spans `normalise_request` would refuse, message for partial_success), from ids and times only."""
+def count_invalid_spans(request: ExportTraceServiceRequest, payload: bytes | None = None) -> tuple[int, str]:
+    """(spans `normalise_request` would refuse, message for partial_success); `payload` as in `normalise_request`."""
     rejections = Rejections()
+    now_ns = time.time_ns()
+    check_values = payload is None or not values_in_range(payload)
     for resource_spans in request.resource_spans:
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
-                problem = span_problem(span)
+                problem = span_problem(span, now_ns, check_values)
                 if problem:
                     rejections.add(span, problem)
     return rejections.count, rejections.message()

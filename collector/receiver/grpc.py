@@ -49,7 +49,7 @@ class TraceService:
 
     def handler(self) -> grpc.GenericRpcHandler:
         """`Export` taking the request body as bytes (decoded here, so a bad body is INVALID_ARGUMENT)."""
-        export = grpc.unary_unary_rpc_method_handler(
+        export: grpc.RpcMethodHandler[bytes, ExportTraceServiceResponse] = grpc.unary_unary_rpc_method_handler(
             self.Export, response_serializer=ExportTraceServiceResponse.SerializeToString
         )
         return grpc.method_handlers_generic_handler(_SERVICE, {"Export": export})

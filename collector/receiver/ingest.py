@@ -42,7 +42,7 @@ class Ingest:
 
     def accept(self, project_id: str, request: ExportTraceServiceRequest, payload: bytes) -> IngestResult:
         total = sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
-        rejected, message = count_invalid_spans(request) if total else (0, "")
+        rejected, message = count_invalid_spans(request, payload) if total else (0, "")
         accepted = total - rejected
         if accepted:
             try:

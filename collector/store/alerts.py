@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tracehouse.collector.store.client import Store, as_utc
+from tracehouse.collector.store.scope import Scope, project_filter
 from tracehouse.domain.outcome import FAILED_SQL
 
 STATE_COLUMNS: tuple[str, ...] = (
@@ -49,7 +50,7 @@ def metric_values(
     since: datetime,
     until: datetime,
     *,
-    project_id: str | None = None,
+    scope: Scope,
     filters: Mapping[str, str | None] | None = None,
     group_by: str | None = None,
 ) -> list[MetricRow]:
@@ -64,23 +65,21 @@ def metric_values(
         "since": as_utc(since), "until": as_utc(until), "window_s": max((until - since).total_seconds(), 1.0),
     }  # fmt: skip
     if metric in _STEP_METRICS:
-        return _step_metric(store, metric, params, project_id, given, group_by)
+        return _step_metric(store, metric, params, scope, given, group_by)
     if metric == "findings":
-        return _findings_metric(store, params, project_id, given)
+        return _findings_metric(store, params, scope, given)
     if metric == "eval_pass_rate":
-        return _scores_metric(store, params, project_id, given, group_by)
+        return _scores_metric(store, params, scope, given, group_by)
     raise ValueError(f"metric: unknown metric {metric!r}")
 
 
 def _step_metric(
-    store: Store, metric: str, params: dict[str, Any], project_id: str | None, filters: dict[str, str],
+    store: Store, metric: str, params: dict[str, Any], scope: Scope, filters: dict[str, str],
     group_by: str | None,
 ) -> list[MetricRow]:  # fmt: skip
     value, samples, default_filter = _STEP_METRICS[metric]
     where = ["start_time >= {since:DateTime64(9, 'UTC')}", "start_time < {until:DateTime64(9, 'UTC')}"]
-    if project_id is not None:
-        where.append("project_id = {p:String}")
-        params["p"] = project_id
+    where.append(project_filter(scope, params))
     for name, column in (("agent", "agent"), ("model", "request_model"), ("provider", "provider")):
         if name in filters:
             where.append(f"{column} = {{f_{name}:String}}")
@@ -104,13 +103,11 @@ def _step_metric(
 
 
 def _findings_metric(
-    store: Store, params: dict[str, Any], project_id: str | None, filters: dict[str, str]
+    store: Store, params: dict[str, Any], scope: Scope, filters: dict[str, str]
 ) -> list[MetricRow]:
     """Distinct findings detected in the window (the table's ORDER BY (project_id, kind, id) serves the kind)."""
     where = ["detected_at >= {since:DateTime64(3, 'UTC')}", "detected_at < {until:DateTime64(3, 'UTC')}"]
-    if project_id is not None:
-        where.append("project_id = {p:String}")
-        params["p"] = project_id
+    where.append(project_filter(scope, params))
     if "kind" in filters:
         where.append("kind = {f_kind:String}")
         params["f_kind"] = filters["kind"]
@@ -130,7 +127,7 @@ def _findings_metric(
 
 
 def _scores_metric(
-    store: Store, params: dict[str, Any], project_id: str | None, filters: dict[str, str], group_by: str | None
+    store: Store, params: dict[str, Any], scope: Scope, filters: dict[str, str], group_by: str | None
 ) -> list[MetricRow]:
     """Share of passed scores (scores with a pass/fail) created in the window."""
     where = [
@@ -138,9 +135,7 @@ def _scores_metric(
         "created_at < {until:DateTime64(3, 'UTC')}",
         "passed IS NOT NULL",
     ]
-    if project_id is not None:
-        where.append("project_id = {p:String}")
-        params["p"] = project_id
+    where.append(project_filter(scope, params))
     for name, column in (("suite", "suite"), ("score", "name"), ("agent", "agent")):
         if name in filters:
             where.append(f"{column} = {{f_{name}:String}}")
@@ -161,13 +156,10 @@ def _scores_metric(
 # -- state, rules and silences: rows of `alerts` (ORDER BY project_id, record, rule, instance) ----------------------
 
 
-def load_records(store: Store, record: str, *, project_id: str | None = None) -> list[dict[str, Any]]:
+def load_records(store: Store, record: str, *, scope: Scope) -> list[dict[str, Any]]:
     """Every current row of one record kind (FINAL: the latest `updated_at` per key), tombstones included."""
-    where = "record = {r:String}"
     params: dict[str, Any] = {"r": record}
-    if project_id is not None:
-        where += " AND project_id = {p:String}"
-        params["p"] = project_id
+    where = "record = {r:String} AND " + project_filter(scope, params)
     rows = store.rows(f"SELECT {', '.join(STATE_COLUMNS)} FROM {{db}}.alerts FINAL WHERE {where}", params)
     for r in rows:
         r["labels"] = dict(r["labels"])
@@ -268,15 +260,6 @@ def undelivered_events(store: Store, since: datetime) -> list[dict[str, Any]]:
     return rows
 
 
-def active_projects(store: Store, since: datetime) -> list[str]:
-    """Projects with steps since `since` (the trace summaries' (project_id, day) prefix makes this cheap)."""
-    rows = store.rows(
-        "SELECT DISTINCT project_id FROM {db}.traces WHERE day >= toDate({since:DateTime64(3, 'UTC')})",
-        {"since": as_utc(since)},
-    )
-    return sorted(r["project_id"] for r in rows)
-
-
 # -- reads for the dashboard: rule states, rules, firing history ------------------------------------------------------
 
 
@@ -292,13 +275,6 @@ class AlertState:
     labels: dict[str, str] = field(default_factory=dict)
     since: datetime | None = None
     updated_at: datetime | None = None
-
-
-@dataclass
-class AlertRule:
-    rule: str
-    body: str  # the rule's JSON as the alerting API stored it
-    updated_at: datetime | None
 
 
 @dataclass
@@ -328,16 +304,6 @@ def alert_states(store: Store, project_id: str) -> list[AlertState]:
                    labels=dict(r["labels"]), since=as_utc(r["since"]), updated_at=as_utc(r["updated_at"]))
         for r in rows
     ]  # fmt: skip
-
-
-def alert_rules(store: Store, project_id: str) -> list[AlertRule]:
-    """Rules created or edited through the alerting API (not deleted)."""
-    rows = store.rows(
-        "SELECT rule, body, updated_at FROM {db}.alerts FINAL"
-        " WHERE project_id = {p:String} AND record = 'rule' AND deleted = 0 ORDER BY rule LIMIT 1000",
-        {"p": project_id},
-    )
-    return [AlertRule(rule=r["rule"], body=r["body"], updated_at=as_utc(r["updated_at"])) for r in rows]
 
 
 def alert_history(store: Store, project_id: str, since: datetime, *, limit: int = 200) -> list[AlertEventRow]:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from tracehouse.collector.store.client import Store, as_utc
+from tracehouse.collector.store.scope import Scope, project_filter
 from tracehouse.domain.model import Status, Step, StepType
 
 FINDING_COLUMNS: tuple[str, ...] = (
@@ -19,17 +20,30 @@ FINDING_COLUMNS: tuple[str, ...] = (
 
 
 class FindingLike(Protocol):
-    id: str
-    kind: str
-    severity: str
-    trace_id: str
-    span_ids: list[str]
-    agents: list[str]
-    wasted_tokens: int
-    wasted_cost_usd: float
-    explanation: str
-    details: dict[str, Any]
-    detected_at: datetime
+    """What `write_findings` reads of a finding. Read-only members, so a finding whose `kind` is a `StrEnum` fits."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def severity(self) -> str: ...
+    @property
+    def trace_id(self) -> str: ...
+    @property
+    def span_ids(self) -> Sequence[str]: ...
+    @property
+    def agents(self) -> Sequence[str]: ...
+    @property
+    def wasted_tokens(self) -> int: ...
+    @property
+    def wasted_cost_usd(self) -> float: ...
+    @property
+    def explanation(self) -> str: ...
+    @property
+    def details(self) -> dict[str, Any]: ...
+    @property
+    def detected_at(self) -> datetime: ...
 
 
 @dataclass(frozen=True)
@@ -39,6 +53,7 @@ class EndedTrace:
     start_time: datetime
     end_time: datetime
     spans: int
+    last_version: int = 0  # the newest row version of the trace (collector/store/versions.py): when it was last written
 
 
 def write_findings(store: Store, project_id: str, findings: Sequence[FindingLike]) -> None:
@@ -109,36 +124,8 @@ def list_findings(
     return rows
 
 
-def count_findings(
-    store: Store,
-    since: datetime,
-    until: datetime,
-    *,
-    project_id: str | None = None,
-    kind: str | None = None,
-    agent: str | None = None,
-) -> dict[str, int]:
-    """Distinct findings detected in [since, until) per project (for alert rules on findings per window)."""
-    where = ["detected_at >= {since:DateTime64(3, 'UTC')}", "detected_at < {until:DateTime64(3, 'UTC')}"]
-    params: dict[str, Any] = {"since": as_utc(since), "until": as_utc(until)}
-    if project_id is not None:
-        where.append("project_id = {p:String}")
-        params["p"] = project_id
-    if kind:
-        where.append("kind = {kind:String}")
-        params["kind"] = kind
-    if agent:
-        where.append("has(agents, {agent:String})")
-        params["agent"] = agent
-    rows = store.rows(
-        f"SELECT project_id, uniqExact(id) AS n FROM {{db}}.findings WHERE {' AND '.join(where)} GROUP BY project_id",
-        params,
-    )
-    return {r["project_id"]: int(r["n"]) for r in rows}
-
-
 def traces_ended_between(
-    store: Store, lo: datetime, hi: datetime, *, project_id: str | None = None, limit: int = 5000
+    store: Store, lo: datetime, hi: datetime, *, scope: Scope, limit: int = 5000
 ) -> list[EndedTrace]:
     """Traces whose last span ended in (lo, hi], oldest end first.
 
@@ -147,13 +134,11 @@ def traces_ended_between(
     """
     where = ["day >= toDate({lo:DateTime64(9, 'UTC')}) - 1", "day <= toDate({hi:DateTime64(9, 'UTC')})"]
     params: dict[str, Any] = {"lo": as_utc(lo), "hi": as_utc(hi), "limit": limit}
-    if project_id is not None:
-        where.append("project_id = {p:String}")
-        params["p"] = project_id
+    where.append(project_filter(scope, params))
     rows = store.rows(
         f"""
         SELECT project_id, trace_id, min(start_time) AS start_at, max(end_time) AS end_at,
-               uniqExactMerge(spans) AS n
+               uniqExactMerge(spans) AS n, max(last_version) AS v
         FROM {{db}}.traces
         WHERE {" AND ".join(where)}
         GROUP BY project_id, trace_id
@@ -164,7 +149,7 @@ def traces_ended_between(
         params,
     )
     return [
-        EndedTrace(r["project_id"], r["trace_id"], as_utc(r["start_at"]), as_utc(r["end_at"]), int(r["n"]))
+        EndedTrace(r["project_id"], r["trace_id"], as_utc(r["start_at"]), as_utc(r["end_at"]), int(r["n"]), int(r["v"]))
         for r in rows
     ]
 
@@ -233,7 +218,7 @@ _RETRY_GROUP = {"agent": "agent", "provider": "provider", "project": "''"}
 
 
 def retry_rates(
-    store: Store, since: datetime, until: datetime, group_by: str, *, project_id: str | None = None
+    store: Store, since: datetime, until: datetime, group_by: str, *, scope: Scope
 ) -> list[RetryRate]:
     """Per project and group: call steps (model, tool, retrieval, embedding calls) and how many were retries
     (attempt > 1). The leading (project_id, hour) of the steps' ORDER BY prunes to the window."""
@@ -244,9 +229,7 @@ def retry_rates(
         "step_type IN ('llm', 'tool', 'retrieval', 'embedding')",
     ]
     params: dict[str, Any] = {"since": as_utc(since), "until": as_utc(until)}
-    if project_id is not None:
-        where.append("project_id = {p:String}")
-        params["p"] = project_id
+    where.append(project_filter(scope, params))
     rows = store.rows(
         f"""
         SELECT project_id, {col} AS key, count() AS calls, countIf(retry_attempt > 1) AS retries

@@ -3,17 +3,19 @@ idempotent migrations.
 
 Why the tables look the way they do (the dashboard's and the evals' queries decide):
 - `steps`: one row per span. ReplacingMergeTree(version) keyed by (project, hour of start, trace, span): a span
-  delivered twice has the same key, so merges (and `FINAL`) keep one copy; `version` is the spool sequence of the
-  batch, so a late correction (an agent resolved when the agent's span arrived after its children) replaces the
-  earlier row. The hour bucket before the trace id lets time-window scans (per-agent stats, time series) read only
-  the hours they ask for; the trace id's bloom filter finds one trace's granules within those hours.
+  delivered twice has the same key, so merges (and `FINAL`) keep one copy; `version` is fixed when the batch is
+  formed and ordered by time across collectors (`store/versions.py`), so a re-delivery or a trace finaliser
+  correction (the trace rules applied to the whole stored trace) replaces the earlier row. The hour bucket before
+  the trace id lets time-window scans (per-agent stats, time series) read only the hours they ask for; the trace
+  id's bloom filter finds one trace's granules within those hours.
   Daily partitions: a past day merges down to one part, and FINAL skips the merge-on-read work for a partition
   of one part (measured: a 7-day aggregate over 1M spans went from 91 ms to 26 ms, the same as without FINAL), so
   only today's still-merging parts cost anything; TTL drops whole days past retention (ttl_only_drop_parts).
 - `traces`: per-trace summary kept by a materialized view from `steps`. Every state is idempotent under re-delivery
-  (uniqExact over span ids, sets, min / max, and usage as a set of (span, tokens, cost) tuples that is summed at
-  read time), because a view sees both copies of a re-sent span; block-level insert deduplication catches a
-  replayed spool batch before that (non_replicated_deduplication_window + insert_deduplication_token).
+  (uniqExact over span ids, sets, min / max, and one fact tuple per (span, version) of which a read keeps each
+  span's newest, as `steps FINAL` does), because a view sees every copy of a re-sent or corrected span; block-level
+  insert deduplication catches a replayed spool batch before that (non_replicated_deduplication_window +
+  insert_deduplication_token).
 - `scores`, `findings`, `alerts`, `alert_events`, `eval_runs`: written by evals and alerting; keyed so that
   re-writing the same thing replaces it (ReplacingMergeTree on the natural key). `alerts` holds three kinds of record
   told apart by `record`: 'state' (one alert instance: rule x label set), 'rule' (a rule created or edited through the
@@ -293,7 +295,8 @@ _SUMMARY_SELECT = f"""
         uniqExactIfState(span_id, toUInt8(retry_attempt > 1)) AS retries,
         groupUniqArrayState({_FACT}) AS facts,
         uniqExactIfState(version, toUInt8(bitAnd(version, 1) = 0)) AS batches,
-        max(if(bitAnd(version, 1) = 0, version, 0)) AS last_batch
+        max(if(bitAnd(version, 1) = 0, version, 0)) AS last_batch,
+        max(version) AS last_version
     FROM
     (
         SELECT *, start_time AS span_start, end_time AS span_end, toDate(start_time) AS day
@@ -314,9 +317,14 @@ _V2: list[str] = [
     " CODEC(ZSTD(3)) AFTER links",
     "ALTER TABLE {db}.steps ADD COLUMN IF NOT EXISTS own Map(LowCardinality(String), String) CODEC(ZSTD(3))"
     " AFTER tool_calls",
+    # No query reads these; every insert paid for them.
+    "ALTER TABLE {db}.steps DROP INDEX IF EXISTS idx_name",
+    "ALTER TABLE {db}.steps DROP INDEX IF EXISTS idx_hash",
     f"ALTER TABLE {{db}}.traces ADD COLUMN IF NOT EXISTS facts AggregateFunction(groupUniqArray, {_FACT_TYPE})",
     "ALTER TABLE {db}.traces ADD COLUMN IF NOT EXISTS batches AggregateFunction(uniqExactIf, UInt64, UInt8)",
     "ALTER TABLE {db}.traces ADD COLUMN IF NOT EXISTS last_batch SimpleAggregateFunction(max, UInt64)",
+    # Any write, corrections included: the detectors scan a trace once it has been quiet since its last write.
+    "ALTER TABLE {db}.traces ADD COLUMN IF NOT EXISTS last_version SimpleAggregateFunction(max, UInt64)",
     # The finaliser's "traces written since" scan reads last_batch over recent days; a minmax index skips the rest.
     "ALTER TABLE {db}.traces ADD INDEX IF NOT EXISTS idx_last_batch last_batch TYPE minmax GRANULARITY 1",
     "DROP VIEW IF EXISTS {db}.traces_mv",

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tracehouse.collector.store.client import Store, as_utc
+from tracehouse.collector.store.scope import Scope, project_filter
 
 SCORE_COLUMNS: tuple[str, ...] = (
     "project_id",
@@ -364,7 +365,7 @@ def _num(value: Any) -> float | None:
 
 
 def finished_traces(
-    store: Store, since: datetime, until: datetime, *, project_id: str | None = None, limit: int = 10_000
+    store: Store, since: datetime, until: datetime, *, scope: Scope, limit: int = 10_000
 ) -> list[tuple[str, str, datetime]]:
     """(project, trace, last end time) of traces whose last span ended in [since, until), oldest first.
 
@@ -372,9 +373,7 @@ def finished_traces(
     """
     where = ["day >= toDate({since:DateTime64(3, 'UTC')}) - 1"]
     params: dict[str, Any] = {"since": as_utc(since), "until": as_utc(until), "limit": limit}
-    if project_id is not None:
-        params["p"] = project_id
-        where.append("project_id = {p:String}")
+    where.append(project_filter(scope, params))
     rows = store.rows(
         f"SELECT project_id, trace_id, max(end_time) AS end_at FROM {{db}}.traces WHERE {' AND '.join(where)}"
         " GROUP BY project_id, trace_id"

@@ -118,7 +118,8 @@ def get_trace_steps(
     params: dict[str, Any] = {"p": project_id, "t": trace_id}
     if around is not None:
         where += " AND start_time >= {lo:DateTime64(9, 'UTC')} AND start_time <= {hi:DateTime64(9, 'UTC')}"
-        params["lo"], params["hi"] = around
+        # The summary's times are datetimes (microseconds): widen by one so a sub-microsecond span stays inside.
+        params["lo"], params["hi"] = around[0] - timedelta(microseconds=1), around[1] + timedelta(microseconds=1)
     rows = store.rows(
         f"SELECT {_READ_COLUMNS} FROM {{db}}.steps FINAL WHERE {where} ORDER BY start_time, span_id",
         params,
@@ -162,16 +163,6 @@ class Facets:
     agents: list[str]
     models: list[str]
     services: list[str]
-
-
-def get_step(store: Store, project_id: str, trace_id: str, span_id: str) -> Step | None:
-    """One step of a trace, or None."""
-    rows = store.rows(
-        f"SELECT {_READ_COLUMNS} FROM {{db}}.steps FINAL"
-        " WHERE project_id = {p:String} AND trace_id = {t:String} AND span_id = {s:String} LIMIT 1",
-        {"p": project_id, "t": trace_id, "s": span_id},
-    )
-    return _row_to_step(rows[0]) if rows else None
 
 
 def top_steps(

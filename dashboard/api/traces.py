@@ -22,6 +22,7 @@ from tracehouse.collector.store import (
     linked_trace_ids,
     time_series,
 )
+from tracehouse.collector.store.stats import GroupBy
 from tracehouse.collector.store.steps import get_steps_by_id, get_trace_outline
 from tracehouse.dashboard import views
 from tracehouse.dashboard.format import duration_ns
@@ -33,6 +34,15 @@ from tracehouse.domain.tree import TraceTree
 router = APIRouter(prefix="/api", tags=["traces"], route_class=ApiRoute)
 
 TRACE_ID_PATTERN = r"[0-9a-f]{32}"
+StatsGroup = Literal["agents", "models", "operations", "services", "providers"]
+# the URL's plural -> the store's grouping column
+_GROUP_KEYS: dict[StatsGroup, GroupBy] = {
+    "agents": "agent",
+    "models": "model",
+    "operations": "operation",
+    "services": "service",
+    "providers": "provider",
+}
 
 
 def rfc3339_ns(ns: int) -> str:
@@ -258,7 +268,7 @@ def default_window(since: datetime | None, until: datetime | None) -> tuple[date
 
 @router.get("/stats/{group_by}")
 def api_stats(
-    group_by: Literal["agents", "models", "operations", "services", "providers"],
+    group_by: StatsGroup,
     project: Project,
     store: StoreDep,
     since: datetime | None = None,
@@ -266,7 +276,7 @@ def api_stats(
     series: bool = False,
     bucket_seconds: int | None = Query(None, ge=1, le=86400 * 31),
 ) -> dict[str, Any]:
-    key = group_by[:-1] if group_by != "models" else "model"
+    key = _GROUP_KEYS[group_by]
     lo, hi = default_window(since, until)
     out: dict[str, Any] = {
         "since": lo.isoformat(),

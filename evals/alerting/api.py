@@ -53,14 +53,14 @@ def api_alert_history(
 
 @router.post("/check")
 def api_alerts_check(project: Project, service: Alerts) -> dict[str, Any]:
-    """Evaluate every rule now; returns the transitions of this project and the rules' state."""
+    """Evaluate this project's rules now (no other project's data is read or notified); returns its transitions and
+    the rules' state."""
     if not service.runs_here():
         raise HTTPException(
             status_code=409, detail="alerts are evaluated by the replica holding the jobs lease, not this one"
         )
-    transitions = service.check()
-    mine = [t.__dict__ for t in transitions if t.project_id == project]
-    return {"transitions": mine, **service.overview(project)}
+    transitions = service.check(project)
+    return {"transitions": [t.__dict__ for t in transitions], **service.overview(project)}
 
 
 def _bad(exc: Exception) -> HTTPException:

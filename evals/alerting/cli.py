@@ -72,11 +72,11 @@ def _check_direct(dsn: str, project: str, rules_file: str | None) -> dict[str, A
         store = Store(dsn)
         try:
             service = AlertService(store, rules_file)
-            transitions = service.check()
+            transitions = service.check(project)
             service.engine.dispatcher.wait_idle(60)
             service.stop()
             return {
-                "transitions": [t.__dict__ for t in transitions if t.project_id == project],
+                "transitions": [t.__dict__ for t in transitions],
                 "rules": service.engine.overview(project),
             }
         finally:

@@ -34,6 +34,7 @@ from tracehouse.collector.store.alerts import (
     write_records,
 )
 from tracehouse.collector.store.client import Store, StoreError
+from tracehouse.collector.store.scope import ALL_PROJECTS, Scope
 from tracehouse.evals.alerting.notifiers import Delivery, Dispatcher, Notification
 from tracehouse.evals.alerting.rules import (
     Notifier,
@@ -184,7 +185,7 @@ class AlertEngine:
         """Replace the states in memory with the stored ones: what a replica taking over evaluation must start from."""
         with self._lock:
             self._states = {}
-            for r in load_records(self.store, "state"):
+            for r in load_records(self.store, "state", scope=ALL_PROJECTS):
                 inst = Instance(
                     project_id=r["project_id"], rule=r["rule"], instance=r["instance"], labels=r["labels"],
                     state=r["state"] or INACTIVE, severity=r["severity"] or "warning", value=r["value"],
@@ -207,10 +208,10 @@ class AlertEngine:
         )  # fmt: skip
 
     # -- rules -----------------------------------------------------------------------------------------------------
-    def api_rules(self, project_id: str | None = None) -> dict[str, dict[str, tuple[Rule | None, datetime]]]:
+    def api_rules(self, scope: Scope) -> dict[str, dict[str, tuple[Rule | None, datetime]]]:
         """project -> name -> (rule, or None for a deletion) as stored through the API."""
         out: dict[str, dict[str, tuple[Rule | None, datetime]]] = {}
-        for r in load_records(self.store, "rule", project_id=project_id):
+        for r in load_records(self.store, "rule", scope=scope):
             rule: Rule | None = None
             if not r["deleted"]:
                 try:
@@ -270,10 +271,10 @@ class AlertEngine:
             self._persist(resolved)
 
     # -- silences --------------------------------------------------------------------------------------------------
-    def silences(self, project_id: str | None = None, *, include_expired: bool = False) -> list[Silence]:
+    def silences(self, scope: Scope, *, include_expired: bool = False) -> list[Silence]:
         now = self.clock()
         out = []
-        for r in load_records(self.store, "silence", project_id=project_id):
+        for r in load_records(self.store, "silence", scope=scope):
             if r["deleted"]:
                 continue
             body = json.loads(r["body"])
@@ -321,24 +322,37 @@ class AlertEngine:
         )  # fmt: skip
 
     # -- evaluation ------------------------------------------------------------------------------------------------
-    def evaluate(self, now: datetime | None = None) -> list[Transition]:
-        """One pass over every rule of every project. A rule whose query fails is skipped (error kept per rule)."""
+    def evaluate_all_projects(self, now: datetime | None = None) -> list[Transition]:
+        """One pass over every rule of every project (the jobs runner's pass). A rule whose query fails is skipped
+        (error kept per rule)."""
+        return self._evaluate(now, None)
+
+    def evaluate_project(self, project: str, now: datetime | None = None) -> list[Transition]:
+        """One pass over the rules as they apply to one project: its own rules, and the file rules it did not
+        replace, queried for its data only (`POST /api/alerts/check` with that project's key)."""
+        return self._evaluate(now, project)
+
+    def _evaluate(self, now: datetime | None, only: str | None) -> list[Transition]:
         started = time.perf_counter()
         with self._lock:
             self.load()
             now = now or self.clock()
-            api = self.api_rules()
-            silences = [s for s in self.silences(include_expired=False) if s.active(now)]
+            api = self.api_rules(ALL_PROJECTS)
+            silences = [s for s in self.silences(ALL_PROJECTS, include_expired=False) if s.active(now)]
             transitions: list[Transition] = []
             changed: list[Instance] = []
             self._outbox = []
             # File rules: one query for all projects, minus projects that replaced or deleted the rule.
             for rule in self.file_rules:
-                if not rule.enabled:
+                if not rule.enabled or (only is not None and rule.project not in (None, only)):
                     continue
                 overridden = {p for p, rules in api.items() if rule.name in rules}
-                self._evaluate_rule(rule, rule.project, overridden, now, silences, transitions, changed)
+                if only is not None and only in overridden:
+                    continue
+                self._evaluate_rule(rule, rule.project or only, overridden, now, silences, transitions, changed)
             for project, rules in api.items():
+                if only is not None and project != only:
+                    continue
                 for stored, _ in rules.values():
                     if stored is not None and stored.enabled:
                         self._evaluate_rule(stored, project, set(), now, silences, transitions, changed)
@@ -376,7 +390,7 @@ class AlertEngine:
         for row, value, active in rows:
             if row.project_id in excluded:
                 continue
-            labels = {rule.group_by: row.key} if rule.group_by else {}
+            labels: dict[str, str] = {rule.group_by: row.key} if rule.group_by else {}
             key = (row.project_id, rule.name, _instance_key(labels))
             seen.add(key)
             inst = self._states.get(key) or Instance(row.project_id, rule.name, key[2], labels)
@@ -389,14 +403,13 @@ class AlertEngine:
     def _query(self, rule: Rule, project: str | None, now: datetime) -> list[tuple[MetricRow, float, bool]]:
         since = now - timedelta(seconds=rule.window)
         filters = rule.filters.model_dump(exclude_none=True)
-        rows = metric_values(
-            self.store, rule.metric, since, now, project_id=project, filters=filters, group_by=rule.group_by
-        )
+        scope: Scope = ALL_PROJECTS if project is None else project  # a file rule without a project covers all
+        rows = metric_values(self.store, rule.metric, since, now, scope=scope, filters=filters, group_by=rule.group_by)
         base: dict[tuple[str, str], MetricRow] = {}
         if rule.baseline is not None:
             lo = since - timedelta(seconds=rule.baseline.window)
             for b in metric_values(
-                self.store, rule.metric, lo, since, project_id=project, filters=filters, group_by=rule.group_by
+                self.store, rule.metric, lo, since, scope=scope, filters=filters, group_by=rule.group_by
             ):
                 base[(b.project_id, b.key)] = b
         compare = _OPS[rule.op]
@@ -404,8 +417,8 @@ class AlertEngine:
         for row in rows:
             active = row.samples >= rule.min_samples and compare(row.value, rule.threshold)
             if active and rule.baseline is not None:
-                b = base.get((row.project_id, row.key))
-                active = b is not None and compare(row.value, rule.baseline.factor * b.value)
+                past = base.get((row.project_id, row.key))
+                active = past is not None and compare(row.value, rule.baseline.factor * past.value)
             out.append((row, row.value, active))
         return out
 

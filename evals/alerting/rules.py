@@ -24,7 +24,6 @@ Any mistake is reported as ONE line naming the file and the field (`RuleFileErro
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import tomllib
@@ -286,10 +285,3 @@ def effective_file_rules(config: RulesFile) -> list[Rule]:
     rules = {r.name: r for r in DEFAULT_RULES} if config.include_defaults else {}
     rules.update({r.name: r for r in config.rules})
     return list(rules.values())
-
-
-def rule_from_json(text: str) -> Rule | None:
-    try:
-        return Rule.model_validate(json.loads(text))
-    except (ValueError, ValidationError):
-        return None

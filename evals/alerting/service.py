@@ -45,7 +45,7 @@ class AlertService:
 
     def run_once(self) -> None:
         try:
-            self.engine.evaluate()
+            self.engine.evaluate_all_projects()
             self.engine.last_error = None
         except StoreError as exc:
             self.engine.last_error = str(exc)
@@ -61,10 +61,11 @@ class AlertService:
         if queued:
             log.warning("re-sending %d notification(s) a previous holder recorded but did not deliver", queued)
 
-    def check(self) -> list[Transition]:
-        """Evaluate now; the caller checks `runs_here()` first (another replica's pass would notify twice)."""
+    def check(self, project: str) -> list[Transition]:
+        """Evaluate one project's rules now; the caller checks `runs_here()` first (another replica's pass would
+        notify twice)."""
         self.engine.dispatcher.start()
-        return self.engine.evaluate()
+        return self.engine.evaluate_project(project)
 
     def overview(self, project: str) -> dict[str, Any]:
         """Every rule of the project with its state, the notifiers, active silences and the evaluation status: what

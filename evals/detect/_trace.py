@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from tracehouse.domain.model import Step, StepType
+from tracehouse.domain.tree import TraceTree
 from tracehouse.sdk import semconv
 
 # Steps that do work a model or a tool is paid for; agent / workflow / hand-off spans only wrap them.
@@ -25,43 +26,24 @@ def action_of(step: Step) -> str:
 
 
 class TraceView:
-    """Index of one trace's steps (any order in, start order kept)."""
+    """The detectors' reading of one trace: the domain's tree (`tracehouse.domain.tree`, cycle-safe) with the steps
+    in start order and the few walks the detectors need."""
 
     def __init__(self, steps: Sequence[Step]) -> None:
-        self.steps = sorted(steps, key=lambda s: (s.start_time_ns, s.span_id))
+        self.tree = TraceTree(steps)
+        self.steps = list(self.tree.in_start_order())
         self.trace_id = self.steps[0].trace_id if self.steps else ""
-        self.by_id = {s.span_id: s for s in self.steps}
-        self.children: dict[str, list[Step]] = {}
-        for s in self.steps:
-            if s.parent_span_id in self.by_id:
-                self.children.setdefault(s.parent_span_id, []).append(s)
+        self.by_id = self.tree.by_id
 
     def parent(self, step: Step) -> Step | None:
-        return self.by_id.get(step.parent_span_id)
+        return self.tree.parent_of(step)
 
     def ancestors(self, step: Step) -> list[Step]:
-        """Nearest first; guarded against a malformed parent cycle."""
-        out: list[Step] = []
-        seen = {step.span_id}
-        current = self.parent(step)
-        while current is not None and current.span_id not in seen:
-            out.append(current)
-            seen.add(current.span_id)
-            current = self.parent(current)
-        return out
+        """Nearest first."""
+        return list(self.tree.ancestors(step))
 
     def subtree(self, root: Step) -> list[Step]:
-        out: list[Step] = []
-        stack = [root]
-        seen: set[str] = set()
-        while stack:
-            s = stack.pop()
-            if s.span_id in seen:
-                continue
-            seen.add(s.span_id)
-            out.append(s)
-            stack.extend(self.children.get(s.span_id, ()))
-        return out
+        return self.tree.subtree(root)
 
     def union_of_subtrees(self, roots: Iterable[Step]) -> dict[str, Step]:
         out: dict[str, Step] = {}

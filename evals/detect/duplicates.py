@@ -3,7 +3,7 @@ concurrent branches of one trace — and, over a window, across traces. Dedup hi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from tracehouse.domain.model import Step
 from tracehouse.domain.outcome import failed
@@ -86,7 +86,7 @@ def _duplicates(view: TraceView, original: Step, other: Step) -> bool:
 
 
 def detect_cross_trace_duplicates(
-    steps_by_trace: dict[str, Sequence[Step]], config: DetectConfig | None = None
+    steps_by_trace: Mapping[str, Sequence[Step]], config: DetectConfig | None = None
 ) -> list[Finding]:
     """Duplicate work across traces of a window: the same action and input executed in two or more traces by
     different agents (the earliest execution is the original). One finding per (action, hash), on the first trace."""

@@ -60,8 +60,7 @@ def _handoff_cycles(view: TraceView, config: DetectConfig) -> list[Finding]:
     last = max(i for i, (a, b, _) in enumerate(edges) if (a, b) in repeated)
     # Close the cycle: also include the hand-offs between the repeats (B->A in A->B->A->B).
     loop_edges = edges[first : last + 1]
-    path = [loop_edges[0][0]] + [b for _, b, _ in loop_edges]
-    cycle = _shortest_cycle(path)
+    cycle = _shortest_cycle(_walk(loop_edges))
     if not cycle:
         return []
     start = loop_edges[0][2].start_time_ns
@@ -96,6 +95,16 @@ def _handoff_cycles(view: TraceView, config: DetectConfig) -> list[Finding]:
             },
         )
     ]
+
+
+def _walk(edges: list[tuple[str, str, Step]]) -> list[str]:
+    """The agents visited by following hand-offs that chain (each leaves the agent the last one reached); a
+    delegation from elsewhere (a supervisor sending work to the same specialist again) is not a step of the walk."""
+    path = [edges[0][0]]
+    for source, target, _ in edges:
+        if source == path[-1]:
+            path.append(target)
+    return path
 
 
 def _shortest_cycle(path: list[str]) -> list[str]:

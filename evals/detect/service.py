@@ -18,6 +18,8 @@ from tracehouse.collector.store.findings import (
     traces_ended_between,
     write_findings,
 )
+from tracehouse.collector.store.scope import ALL_PROJECTS, Scope
+from tracehouse.collector.store.versions import version_time_ns
 from tracehouse.domain.model import Step
 from tracehouse.evals.detect.duplicates import detect_cross_trace_duplicates, detect_duplicate_work
 from tracehouse.evals.detect.loops import detect_loops
@@ -97,7 +99,7 @@ def run_window(
     traces: list[EndedTrace] = []
     lo = since - timedelta(microseconds=1)
     while True:
-        page = traces_ended_between(store, lo, until, project_id=project_id, limit=5000)
+        page = traces_ended_between(store, lo, until, scope=project_id, limit=5000)
         traces.extend(page)
         if len(page) < 5000:
             break
@@ -108,7 +110,7 @@ def run_window(
         lo_t = min(t.start_time for t in traces) - timedelta(seconds=1)
         by_trace = steps_for_traces(store, project_id, [t.trace_id for t in traces][:BATCH_TRACES], lo_t, until)
         extra.extend(detect_cross_trace_duplicates(by_trace, config))
-    extra.extend(detect_retry_rate_spikes(store, until, config, project_id=project_id).get(project_id, []))
+    extra.extend(detect_retry_rate_spikes(store, until, config, scope=project_id).get(project_id, []))
     write_findings(store, project_id, extra)
     report.findings.extend(extra)
     report.seconds = time.perf_counter() - started
@@ -116,7 +118,7 @@ def run_window(
 
 
 def detect_retry_rate_spikes(
-    store: Store, now: datetime, config: DetectConfig | None = None, *, project_id: str | None = None
+    store: Store, now: datetime, config: DetectConfig | None = None, *, scope: Scope
 ) -> dict[str, list[Finding]]:
     """Per project, agent and provider: the retry rate of the last `rate_window_s` against the `rate_baseline_s`
     before it. Fires when the window has enough calls, its rate is at least `rate_min` and at least `rate_factor`
@@ -127,12 +129,12 @@ def detect_retry_rate_spikes(
     out: dict[str, list[Finding]] = {}
     bucket = int(window_start.timestamp()) // config.rate_window_s
     for group_by in ("project", "agent", "provider"):
-        current = retry_rates(store, window_start, now, group_by, project_id=project_id)
+        current = retry_rates(store, window_start, now, group_by, scope=scope)
         if not current:
             continue
         base = {
             (r.project_id, r.key): r
-            for r in retry_rates(store, baseline_start, window_start, group_by, project_id=project_id)
+            for r in retry_rates(store, baseline_start, window_start, group_by, scope=scope)
         }
         for r in current:
             if group_by != "project" and not r.key:
@@ -142,7 +144,7 @@ def detect_retry_rate_spikes(
                 continue
             if b is None or b.calls < config.rate_min_calls or r.rate < config.rate_factor * b.rate:
                 continue
-            scope = "project" if group_by == "project" else f"{group_by} {r.key}"
+            subject = "project" if group_by == "project" else f"{group_by} {r.key}"
             out.setdefault(r.project_id, []).append(
                 Finding(
                     id=finding_id(Kind.RETRY_STORM, "", "window", group_by, r.key, str(bucket)),
@@ -154,7 +156,7 @@ def detect_retry_rate_spikes(
                     wasted_tokens=0,
                     wasted_cost_usd=0.0,
                     explanation=(
-                        f"retry rate of {scope} is {r.rate:.0%} over the last {config.rate_window_s // 60 or 1} min "
+                        f"retry rate of {subject} is {r.rate:.0%} over the last {config.rate_window_s // 60 or 1} min "
                         f"({r.retries} of {r.calls} calls), baseline {b.rate:.0%}"
                     ),
                     details={
@@ -207,7 +209,7 @@ class DetectionService:
         self.rescan_margin_s = rescan_margin_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._scanned: dict[tuple[str, str], tuple[datetime, int]] = {}
+        self._scanned: dict[tuple[str, str], tuple[datetime, int, int]] = {}
         self._watermark: datetime | None = None
         self._last_rate_check = 0.0
         self.traces_scanned = 0
@@ -238,7 +240,8 @@ class DetectionService:
             self.scan_once()
             if time.monotonic() - self._last_rate_check >= self.rate_interval_s:
                 self._last_rate_check = time.monotonic()
-                for project, found in detect_retry_rate_spikes(self.store, datetime.now(UTC), self.config).items():
+                spikes = detect_retry_rate_spikes(self.store, datetime.now(UTC), self.config, scope=ALL_PROJECTS)
+                for project, found in spikes.items():
                     write_findings(self.store, project, found)
                     self.findings_written += len(found)
             self.last_error = None
@@ -261,10 +264,14 @@ class DetectionService:
         # Re-read a margin behind the last pass: a late span can extend a trace already scanned.
         first = self._watermark is None
         lo = hi - timedelta(seconds=self.lookback_s if first else max(self.rescan_margin_s, 2 * self.interval_s))
-        ended = traces_ended_between(self.store, lo, hi, limit=20_000)
+        ended = traces_ended_between(self.store, lo, hi, scope=ALL_PROJECTS, limit=20_000)
         todo: dict[str, list[EndedTrace]] = {}
+        quiet_since = int(hi.timestamp() * 1e9)
         for t in ended:
-            if self._scanned.get((t.project_id, t.trace_id)) != (t.end_time, t.spans):
+            # Written since the quiet mark (a late span, or the finaliser settling it): scan it in a later pass.
+            if version_time_ns(t.last_version) > quiet_since:
+                continue
+            if self._scanned.get((t.project_id, t.trace_id)) != (t.end_time, t.spans, t.last_version):
                 todo.setdefault(t.project_id, []).append(t)
         report = RunReport()
         for project, traces in todo.items():
@@ -273,7 +280,7 @@ class DetectionService:
             report.steps += part.steps
             report.findings.extend(part.findings)
             for t in traces:
-                self._scanned[(t.project_id, t.trace_id)] = (t.end_time, t.spans)
+                self._scanned[(t.project_id, t.trace_id)] = (t.end_time, t.spans, t.last_version)
         self._watermark = hi
         self._scanned = {k: v for k, v in self._scanned.items() if v[0] > lo}
         self.traces_scanned += report.traces

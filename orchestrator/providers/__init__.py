@@ -1,10 +1,12 @@
-"""Model providers: the interface, a scripted fake, and an OpenAI-compatible HTTP client."""
+"""Model providers: the interface, a scripted fake, and OpenAI- and Anthropic-compatible HTTP clients."""
 
+from .anthropic_compat import AnthropicCompatibleProvider
 from .base import ModelRequest, ModelResponse, Provider, ToolCall
 from .fake import FakeProvider, Scripted, fail
 from .openai_compat import OpenAICompatibleProvider
 
 __all__ = [
+    "AnthropicCompatibleProvider",
     "FakeProvider",
     "ModelRequest",
     "ModelResponse",

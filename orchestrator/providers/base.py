@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,8 @@ class ToolCall:
 @dataclass(frozen=True)
 class ModelRequest:
     """One chat completion request. `agent` tells scripted providers who is asking; it is not sent anywhere.
-    `tools` are function schemas the model may call; `response_format` asks for structured output."""
+    `tools` are function schemas the model may call; `response_format` asks for structured output; a provider that
+    can stream calls `on_token` with each text delta as it arrives (and still returns the whole response)."""
 
     model: str
     messages: list[dict[str, Any]]
@@ -33,6 +35,7 @@ class ModelRequest:
     extra: dict[str, Any] = field(default_factory=dict)
     tools: tuple[dict[str, Any], ...] = ()
     response_format: dict[str, Any] | None = None
+    on_token: Callable[[str], None] | None = field(default=None, compare=False)  # stream text deltas here
 
 
 @dataclass(frozen=True)

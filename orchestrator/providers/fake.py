@@ -92,14 +92,22 @@ class FakeProvider(Provider):
         self.clock.sleep(latency)
         if isinstance(result, ProviderError):
             raise result
-        return result
+        return _streamed(request, result)
 
     async def acomplete(self, request: ModelRequest) -> ModelResponse:
         latency, result = self._answer(request, self._next(request))
         await self.clock.asleep(latency)
         if isinstance(result, ProviderError):
             raise result
-        return result
+        return _streamed(request, result)
+
+
+def _streamed(request: ModelRequest, response: ModelResponse) -> ModelResponse:
+    """Hand the text to `on_token` a few characters at a time, as a streaming provider would."""
+    if request.on_token is not None:
+        for i in range(0, len(response.text), 4):
+            request.on_token(response.text[i : i + 4])
+    return response
 
 
 def _as_scripted(value: Any) -> Scripted:

@@ -2,20 +2,16 @@
 
 It sends tool schemas and structured-output requests and parses the model's tool calls, over Chat Completions
 (default: what every compatible server implements) or the Responses API (`api="responses"`); see `wire.py`.
-
-It never retries (the orchestrator is the one retry layer) and classifies failures like the breaker does:
-timeouts, connection errors, 429 and 5xx are retryable (with `Retry-After`), other 4xx are not.
-httpx is imported when the provider is created, so the light install does not need it unless this is used.
+The HTTP side (no retries, failure classification, streaming) is `http.HTTPProvider`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 from typing import Any
 
-from ..errors import GraphConfigError, ProviderError, ProviderTimeout
-from .base import ModelRequest, ModelResponse, Provider
+from ..errors import GraphConfigError
+from .http import HTTPProvider
 from .wire import WIRES, Api
 
 BASE_URL_ENV = "OPENAI_BASE_URL"
@@ -23,7 +19,7 @@ API_KEY_ENV = "OPENAI_API_KEY"
 MODEL_ENV = "TRACEHOUSE_DEFAULT_MODEL"
 
 
-class OpenAICompatibleProvider(Provider):
+class OpenAICompatibleProvider(HTTPProvider):
     """`POST {base_url}/chat/completions` (or `/responses` with `api="responses"`) with a bearer key (`api_key` or
     $OPENAI_API_KEY); `base_url` defaults to $OPENAI_BASE_URL, then OpenAI's."""
 
@@ -40,25 +36,20 @@ class OpenAICompatibleProvider(Provider):
         default_model: str | None = None,
         api: Api = "chat",
     ) -> None:
-        import httpx
-
-        if api not in WIRES:
-            raise GraphConfigError(f"api must be one of {', '.join(sorted(WIRES))}, got {api!r}")
-        self._wire = WIRES[api]
-
-        self.name = name
-        self.default_model = default_model
-        self.base_url = (base_url or os.environ.get(BASE_URL_ENV) or "https://api.openai.com/v1").rstrip("/")
+        if api not in ("chat", "responses"):
+            raise GraphConfigError(f"api must be chat or responses, got {api!r}")
         key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
-        self._headers = {"Content-Type": "application/json", **(headers or {})}
-        if key:
-            self._headers["Authorization"] = f"Bearer {key}"
-        self._timeout = timeout_s
-        self._httpx = httpx
-        self._client = httpx.Client(timeout=timeout_s, transport=transport)
-        self._async_transport = async_transport
-        self._aclient: Any = None
-        self._aclient_loop: asyncio.AbstractEventLoop | None = None
+        auth = {"Authorization": f"Bearer {key}"} if key else {}
+        super().__init__(
+            base_url or os.environ.get(BASE_URL_ENV) or "https://api.openai.com/v1",
+            WIRES[api],
+            {**(headers or {}), **auth},
+            name=name,
+            timeout_s=timeout_s,
+            transport=transport,
+            async_transport=async_transport,
+            default_model=default_model,
+        )
 
     @classmethod
     def from_env(cls) -> OpenAICompatibleProvider:
@@ -70,56 +61,3 @@ class OpenAICompatibleProvider(Provider):
                 f"tests), or set ${BASE_URL_ENV} and/or ${API_KEY_ENV}"
             )
         return cls(default_model=os.environ.get(MODEL_ENV) or None)
-
-    def complete(self, request: ModelRequest) -> ModelResponse:
-        try:
-            resp = self._client.post(
-                f"{self.base_url}{self._wire.path}",
-                json=self._wire.body(request),
-                headers=self._headers,
-                timeout=request.timeout_s or self._timeout,
-            )
-        except self._httpx.TimeoutException as exc:
-            raise ProviderTimeout(f"{self.name}/{request.model}: {exc}") from exc
-        except self._httpx.TransportError as exc:
-            raise ProviderError(f"{self.name}: {exc}", retryable=True, error_type="connection_error") from exc
-        return self._parse(request, resp)
-
-    async def acomplete(self, request: ModelRequest) -> ModelResponse:
-        loop = asyncio.get_running_loop()
-        if self._aclient is None or self._aclient_loop is not loop:  # a client serves the loop it was made on
-            self._aclient = self._httpx.AsyncClient(timeout=self._timeout, transport=self._async_transport)
-            self._aclient_loop = loop
-        try:
-            resp = await self._aclient.post(
-                f"{self.base_url}{self._wire.path}",
-                json=self._wire.body(request),
-                headers=self._headers,
-                timeout=request.timeout_s or self._timeout,
-            )
-        except self._httpx.TimeoutException as exc:
-            raise ProviderTimeout(f"{self.name}/{request.model}: {exc}") from exc
-        except self._httpx.TransportError as exc:
-            raise ProviderError(f"{self.name}: {exc}", retryable=True, error_type="connection_error") from exc
-        return self._parse(request, resp)
-
-    def _parse(self, request: ModelRequest, resp: Any) -> ModelResponse:
-        if resp.status_code >= 400:
-            retry_after = resp.headers.get("retry-after")
-            raise ProviderError(
-                f"{self.name}/{request.model}: HTTP {resp.status_code}: {resp.text[:300]}",
-                retryable=resp.status_code == 429 or resp.status_code >= 500,
-                status=resp.status_code,
-                retry_after_s=_seconds(retry_after),
-            )
-        return self._wire.parse(resp.json(), request)
-
-    def close(self) -> None:
-        self._client.close()
-
-
-def _seconds(value: str | None) -> float | None:
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None

@@ -1,5 +1,6 @@
-"""The two OpenAI wire formats, as pure functions of our request and their JSON: Chat Completions
-(`POST /chat/completions`, what every compatible server speaks) and the Responses API (`POST /responses`).
+"""Wire formats, as pure functions of our request and their JSON: OpenAI's Chat Completions (`POST
+/chat/completions`, what every compatible server speaks) and Responses API (`POST /responses`), and Anthropic's
+Messages API (`POST /messages`).
 
 Requests are kept in chat form inside the orchestrator (system/user/assistant/tool messages, `tool_calls`); the
 Responses format gets them as input items (`function_call`, `function_call_output`), flat function tools and
@@ -8,6 +9,7 @@ Responses format gets them as input items (`function_call`, `function_call_outpu
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -131,7 +133,156 @@ def responses_parse(data: dict[str, Any], request: ModelRequest) -> ModelRespons
     )
 
 
+class ChatStream:
+    """Assembles a streamed chat completion (`stream: true` SSE chunks) into one response: text deltas in order,
+    tool-call fragments joined by index, usage from the final chunk (`stream_options.include_usage`)."""
+
+    def __init__(self) -> None:
+        self.text: list[str] = []
+        self.calls: dict[int, dict[str, str]] = {}
+        self.usage: dict[str, Any] = {}
+        self.finish = "stop"
+        self.model = ""
+        self.id: str | None = None
+
+    def feed(self, chunk: dict[str, Any]) -> str:
+        """Take one chunk; return its text delta ("" when it has none)."""
+        self.model = chunk.get("model") or self.model
+        self.id = chunk.get("id") or self.id
+        self.usage = chunk.get("usage") or self.usage
+        delta_text = ""
+        for choice in chunk.get("choices") or ():
+            delta = choice.get("delta") or {}
+            delta_text += delta.get("content") or ""
+            for call in delta.get("tool_calls") or ():
+                slot = self.calls.setdefault(call.get("index", 0), {"id": "", "name": "", "arguments": ""})
+                slot["id"] = call.get("id") or slot["id"]
+                fn = call.get("function") or {}
+                slot["name"] += fn.get("name") or ""
+                slot["arguments"] += fn.get("arguments") or ""
+            self.finish = choice.get("finish_reason") or self.finish
+        if delta_text:
+            self.text.append(delta_text)
+        return delta_text
+
+    def result(self, request: ModelRequest) -> ModelResponse:
+        calls = tuple(
+            ToolCall(c["id"] or f"call_{i}", c["name"], c["arguments"] or "{}") for i, c in sorted(self.calls.items())
+        )
+        details = self.usage.get("prompt_tokens_details") or {}
+        return ModelResponse(
+            text="".join(self.text),
+            model=self.model or request.model,
+            input_tokens=self.usage.get("prompt_tokens"),
+            output_tokens=self.usage.get("completion_tokens"),
+            cache_read_tokens=details.get("cached_tokens"),
+            finish_reason=self.finish,
+            id=self.id,
+            tool_calls=calls,
+        )
+
+
+def sse_data(line: str) -> dict[str, Any] | None:
+    """The JSON of one `data:` line of a stream (None for other lines and the final `[DONE]`)."""
+    if not line.startswith("data:"):
+        return None
+    payload = line[5:].strip()
+    if not payload or payload == "[DONE]":
+        return None
+    data: dict[str, Any] = json.loads(payload)
+    return data
+
+
+def anthropic_body(request: ModelRequest) -> dict[str, Any]:
+    """Anthropic's Messages API: system text apart, tool calls and results as content blocks (results in a user
+    turn), tools with `input_schema`. It has no structured-output switch, so the schema goes into the system text."""
+    system = [str(m.get("content") or "") for m in request.messages if m.get("role") == "system"]
+    if request.response_format is not None:
+        schema = (request.response_format.get("json_schema") or {}).get("schema", {})
+        system.append("Answer with only a JSON object matching this JSON schema: " + json.dumps(schema))
+    messages: list[dict[str, Any]] = []
+    for m in request.messages:
+        if m.get("role") == "system":
+            continue
+        role, blocks = _anthropic_blocks(m)
+        if messages and messages[-1]["role"] == role:  # the API wants user and assistant turns to alternate
+            messages[-1]["content"].extend(blocks)
+        else:
+            messages.append({"role": role, "content": blocks})
+    body: dict[str, Any] = {
+        "model": request.model,
+        "max_tokens": request.max_tokens,
+        "messages": messages,
+        **request.extra,
+    }
+    if system:
+        body["system"] = "\n\n".join(system)
+    if request.temperature is not None:
+        body["temperature"] = request.temperature
+    if request.tools:
+        body["tools"] = [
+            {
+                "name": t["function"]["name"],
+                "description": t["function"].get("description", ""),
+                "input_schema": t["function"].get("parameters", {}),
+            }
+            for t in request.tools
+        ]
+    return body
+
+
+def _anthropic_blocks(m: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    if m.get("role") == "tool":
+        return "user", [
+            {"type": "tool_result", "tool_use_id": m.get("tool_call_id"), "content": m.get("content") or ""}
+        ]
+    blocks: list[dict[str, Any]] = []
+    if m.get("content"):
+        blocks.append({"type": "text", "text": str(m["content"])})
+    for call in m.get("tool_calls") or ():
+        fn = call.get("function") or {}
+        blocks.append(
+            {
+                "type": "tool_use",
+                "id": call.get("id"),
+                "name": fn.get("name"),
+                "input": json.loads(fn.get("arguments") or "{}"),
+            }
+        )
+    return ("assistant" if m.get("role") == "assistant" else "user"), blocks
+
+
+ANTHROPIC_STOP = {"end_turn": "stop", "stop_sequence": "stop", "tool_use": "tool_calls", "max_tokens": "length"}
+
+
+def anthropic_parse(data: dict[str, Any], request: ModelRequest) -> ModelResponse:
+    """Usage follows the OpenTelemetry convention: input tokens include the cache reads and writes Anthropic reports
+    beside them."""
+    blocks = data.get("content") or ()
+    text = "".join(b.get("text") or "" for b in blocks if b.get("type") == "text")
+    calls = tuple(
+        ToolCall(b.get("id") or f"call_{i}", b["name"], json.dumps(b.get("input") or {}))
+        for i, b in enumerate(blocks)
+        if b.get("type") == "tool_use"
+    )
+    usage = data.get("usage") or {}
+    read = usage.get("cache_read_input_tokens")
+    written = usage.get("cache_creation_input_tokens")
+    inp = usage.get("input_tokens")
+    return ModelResponse(
+        text=text,
+        model=data.get("model") or request.model,
+        input_tokens=None if inp is None else inp + (read or 0) + (written or 0),
+        output_tokens=usage.get("output_tokens"),
+        cache_read_tokens=read,
+        finish_reason=ANTHROPIC_STOP.get(data.get("stop_reason") or "", "stop"),
+        id=data.get("id"),
+        tool_calls=calls,
+    )
+
+
 WIRES: dict[str, Wire] = {
     "chat": Wire("/chat/completions", chat_body, chat_parse),
     "responses": Wire("/responses", responses_body, responses_parse),
+    "anthropic": Wire("/messages", anthropic_body, anthropic_parse),
 }

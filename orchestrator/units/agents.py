@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 from tracehouse import sdk
@@ -42,8 +43,8 @@ class AgentUnit(HandoffUnit):
         self.ledger.count_step()
         self._account(frame, Usage(steps=1))
         if rec is None:
-            if self.cfg.flush_spans:
-                flush_spans()  # the steps finished so far reach the collector before this one can crash
+            if self.flushing:
+                self.flushing = flush_spans()  # the steps finished so far reach the collector before this one runs
             self.check_deadline()
             if not agent.finalize and not frame.finalize and self.ledger.fraction() >= FINALIZE_ONLY_AT:
                 cap = self.ledger.limits.max_cost_usd or 0.0
@@ -56,7 +57,7 @@ class AgentUnit(HandoffUnit):
                 )
         return key, path, rec
 
-    def _agent_span(self, agent: Agent, key: str, attempt: int, multi: bool) -> sdk.StepSpan | Any:
+    def _agent_span(self, agent: Agent, key: str, attempt: int, multi: bool) -> AbstractContextManager[sdk.StepSpan]:
         return sdk.agent(
             agent.name,
             id=key[:16],

@@ -4,7 +4,7 @@ breaker, the call (sync or on the provider's async client, one plan for both), r
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +17,7 @@ from tracehouse.sdk import semconv as sc
 from ..breaker import model_breaker_name
 from ..budget import ModelChoice, Usage, choose_model
 from ..errors import GraphConfigError, is_retryable
-from ..events import ModelCalled
+from ..events import ModelCalled, ModelTokens
 from ..journal import Frame
 from ..nodes import Agent
 from ..providers.base import ModelRequest, ModelResponse
@@ -300,6 +300,7 @@ class ModelUnit(ToolUnit):
                         agent.name,
                         tools=offer.tools,
                         response_format=offer.response_format,
+                        on_token=self._token_sink(agent.name, choice.chosen),
                     )
                     self.new_calls += 1
                     try:
@@ -363,6 +364,12 @@ class ModelUnit(ToolUnit):
                 wait = self._retry_wait(exc, attempt, policy, breaker, self.cfg.clock.now() - started)
                 self._account(frame, Usage(retries=1))
                 yield wait
+
+    def _token_sink(self, agent: str, model: str) -> Callable[[str], None] | None:
+        """Where a streaming provider sends text deltas: the stream's consumer, when the run is streamed."""
+        if self.sink is None:
+            return None
+        return lambda delta: self.emit(ModelTokens(agent, model, delta))
 
     def _usage_of(
         self, span: sdk.LLMSpan, model: str, response: ModelResponse, prompt_estimate: int, max_tokens: int

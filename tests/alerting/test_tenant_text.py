@@ -55,7 +55,7 @@ def test_webhook_labels_tenant_text_and_keeps_operator_text_apart(store: Store, 
             tenant = PHISH * 100
             engine.put_rule(project_id, {"name": "tenant-storm", "metric": "retry_rate", "threshold": 0.3,
                                          "description": tenant[:DESCRIPTION_MAX]}, create=True)  # fmt: skip
-            engine.evaluate()
+            engine.evaluate_all_projects()
             assert engine.dispatcher.wait_idle(10)
         finally:
             engine.dispatcher.stop()

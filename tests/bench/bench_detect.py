@@ -66,7 +66,7 @@ def main() -> None:
     insert_steps(store, batch, version=1, dedup_token=uuid.uuid4().hex)
     print(f"stored {n_traces * STEPS_PER_TRACE:,} steps in {n_traces:,} traces: {time.perf_counter() - started:.1f} s")
 
-    traces = traces_ended_between(store, now - timedelta(hours=3), now, project_id=PROJECT, limit=args.traces_to_scan)
+    traces = traces_ended_between(store, now - timedelta(hours=3), now, scope=PROJECT, limit=args.traces_to_scan)
     started = time.perf_counter()
     report = scan_traces(store, PROJECT, traces)
     took = time.perf_counter() - started
@@ -80,13 +80,13 @@ def main() -> None:
         {"name": "amplification", "metric": "retry_amplification", "threshold": 2, "window": "30m"},
     ]})  # fmt: skip
     engine = AlertEngine(store, config)
-    engine.evaluate(now)  # warm-up (loads state)
+    engine.evaluate_all_projects(now)  # warm-up (loads state)
     for rule in engine.file_rules:
         single = AlertEngine(store, RulesFile.model_validate({"include_defaults": False, "rules": [rule.to_json()]}))
         single.load()
-        best = min(_timed(lambda single=single: single.evaluate(now)) for _ in range(3))
+        best = min(_timed(lambda single=single: single.evaluate_all_projects(now)) for _ in range(3))
         print(f"rule {rule.name:<20} {rule.describe():<60} {best * 1000:7.1f} ms")
-    whole = min(_timed(lambda: engine.evaluate(now)) for _ in range(3))
+    whole = min(_timed(lambda: engine.evaluate_all_projects(now)) for _ in range(3))
     print(f"all {len(engine.file_rules)} rules in one pass: {whole * 1000:.1f} ms")
     store.close()
 

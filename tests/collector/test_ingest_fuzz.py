@@ -88,8 +88,8 @@ def _structured(rnd: random.Random) -> bytes:
             span.span_id = rnd.choice([rnd.randbytes(8), rnd.randbytes(8), bytes(8), rnd.randbytes(3)])
             span.parent_span_id = rnd.choice([b"", rnd.randbytes(8), bytes(8), rnd.randbytes(5)])
             span.name = _text(rnd)[:500]
-            span.kind = rnd.choice([0, 1, 3, 5, 7, 1000])  # type: ignore[assignment]
-            span.status.code = rnd.choice([0, 1, 2, 99])  # type: ignore[assignment]
+            span.kind = rnd.choice([0, 1, 3, 5, 7, 1000])
+            span.status.code = rnd.choice([0, 1, 2, 99])
             start = _time(rnd, now) if rnd.random() < 0.3 else now
             span.start_time_unix_nano = start
             span.end_time_unix_nano = min(start + rnd.randint(0, 10**9), 2**64 - 1) if rnd.random() < 0.8 else 0

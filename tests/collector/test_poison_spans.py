@@ -50,8 +50,21 @@ def test_poison_value_is_refused_in_partial_success(label: str, kwargs: dict[str
     from tracehouse.collector.normalise import count_invalid_spans
 
     request = make_request(_span(os.urandom(16), "ok"), _span(os.urandom(16), label, **kwargs))
-    rejected, message = count_invalid_spans(request)
-    assert rejected == 1 and reason in message, message
+    for payload in (None, request.SerializeToString()):  # every attribute walked, or the raw-bytes scan first
+        rejected, message = count_invalid_spans(request, payload)
+        assert rejected == 1 and reason in message, message
+
+
+def test_values_in_range_scan_agrees_with_the_attribute_walk() -> None:
+    from tracehouse.collector.normalise._validate import values_in_range
+
+    fine = {"gen_ai.usage.input_tokens": 2**32 - 1, "gen_ai.usage.prompt_tokens": "12", "tracehouse.cost.usd": 0.5,
+            "tracehouse.retry.attempt": 65_535, "other": 2**63 - 1, "x" * 200: "9" * 40}  # fmt: skip
+    assert values_in_range(make_request(_span(os.urandom(16), "ok", attrs=fine)).SerializeToString())
+    for bad in ({"gen_ai.usage.input_tokens": 2**32}, {"tracehouse.retry.attempt": "65536"},
+                {"llm.cost.total": float("-inf")}, {"gen_ai.usage.output_tokens": "1" + "0" * 300}):  # fmt: skip
+        request = make_request(_span(os.urandom(16), "ok", attrs={**fine, **bad}))
+        assert not values_in_range(request.SerializeToString()), bad
 
 
 def test_poison_spans_never_stop_writing_and_their_neighbours_are_stored(server: Any) -> None:
@@ -70,7 +83,7 @@ def test_poison_spans_never_stop_writing_and_their_neighbours_are_stored(server:
     httpx.post(f"{server.url}/v1/traces", content=request.SerializeToString(),
                headers={**server.headers, "content-type": "application/x-protobuf"}, timeout=10)  # fmt: skip
     assert [s["name"] for s in steps_of(server, canary.hex(), 1)] == ["canary"]
-    for trace_id, count in stored.items():
-        assert sorted(s["name"] for s in steps_of(server, trace_id, count)) == ["good a", "good b"]
+    for hex_id, count in stored.items():
+        assert sorted(s["name"] for s in steps_of(server, hex_id, count)) == ["good a", "good b"]
     metrics = httpx.get(f"{server.url}/metrics").text
     assert "tracehouse_write_errors_total 0.0" in metrics

@@ -100,7 +100,7 @@ def test_insert_landed_checkpoint_lost_replays_once(
     def crash(last_seq: int) -> None:  # the process dies after the insert, before the checkpoint
         raise SystemExit("crash after insert")
 
-    first.spool.commit = crash  # type: ignore[method-assign]
+    first.spool.commit = crash
     with pytest.raises(SystemExit):
         first.step()
     landed = _counts(store, project_id)

@@ -97,9 +97,9 @@ def test_window_retry_rate_against_baseline(store: Store, project_id: str) -> No
             b.llm("caller", root, content_hash=f"x{i}", attempt=2 if i < retries else 1)
         steps += b.steps
     insert_steps(store, steps, version=1, dedup_token=uuid.uuid4().hex)
-    found = detect_retry_rate_spikes(store, now, DetectConfig(), project_id=project_id)[project_id]
+    found = detect_retry_rate_spikes(store, now, DetectConfig(), scope=project_id)[project_id]
     scopes = {(f.details["group_by"], f.details["key"]) for f in found}
     assert ("agent", "caller") in scopes and ("project", "") in scopes
     assert all(f.kind == "retry_storm" and f.trace_id == "" for f in found)
-    calm = detect_retry_rate_spikes(store, now - timedelta(minutes=20), DetectConfig(), project_id=project_id)
+    calm = detect_retry_rate_spikes(store, now - timedelta(minutes=20), DetectConfig(), scope=project_id)
     assert calm == {}

@@ -161,3 +161,17 @@ def test_cli_unreachable_server_exits_2_with_one_line(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error: cannot reach http://127.0.0.1:9")
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_a_judge_suite_without_the_openai_client_says_which_extra_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server extra does not install openai: a suite using llm_judge is refused at load, in one line; a suite
+    without it loads (the judge module no longer imports the client)."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "openai" else real(name, *a))
+    judged = "name: j\nscorers:\n  - {type: llm_judge, params: {rubric: 'is it right?'}}\n"
+    assert "pip install 'tracehouse[judge]'" in error_of(write(tmp_path, "j.yaml", judged))
+    assert load_suite(write(tmp_path, "plain.yaml", GOOD)).name == "quality"

@@ -1,10 +1,10 @@
 """A real OpenAI-compatible HTTP server on 127.0.0.1 for the orchestrator's workflow tests.
 
-It speaks `POST /v1/chat/completions` (plain text, tool calls and `response_format`) and the Responses API
-(`POST /v1/responses`: input items, function calls, `text.format`) and reports
-usage the way a real provider does: by its own count of the prompt, not the client's estimate. Its default count is
-"dense": one token per 3 bytes, which is what real tokenizers do to JSON-heavy prompts and what the old chars/4
-estimate under-counted.
+It speaks `POST /v1/chat/completions` (plain text, tool calls and `response_format`; `stream: true` as SSE chunks
+with usage last), the Responses API (`POST /v1/responses`) and Anthropic's Messages API (`POST /v1/messages`), and
+reports usage the way a real provider does: by its own count of the prompt, not the client's estimate. Its default
+count is "dense": one token per 3 bytes, which is what real tokenizers do to JSON-heavy prompts and what the old
+chars/4 estimate under-counted.
 Replies are scripted: a list consumed in order (the last one repeating) or a function of the request body.
 """
 
@@ -14,7 +14,7 @@ import json
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -135,7 +135,7 @@ class _Handler(BaseHTTPRequestHandler):
     fake: FakeOpenAI
 
     def do_POST(self) -> None:
-        if not self.path.endswith(("/chat/completions", "/responses")):
+        if not self.path.endswith(("/chat/completions", "/responses", "/messages")):
             self._send(404, b'{"error": {"message": "not found"}}', "application/json")
             return
         body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)))
@@ -149,7 +149,13 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
         completion = self.fake.completion(body, reply)
-        answer = _as_response(completion) if self.path.endswith("/responses") else completion
+        if body.get("stream") and self.path.endswith("/chat/completions"):
+            self._send(200, b"".join(_sse(completion)), "text/event-stream")
+            return
+        if self.path.endswith("/messages"):
+            answer = _as_anthropic(completion)
+        else:
+            answer = _as_response(completion) if self.path.endswith("/responses") else completion
         self._send(200, json.dumps(answer).encode(), "application/json")
 
     def _send(self, status: int, payload: bytes, content_type: str) -> None:
@@ -187,5 +193,59 @@ def _as_response(completion: dict[str, Any]) -> dict[str, Any]:
         "status": "completed",
         "model": completion["model"],
         "output": output,
+        "usage": {"input_tokens": usage["prompt_tokens"], "output_tokens": usage["completion_tokens"]},
+    }
+
+
+def _sse(completion: dict[str, Any]) -> Iterator[bytes]:
+    """A completion as stream chunks: text 4 characters at a time, each tool call in two argument fragments, then
+    the finish reason and the usage (as `stream_options.include_usage` asks)."""
+    message = completion["choices"][0]["message"]
+    base = {"id": completion["id"], "object": "chat.completion.chunk", "model": completion["model"]}
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
+        body = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+        return f"data: {json.dumps(body)}\n\n".encode()
+
+    text = message.get("content") or ""
+    for i in range(0, len(text), 4):
+        yield chunk({"content": text[i : i + 4]})
+    for n, call in enumerate(message.get("tool_calls") or ()):
+        args = call["function"]["arguments"]
+        head = {
+            "index": n,
+            "id": call["id"],
+            "type": "function",
+            "function": {"name": call["function"]["name"], "arguments": args[: len(args) // 2]},
+        }
+        yield chunk({"tool_calls": [head]})
+        yield chunk({"tool_calls": [{"index": n, "function": {"arguments": args[len(args) // 2 :]}}]})
+    yield chunk({}, completion["choices"][0]["finish_reason"])
+    yield f"data: {json.dumps({**base, 'choices': [], 'usage': completion['usage']})}\n\ndata: [DONE]\n\n".encode()
+
+
+def _as_anthropic(completion: dict[str, Any]) -> dict[str, Any]:
+    """The same answer as Anthropic's Messages API returns it: content blocks and its usage fields."""
+    message = completion["choices"][0]["message"]
+    blocks: list[dict[str, Any]] = []
+    if message.get("content"):
+        blocks.append({"type": "text", "text": message["content"]})
+    for call in message.get("tool_calls") or ():
+        blocks.append(
+            {
+                "type": "tool_use",
+                "id": call["id"],
+                "name": call["function"]["name"],
+                "input": json.loads(call["function"]["arguments"]),
+            }
+        )
+    usage = completion["usage"]
+    return {
+        "id": completion["id"].replace("chatcmpl", "msg"),
+        "type": "message",
+        "role": "assistant",
+        "model": completion["model"],
+        "content": blocks,
+        "stop_reason": "tool_use" if message.get("tool_calls") else "end_turn",
         "usage": {"input_tokens": usage["prompt_tokens"], "output_tokens": usage["completion_tokens"]},
     }

@@ -119,4 +119,4 @@ def test_nested_agents_share_the_trace_budget(spans: Any) -> None:
         "test.nested2", level1, provider=FakeProvider(default="ok"), limits=Limits(max_model_calls=100)
     )
     ok = generous.run({})
-    assert ok.ok and ok.usage.model_calls == 12 == generous.config.provider.calls.__len__()  # type: ignore[attr-defined]
+    assert ok.ok and ok.usage.model_calls == 12 == generous.config.provider.calls.__len__()

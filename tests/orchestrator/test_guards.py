@@ -45,9 +45,13 @@ from tracehouse.sdk import semconv as sc
 def test_repeated_action_and_observation_is_stopped_on_the_fourth(spans: Any) -> None:
     calls: list[int] = []
 
+    def search(q: str) -> str:
+        calls.append(1)
+        return "same result"
+
     def stuck(ctx: Any) -> dict[str, Any]:
         for _ in range(10):
-            ctx.tool("search", lambda q: calls.append(1) or "same result", {"q": "weather in Paris"})
+            ctx.tool("search", search, {"q": "weather in Paris"})
         return {}
 
     result = Orchestrator("test.loop", Agent("stuck", stuck), provider=FakeProvider()).run({})

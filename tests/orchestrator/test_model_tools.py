@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -12,6 +13,7 @@ from pydantic import BaseModel
 from tests.orchestrator.fake_openai import FakeOpenAI, Reply
 from tracehouse.orchestrator import (
     Agent,
+    AnthropicCompatibleProvider,
     FakeClock,
     FanOut,
     Key,
@@ -277,3 +279,75 @@ def test_the_responses_api_carries_tools_and_structured_output() -> None:
     assert second["input"][1]["call_id"] == second["input"][2]["call_id"]
     assert third["text"]["format"]["name"] == "Verdict"
     assert shop.calls == ["get_order 42"]
+
+
+async def test_async_agents_chat_with_sync_and_async_tools_concurrently() -> None:
+    @tool
+    async def fetch_rate(currency: str) -> float:
+        """Exchange rate to EUR (async)."""
+        await asyncio.sleep(0.05)
+        return 0.9
+
+    @tool
+    def convert(amount: float, rate: float) -> float:
+        """Convert an amount at a rate (sync)."""
+        time.sleep(0.05)
+        return round(amount * rate, 2)
+
+    async def teller(ctx: Any) -> dict[str, Any]:
+        return {"answers": [await ctx.achat(f"convert {ctx.input}", tools=[fetch_rate, convert])]}
+
+    script = [
+        Reply(tool_calls=[("fetch_rate", {"currency": "USD"}), ("convert", {"amount": 10, "rate": 0.9})]),
+        Reply("9.0 EUR"),
+    ]
+
+    def respond(body: dict[str, Any]) -> Reply:
+        return script[1] if body["messages"][-1]["role"] == "tool" else script[0]
+
+    flow = FanOut("tellers", [Agent(f"t{i}", teller, writes=["answers"], model="gpt-4o-mini") for i in range(12)])
+    with FakeOpenAI(respond, latency_s=0.3) as llm:
+        orch = Orchestrator(
+            "t.achat", flow, provider=OpenAICompatibleProvider(llm.url), schema=StateSchema({"answers": Key("extend")})
+        )
+        started = time.perf_counter()
+        result = await orch.arun({})
+        elapsed = time.perf_counter() - started
+    assert result.ok, result.error
+    assert result.state["answers"] == ["9.0 EUR"] * 12 and len(llm.requests) == 24
+    assert result.usage.tool_calls == 24
+    assert elapsed < 1.5, f"12 agents x 2 model calls of 0.3 s took {elapsed:.2f}s"  # ~0.6 s when concurrent
+
+
+def test_an_anthropic_compatible_endpoint_carries_tools_and_structured_output(spans: Any) -> None:
+    shop = Shop()
+    tools = shop.tools()
+
+    def agent(ctx: Any) -> dict[str, Any]:
+        looked = ctx.chat("order 42?", tools=tools, system="You are a support desk.")
+        verdict = ctx.chat(f"Judge: {looked}", output_type=Verdict)
+        return {"answer": looked, "verdict": verdict.model_dump()}
+
+    script = [
+        Reply(tool_calls=[("get_order", {"order_id": 42})]),
+        Reply("Order 42 was charged twice."),
+        Reply('{"label": "refund", "confidence": 0.8}'),
+    ]
+    with FakeOpenAI(script) as llm:
+        provider = AnthropicCompatibleProvider(llm.url, api_key="sk-ant-test")
+        result = Orchestrator(
+            "t.anthropic",
+            Agent("desk", agent, writes=["answer", "verdict"], model="claude-3-5-haiku-latest"),
+            provider=provider,
+        ).run({})
+    assert result.ok, result.error
+    assert result.state == {"answer": "Order 42 was charged twice.", "verdict": {"label": "refund", "confidence": 0.8}}
+    first, second, third = llm.requests
+    assert first["system"] == "You are a support desk." and first["tools"][0]["input_schema"]["type"] == "object"
+    assert [m["role"] for m in second["messages"]] == ["user", "assistant", "user"]
+    use, result_block = second["messages"][1]["content"][0], second["messages"][2]["content"][0]
+    assert use["type"] == "tool_use" and use["input"] == {"order_id": 42}
+    assert result_block == {"type": "tool_result", "tool_use_id": use["id"], "content": result_block["content"]}
+    assert "JSON schema" in third["system"] and '"label"' in third["system"]
+    chat = spans.by_op("chat")
+    assert all((s.attributes or {}).get(sc.GEN_AI_USAGE_INPUT_TOKENS) for s in chat)

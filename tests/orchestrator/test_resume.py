@@ -6,10 +6,16 @@ import json
 import signal
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+from opentelemetry import trace as otel_trace
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import StatusCode
 
 from tests.orchestrator.chain_workflow import Service, build, calls
@@ -81,7 +87,7 @@ def test_crash_resume_parity_after_sigkill(tmp_path: Path, spans: Any) -> None:
     assert Service(tmp_path / "service.json").state()["calls"].__len__() == 1
 
     mine = [s for s in spans.all() if format(s.context.trace_id, "032x") == trace_id]
-    workflow = [s for s in mine if s.name.startswith("invoke_workflow")]
+    workflow = [s for s in mine if s.name.startswith("invoke_workflow") and _status(s) != "crashed"]
     assert len(workflow) == 1
     assert format(workflow[0].context.trace_id, "032x") == trace_id
     assert workflow[0].parent is not None  # under the original run's root span
@@ -303,7 +309,8 @@ def test_a_person_settles_an_in_doubt_effect(tmp_path: Path, spans: Any, answer:
     orch = build(tmp_path / "runs.db", tmp_path / "calls.log", tmp_path / "service.json", idempotent=False)
     paused = orch.resume(trace_id)
     assert paused.status == "interrupted" and isinstance(paused.error, EffectInDoubt)
-    assert not [s for s in spans.all() if s.status.status_code == StatusCode.ERROR]  # a pause, not a failure
+    errors = [s for s in spans.all() if s.status.status_code == StatusCode.ERROR]
+    assert [_status(s) for s in errors] == ["crashed"]  # the killed segment's root; the pause is not a failure
     [pending] = orch.pending_interrupts(trace_id)
     verdict: Any = {"happened": True, "result": {"charged": 42, "key": "from the bank statement"}}
     orch.answer(trace_id, pending.interrupt_id[:10], verdict if answer == "happened" else "rerun")
@@ -337,9 +344,48 @@ def test_sigkill_leaves_one_trace_with_the_crashed_steps_and_the_resume(tmp_path
     resumed = build(tmp_path / "runs.db", tmp_path / "calls.log", tmp_path / "service.json").run(trace_id="order-42")
     assert resumed.ok and resumed.trace_id == trace_id
     mine = [s for s in spans.all() if format(s.context.trace_id, "032x") == trace_id]
-    [workflow] = [s for s in mine if s.name.startswith("invoke_workflow")]
+    [restored] = [s for s in mine if _status(s) == "crashed"]  # the killed segment's root, with its own id
+    assert format(restored.context.span_id, "016x") == record.root_span_id and restored.parent is None
+    assert restored.status.status_code == StatusCode.ERROR
+    [workflow] = [s for s in mine if s.name.startswith("invoke_workflow") and s is not restored]
     assert workflow.parent is not None and format(workflow.parent.span_id, "016x") == record.root_span_id
     assert [format(link.context.span_id, "016x") for link in workflow.links] == [record.root_span_id]
     resumed_agents = [s for s in mine if s.name.startswith("invoke_agent")]
     assert sorted(s.name for s in resumed_agents) == ["invoke_agent s4", "invoke_agent s5"]
     assert all(s.parent is not None and s.parent.span_id == workflow.context.span_id for s in resumed_agents)
+    ids = {s["span_id"] for s in exported} | {format(s.context.span_id, "016x") for s in mine}
+    parents = {s["parent"] for s in exported} | {format(s.parent.span_id, "016x") for s in mine if s.parent}
+    assert parents <= ids  # one tree: the crashed steps, their restored root and the resume, nothing orphaned
+
+
+def _status(span: Any) -> Any:
+    return (span.attributes or {}).get(sc.RUN_STATUS)
+
+
+class StuckExporter(SpanExporter):
+    """A collector that does not answer until released."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self.release.wait(30)
+        return SpanExportResult.SUCCESS
+
+
+def test_an_unreachable_collector_does_not_stall_every_step(tmp_path: Path) -> None:
+    exporter = StuckExporter()
+    processor = BatchSpanProcessor(exporter, schedule_delay_millis=60_000)
+    otel_trace.get_tracer_provider().add_span_processor(processor)  # type: ignore[attr-defined]
+    try:
+        flow = Sequential(
+            "chain", [Agent(f"s{i}", lambda ctx, i=i: {f"s{i}": i}, writes=[f"s{i}"]) for i in range(1, 9)]
+        )
+        started = time.perf_counter()
+        result = Orchestrator("t.stuck", flow, provider=FakeProvider()).run({})
+        elapsed = time.perf_counter() - started
+    finally:
+        exporter.release.set()
+        processor.shutdown()
+    assert result.ok, result.error
+    assert elapsed < 2.0  # one bounded wait (0.5 s), then no more flushing; not 0.5 s for each of 8 steps

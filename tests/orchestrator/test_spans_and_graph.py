@@ -53,7 +53,7 @@ def test_span_conformance_on_every_demo_workflow(index: int, spans: Any) -> None
     assert sum((s.attributes or {})[sc.GEN_AI_USAGE_INPUT_TOKENS] for s in ok_chat) == result.usage.input_tokens
     assert sum((s.attributes or {})[sc.GEN_AI_USAGE_OUTPUT_TOKENS] for s in ok_chat) == result.usage.output_tokens
     assert abs(sum((s.attributes or {})[sc.COST_USD] for s in ok_chat) - result.spent_usd) < 1e-12
-    journal = orch.store._branch_rows(result.trace_id, "main", None)  # type: ignore[attr-defined]
+    journal = orch.store._branch_rows(result.trace_id, "main", None)
     agent_spans = [
         s for s in mine if ops[s.context.span_id] == sc.OP_INVOKE_AGENT and (s.attributes or {}).get(sc.STEP_KEY)
     ]
@@ -103,7 +103,7 @@ async def test_async_run_with_composed_patterns(spans: Any) -> None:
     drafts = spans.named("invoke_agent drafter")
     assert transfers and drafts
     chain = {s.context.span_id: s for s in spans.all()}
-    parent = chain[drafts[0].parent.span_id]  # type: ignore[union-attr]
+    parent = chain[drafts[0].parent.span_id]
     assert parent.name == "execute_tool transfer_to_editing"
 
 

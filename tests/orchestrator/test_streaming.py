@@ -14,6 +14,7 @@ from tracehouse.orchestrator import (
     Interrupted,
     Limits,
     ModelCalled,
+    ModelTokens,
     OpenAICompatibleProvider,
     Orchestrator,
     Result,
@@ -35,6 +36,11 @@ def test_run_streamed_yields_agent_model_and_tool_events_in_order() -> None:
     )
     with FakeOpenAI([Reply(tool_calls=[("lookup", {"order_id": 5})]), Reply("It shipped.")]) as llm:
         events = list(Orchestrator("t.stream", flow, provider=OpenAICompatibleProvider(llm.url)).run_streamed({}))
+    assert all(body.get("stream") for body in llm.requests)  # the provider streamed each call
+    tokens = [e for e in events if isinstance(e, ModelTokens)]
+    assert "".join(t.delta for t in tokens) == "It shipped." and len(tokens) == 3  # as the server sent them
+    assert events.index(tokens[-1]) == len(events) - 4  # just before the model call that carried them ends
+    events = [e for e in events if not isinstance(e, ModelTokens)]
     assert [type(e) for e in events] == [AgentStarted, ModelCalled, ToolCalled, ModelCalled, AgentFinished, RunFinished]
     first_call, tool_call, answer = events[1], events[2], events[3]
     assert isinstance(first_call, ModelCalled) and first_call.tool_calls == ("lookup",)
@@ -61,6 +67,7 @@ async def test_astream_shows_hand_offs_and_pauses() -> None:
             "t.astream", flow, provider=OpenAICompatibleProvider(llm.url), limits=Limits(max_handoff_hops=2)
         )
         events = [e async for e in orch.astream({})]
+    events = [e for e in events if not isinstance(e, ModelTokens)]  # "billing", streamed
     kinds = [type(e).__name__ for e in events]
     assert kinds == [
         "AgentStarted",

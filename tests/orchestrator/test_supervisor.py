@@ -6,8 +6,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.orchestrator.fake_openai import FakeOpenAI
 from tracehouse.evals.detect import detect_loops
 from tracehouse.orchestrator import (
@@ -75,7 +73,7 @@ def test_a_parallel_supervisor_delegates_at_once() -> None:
     assert parallel.ok and serial.ok, (parallel.error, serial.error)
     assert parallel.state == serial.state
     assert parallel.state["notes"] == {r: f"{r} demand up" for r in REGIONS}
-    assert serial_s >= 0.9 and parallel_s < 0.7
+    assert serial_s >= 0.9 and parallel_s < 0.7 * serial_s  # three 0.3 s delegations at once, not one after another
 
 
 def test_a_rejection_is_a_validation_span_with_a_reason_and_a_retried_hand_off(tmp_path: Path, spans: Any) -> None:
@@ -101,12 +99,6 @@ def test_a_rejection_is_a_validation_span_with_a_reason_and_a_retried_hand_off(t
     assert replay.ok and replay.state == result.state and again.requests == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="evals/detect/loops.py::_handoff_cycles chains every hand-off target after the first source, so a "
-    "supervisor delegating to one specialist several times (lead->analyst x4, no edge back) reads as the cycle "
-    "analyst -> analyst; the detector is not the orchestrator's to change",
-)
 def test_the_loop_detector_finds_no_loop_in_a_supervisor_with_a_rejection(spans: Any) -> None:
     with FakeOpenAI(_answer) as llm:
         result = _orch(llm, _lead(parallel=True, drafts={"us"})).run({})

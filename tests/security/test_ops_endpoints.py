@@ -36,3 +36,14 @@ def test_public_metrics_flag_opens_them_beyond_loopback(make_server: object) -> 
     server: ServerProcess = make_server(extra_args=["--host", "0.0.0.0", "--public-metrics"])  # type: ignore[operator]
     for path in OPS:
         assert httpx.get(server.url + path).status_code == 200, path
+
+
+def test_docs_work_offline_from_the_packaged_swagger_ui(make_server: object) -> None:
+    server = make_server()  # type: ignore[operator]
+    page = httpx.get(f"{server.url}/docs", timeout=10)
+    assert page.status_code == 200
+    assert "/docs-assets/swagger-ui-bundle.js" in page.text
+    assert "cdn." not in page.text and "https://" not in page.text.split("<body>")[0]
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        r = httpx.get(f"{server.url}/docs-assets/{asset}", timeout=10)
+        assert r.status_code == 200 and len(r.content) > 10_000, asset
