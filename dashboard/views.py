@@ -54,6 +54,7 @@ from tracehouse.collector.store.steps import (
     StepRow,
     TopBy,
     get_steps_by_id,
+    get_trace_outline,
     get_trace_steps_light,
     project_has_data,
     top_steps,
@@ -307,12 +308,44 @@ ANALYSED_TTL_S = 120.0  # a big trace's analysis is reused this long, while its 
 ANALYSED_MAX = 1  # big traces kept at once (~150-250 MB each at 100k steps)
 
 
+_ORDERS: dict[tuple[Any, ...], tuple[float, list[str]]] = {}
+ORDERS_MAX = 8  # ~8 MB each at 100k steps
+
+
+def _summary_key(project: str, summary: TraceSummary) -> tuple[Any, ...]:
+    """What changes when a trace gains or changes steps: a kept result is used only while this stays the same."""
+    return (project, summary.trace_id, summary.spans, summary.end_time, summary.errors)
+
+
+def step_order(store: Store, project: str, summary: TraceSummary) -> list[str]:
+    """A trace's span ids in tree order (`TraceTree.order`), from its steps' ids, parents and start times. Kept for
+    `ANALYSED_TTL_S` like the analysis, so a client paging through a 100k-step trace works the order out once."""
+    key, now = _summary_key(project, summary), time.monotonic()
+    with _ANALYSED_LOCK:
+        for k in [k for k, (at, _) in _ORDERS.items() if now - at > ANALYSED_TTL_S]:
+            del _ORDERS[k]
+        if key in _ORDERS:
+            return _ORDERS[key][1]
+        analysed = _ANALYSED.get(key)
+    if analysed is not None:
+        order = [sid for sid, _ in analysed.tree.order]
+    else:
+        around = (summary.start_time, summary.end_time)
+        outline = get_trace_outline(store, project, summary.trace_id, around=around)
+        order = [sid for sid, _ in analysis.build_tree(outline).order]
+    with _ANALYSED_LOCK:
+        while len(_ORDERS) >= ORDERS_MAX:
+            del _ORDERS[min(_ORDERS, key=lambda k: _ORDERS[k][0])]
+        _ORDERS[key] = (now, order)
+    return order
+
+
 def _analyse(store: Store, project: str, trace_id: str) -> tuple[TraceSummary, _Analysed]:
     tid = _check_trace_id(trace_id)
     summary = get_trace_summary(store, project, tid)
     if summary is None:
         raise PageError(404, f"no trace {tid} in this project (it may be older than the retention, or not sent yet)")
-    key = (project, tid, summary.spans, summary.end_time, summary.errors)
+    key = _summary_key(project, summary)
     now = time.monotonic()
     with _ANALYSED_LOCK:
         for k in [k for k, v in _ANALYSED.items() if now - v.at > ANALYSED_TTL_S]:

@@ -23,7 +23,7 @@ from tracehouse.collector.store import (
     time_series,
 )
 from tracehouse.collector.store.stats import GroupBy
-from tracehouse.collector.store.steps import get_steps_by_id, get_trace_outline
+from tracehouse.collector.store.steps import get_steps_by_id
 from tracehouse.dashboard import views
 from tracehouse.dashboard.format import duration_ns
 from tracehouse.dashboard.params import TraceQuery, api_trace_query
@@ -137,7 +137,7 @@ def api_get_trace(
         steps = TraceTree(get_trace_steps(store, project, trace_id, around=around)).steps
         if len(steps) <= limit:
             return _trace_json(store, project, summary, steps, None)
-    order = [sid for sid, _ in TraceTree(get_trace_outline(store, project, trace_id, around=around)).order]
+    order = views.step_order(store, project, summary)
     start = 0
     if after is not None:
         try:

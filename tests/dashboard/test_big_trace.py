@@ -9,7 +9,9 @@ import dataclasses
 import re
 import time
 import uuid
+from typing import cast
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -166,6 +168,7 @@ def test_a_big_trace_that_grows_shows_its_new_steps(
     trace_id, steps = big
     agent_run = TraceTree(steps).children[steps[0].span_id][0]
     assert client.get(f"/traces/{trace_id}").status_code == 200
+    assert client.get(f"/api/traces/{trace_id}", params={"limit": 1000}).json()["next_cursor"]  # order kept
     before = client.get(f"/api/traces/{trace_id}/children/{agent_run}").json()["children"]
     late = Step(
         project_id=project_id,
@@ -180,6 +183,14 @@ def test_a_big_trace_that_grows_shows_its_new_steps(
     after = client.get(f"/api/traces/{trace_id}/children/{agent_run}").json()["children"]
     assert [c["span_id"] for c in after] == [c["span_id"] for c in before] + [late.span_id]
     assert after[-1]["name"] == "late step"
+    ids, cursor = [], None
+    while True:
+        body = client.get(f"/api/traces/{trace_id}", params={"limit": 1000, **({"cursor": cursor} if cursor else {})})
+        ids += [x["span_id"] for x in body.json()["steps"]]
+        cursor = body.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert len(ids) == N + 1 and late.span_id in ids
 
 
 def test_one_steps_own_time_is_what_the_whole_trace_analysis_says(project_id: str) -> None:
@@ -193,7 +204,7 @@ def test_one_steps_own_time_is_what_the_whole_trace_analysis_says(project_id: st
 
 def test_an_eval_source_reads_every_page_of_a_big_trace(client: TestClient, big: tuple[str, list[Step]]) -> None:
     trace_id, steps = big
-    source = ApiSource(ApiClient("http://testserver", None, http=client))
+    source = ApiSource(ApiClient("http://testserver", None, http=cast(httpx.Client, client)))  # TestClient is one
     summary = summary_from_json(client.get(f"/api/traces/{trace_id}").json()["summary"])
     got = source.load(summary).steps
     assert [s.span_id for s in got] == [sid for sid, _ in TraceTree(steps).order]
