@@ -26,6 +26,15 @@ from tracehouse.collector.store.scores import (
     list_scores,
     upsert_eval_run,
 )
+from tracehouse.evals.api_models import (
+    AgentsQuality,
+    EvalRunAccepted,
+    EvalRunOut,
+    EvalRuns,
+    FailureShares,
+    Scores,
+    ScoresAccepted,
+)
 from tracehouse.evals.suite import explain
 
 router = APIRouter(prefix="/api", tags=["evals"])
@@ -135,7 +144,7 @@ def _validate(model: type[BaseModel], item: Any, prefix: str) -> Any:
         raise HTTPException(status_code=400, detail=f"{prefix}{explain(exc)}") from None
 
 
-@router.get("/scores")
+@router.get("/scores", response_model=Scores)
 def api_list_scores(
     project: Project,
     store: StoreDep,
@@ -163,7 +172,7 @@ def api_list_scores(
     return {"scores": [score_out(s) for s in scores]}
 
 
-@router.post("/scores")
+@router.post("/scores", response_model=ScoresAccepted)
 async def api_post_scores(request: Request, project: Project, store: StoreDep) -> dict[str, Any]:
     body = await _json_body(request)
     items = body if isinstance(body, list) else [body]
@@ -180,7 +189,7 @@ async def api_post_scores(request: Request, project: Project, store: StoreDep) -
     return {"accepted": len(scores)}
 
 
-@router.get("/eval-runs")
+@router.get("/eval-runs", response_model=EvalRuns)
 def api_list_eval_runs(
     project: Project,
     store: StoreDep,
@@ -190,7 +199,7 @@ def api_list_eval_runs(
     return {"eval_runs": [run_out(r) for r in list_eval_runs(store, project, suite=suite, limit=limit)]}
 
 
-@router.get("/eval-runs/{eval_run_id}")
+@router.get("/eval-runs/{eval_run_id}", response_model=EvalRunOut)
 def api_get_eval_run(eval_run_id: str, project: Project, store: StoreDep) -> dict[str, Any]:
     runs = list_eval_runs(store, project, eval_run_id=eval_run_id, limit=1)
     if not runs:
@@ -198,7 +207,7 @@ def api_get_eval_run(eval_run_id: str, project: Project, store: StoreDep) -> dic
     return run_out(runs[0])
 
 
-@router.post("/eval-runs")
+@router.post("/eval-runs", response_model=EvalRunAccepted)
 async def api_post_eval_run(request: Request, project: Project, store: StoreDep) -> dict[str, Any]:
     run = _validate(EvalRunIn, await _json_body(request), "")
     upsert_eval_run(store, EvalRun(project_id=project, **run.model_dump()))
@@ -210,7 +219,7 @@ def _window(since: datetime | None, until: datetime | None) -> tuple[datetime, d
     return since or until - timedelta(days=7), until
 
 
-@router.get("/quality/agents")
+@router.get("/quality/agents", response_model=AgentsQuality)
 def api_quality_agents(
     project: Project,
     store: StoreDep,
@@ -226,7 +235,7 @@ def api_quality_agents(
     return {"since": _iso(lo), "until": _iso(hi), "agents": [asdict(r) for r in rows]}
 
 
-@router.get("/quality/failures")
+@router.get("/quality/failures", response_model=FailureShares)
 def api_quality_failures(
     project: Project,
     store: StoreDep,
