@@ -103,6 +103,8 @@ class ScoreIn(BaseModel):
 
 
 class EvalRunIn(BaseModel):
+    """An eval run as the API takes it: created, or updated when the id exists (its end, status and summary)."""
+
     model_config = ConfigDict(extra="forbid")
 
     eval_run_id: str = Field(min_length=1, max_length=200)
@@ -157,6 +159,7 @@ def api_list_scores(
     source: str | None = Query(None, max_length=64),
     limit: int = Query(1000, ge=1, le=MAX_SCORES),
 ) -> dict[str, Any]:
+    """Scores of the project matching every filter given, newest first."""
     scores = list_scores(
         store,
         project,
@@ -174,6 +177,7 @@ def api_list_scores(
 
 @router.post("/scores", response_model=ScoresAccepted)
 async def api_post_scores(request: Request, project: Project, store: StoreDep) -> dict[str, Any]:
+    """Attach one score or a list of them; a bad field is a 400 naming it (and nothing is stored)."""
     body = await _json_body(request)
     items = body if isinstance(body, list) else [body]
     if not items:
@@ -196,11 +200,13 @@ def api_list_eval_runs(
     suite: str | None = Query(None, max_length=200),
     limit: int = Query(50, ge=1, le=1000),
 ) -> dict[str, Any]:
+    """The project's eval runs, newest first."""
     return {"eval_runs": [run_out(r) for r in list_eval_runs(store, project, suite=suite, limit=limit)]}
 
 
 @router.get("/eval-runs/{eval_run_id}", response_model=EvalRunOut)
 def api_get_eval_run(eval_run_id: str, project: Project, store: StoreDep) -> dict[str, Any]:
+    """One eval run of the project (404 when there is none)."""
     runs = list_eval_runs(store, project, eval_run_id=eval_run_id, limit=1)
     if not runs:
         raise HTTPException(status_code=404, detail=f"no eval run {eval_run_id[:200]!r} in this project")
@@ -209,6 +215,7 @@ def api_get_eval_run(eval_run_id: str, project: Project, store: StoreDep) -> dic
 
 @router.post("/eval-runs", response_model=EvalRunAccepted)
 async def api_post_eval_run(request: Request, project: Project, store: StoreDep) -> dict[str, Any]:
+    """Create an eval run, or update the one with that id."""
     run = _validate(EvalRunIn, await _json_body(request), "")
     upsert_eval_run(store, EvalRun(project_id=project, **run.model_dump()))
     return {"eval_run_id": run.eval_run_id}

@@ -145,11 +145,13 @@ def record_json(record: KeyRecord) -> dict[str, Any]:
 
 @router.get("/keys", response_model=Keys)
 def list_keys(_: Admin, keyring: KeyRingDep) -> dict[str, Any]:
+    """Every key (prefixes, never the keys)."""
     return {"keys": [record_json(r) for r in keyring.list()]}
 
 
 @router.post("/keys", status_code=201, response_model=CreatedKey)
 def create_key(body: NewKey, _: Admin, keyring: KeyRingDep) -> dict[str, Any]:
+    """A new key for the project: shown in this answer only."""
     try:
         key, record = keyring.create(body.project, body.name)
     except ValueError as exc:
@@ -159,6 +161,7 @@ def create_key(body: NewKey, _: Admin, keyring: KeyRingDep) -> dict[str, Any]:
 
 @router.delete("/keys/{prefix}", response_model=KeyOut)
 def revoke_key(prefix: str, _: Admin, keyring: KeyRingDep) -> dict[str, Any]:
+    """Revoke the key with this prefix; answers its record."""
     try:
         return record_json(keyring.revoke(prefix))
     except KeyError as exc:
