@@ -3,14 +3,19 @@ schema names its fields, not a free-form object."""
 
 from __future__ import annotations
 
+import json
+import os
 from typing import Any
 
 import httpx
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
+from tests.collector.test_receiver_answers import json_span, otlp_json, post
 from tests.conftest import ServerProcess
 from tracehouse import admin
+from tracehouse.collector.receiver.http import ExportError, ExportResponse
+from tracehouse.server import Health, Readiness
 
 # dashboard/api/traces.py is being reshaped elsewhere and declares no models yet: remove these once it does.
 KNOWN_UNDOCUMENTED = {
@@ -68,3 +73,23 @@ def test_routes_kept_out_of_the_docs_still_declare_their_models() -> None:
         assert isinstance(route, APIRoute)
         model = route.response_model
         assert isinstance(model, type) and issubclass(model, BaseModel), f"{route.path} declares no response model"
+
+
+def documented(model: type[BaseModel], answer: httpx.Response) -> bool:
+    """The answer is exactly an instance of the model that documents it: no key it leaves out, none of another type."""
+    body = answer.json()
+    return model.model_validate(body).model_dump(mode="json", by_alias=True, exclude_unset=True) == body
+
+
+def test_answers_written_by_hand_are_what_the_docs_say(server: ServerProcess) -> None:
+    """/healthz, /readyz and the OTLP/JSON answers are not filtered through a response model: they are checked here."""
+    assert documented(Health, httpx.get(f"{server.url}/healthz"))
+    assert documented(Readiness, httpx.get(f"{server.url}/readyz"))
+    trace_id = os.urandom(16).hex()
+    spans = [json_span(trace_id, os.urandom(8).hex(), "good"), json_span(trace_id, "not-hex!", "bad span id")]
+    partial = post(server, json.dumps(otlp_json(spans)).encode())
+    assert partial.json()["partialSuccess"] and documented(ExportResponse, partial)
+    accepted = post(server, json.dumps(otlp_json(spans[:1])).encode())
+    assert accepted.json() == {} and documented(ExportResponse, accepted)
+    refused = post(server, b"hello", "text/plain")
+    assert refused.status_code == 415 and documented(ExportError, refused)

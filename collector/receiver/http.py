@@ -31,7 +31,7 @@ class PartialSuccess(BaseModel):
     """The spans refused out of an accepted request, and why (OTLP's `ExportTracePartialSuccess` in JSON)."""
 
     rejectedSpans: str = Field(description="An int64, written as a string as OTLP/JSON does.")
-    errorMessage: str
+    errorMessage: str = Field("", description="Absent when empty, as OTLP/JSON leaves out default values.")
 
 
 class ExportResponse(BaseModel):
