@@ -4,6 +4,8 @@ dataclasses, used both by the HTML page and by its JSON twin (so the two can nev
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -17,7 +19,6 @@ from tracehouse.collector.store import (
     TraceFilter,
     TracePage,
     TraceSummary,
-    get_trace_steps,
     get_trace_summary,
     group_stats,
     linked_counts,
@@ -52,6 +53,9 @@ from tracehouse.collector.store.steps import (
     Facets,
     StepRow,
     TopBy,
+    get_steps_by_id,
+    get_trace_outline,
+    get_trace_steps_light,
     project_has_data,
     top_steps,
     trace_facets,
@@ -64,6 +68,7 @@ from tracehouse.evals.alerting.service import AlertService
 
 BIG_TRACE = 300  # above this many steps, only the top tree levels that fit in ROW_BUDGET start expanded
 ROW_BUDGET = 250
+MAX_ROWS = 2000  # a big trace's page never sends more rows than this, whatever a deep link opens
 TRACE_ID_LEN = 32
 
 
@@ -195,6 +200,8 @@ class TraceView:
     selected: StepDetail | None = None
     ticks: list[tuple[float, str]] = field(default_factory=list)
     linked_trace_ids: list[str] = field(default_factory=list)  # joined by span links, either direction
+    step_count: int = 0  # steps in the trace (a big trace sends fewer rows)
+    truncated: bool = False  # rows stopped at MAX_ROWS
 
 
 def _check_trace_id(trace_id: str) -> str:
@@ -204,18 +211,21 @@ def _check_trace_id(trace_id: str) -> str:
     return tid
 
 
-def load_trace(store: Store, project: str, trace_id: str) -> tuple[TraceSummary, list[Step]]:
-    tid = _check_trace_id(trace_id)
-    summary = get_trace_summary(store, project, tid)
-    if summary is None:
-        raise PageError(404, f"no trace {tid} in this project (it may be older than the retention, or not sent yet)")
-    return summary, get_trace_steps(store, project, tid, around=(summary.start_time, summary.end_time))
+def _full_step(store: Store, project: str, summary: TraceSummary, span_id: str) -> Step | None:
+    return get_steps_by_id(store, project, summary.trace_id, [span_id],
+                           around=(summary.start_time, summary.end_time)).get(span_id)  # fmt: skip
 
 
 def step_detail(
-    tree: analysis.Tree, span_id: str, findings: list[FindingRow], scores: list[Score], self_ns: int
+    tree: analysis.Tree,
+    span_id: str,
+    findings: list[FindingRow],
+    scores: list[Score],
+    self_ns: int,
+    full: Step | None = None,
 ) -> StepDetail:
-    s = tree.by_id[span_id]
+    """The step panel; `full` is the step with every column (the tree may hold it without content and maps)."""
+    s = full or tree.by_id[span_id]
     return StepDetail(
         step=s,
         why=analysis.why(tree, span_id),
@@ -235,20 +245,135 @@ def _ticks(wall_ns: int) -> list[tuple[float, str]]:
     return [(i * 250.0, duration_ns(wall_ns * i // 4)) for i in range(5)]
 
 
-def trace_view(store: Store, project: str, trace_id: str, *, span: str | None = None) -> TraceView:
-    summary, steps = load_trace(store, project, trace_id)
+def self_ns(tree: analysis.Tree, span_id: str) -> int:
+    """One step's own time (`analysis.self_times` over the step and its children only): a page needs it for the
+    rows it sends, not for every step of a 100k-step trace."""
+    step = tree.by_id[span_id]
+    return analysis.self_times(analysis.build_tree([step, *tree.child_steps(step)]))[span_id]
+
+
+@dataclass
+class _TraceShape:
+    """One trace analysed once: what every row of its step tree is drawn from."""
+
+    summary: TraceSummary
+    steps: list[Step]
+    tree: analysis.Tree
+    attribution: analysis.Attribution
+    descendants: dict[str, int]
+    on_path: set[str]
+    findings: list[FindingRow]
+    scores: list[Score]
+    findings_by_span: dict[str, list[FindingRow]]
+    score_counts: dict[str, int]
+    t0: int
+    wall: int
+
+    def row(self, sid: str, depth: int, *, expanded: bool, visible: bool) -> RowView:
+        s = self.tree.by_id[sid]
+        fs = self.findings_by_span.get(sid, [])
+        return RowView(
+            step=s,
+            depth=depth,
+            category=analysis.category(s),
+            self_ns=self_ns(self.tree, sid),
+            left=round((s.start_time_ns - self.t0) * 1000 / self.wall, 2),
+            width=round(max(s.duration_ns * 1000 / self.wall, 0.5), 2),
+            children=len(self.tree.children.get(sid, [])),
+            descendants=self.descendants[sid],
+            expanded=expanded,
+            visible=visible,
+            critical=sid in self.on_path,
+            finding_kinds=sorted({f.kind for f in fs}),
+            finding_ids=[f.id for f in fs],
+            score_count=self.score_counts.get(sid, 0),
+        )
+
+
+@dataclass
+class _Analysed:
+    """What a trace's steps alone decide (the costly part of its page): kept a short while for a big trace, so
+    opening its subtrees and steps does not analyse all of it again."""
+
+    steps: list[Step]
+    tree: analysis.Tree
+    attribution: analysis.Attribution
+    descendants: dict[str, int]
+    at: float
+
+
+_ANALYSED: dict[tuple[Any, ...], _Analysed] = {}
+_ANALYSED_LOCK = threading.Lock()
+ANALYSED_TTL_S = 120.0  # a big trace's analysis is reused this long, while its summary (span count, end) is unchanged
+ANALYSED_MAX = 1  # big traces kept at once (~150-250 MB each at 100k steps)
+
+
+_ORDERS: dict[tuple[Any, ...], tuple[float, list[str]]] = {}
+ORDERS_MAX = 8  # ~8 MB each at 100k steps
+
+
+def _summary_key(project: str, summary: TraceSummary) -> tuple[Any, ...]:
+    """What changes when a trace gains or changes steps: a kept result is used only while this stays the same."""
+    return (project, summary.trace_id, summary.spans, summary.end_time, summary.errors)
+
+
+def step_order(store: Store, project: str, summary: TraceSummary) -> list[str]:
+    """A trace's span ids in tree order (`TraceTree.order`), from its steps' ids, parents and start times. Kept for
+    `ANALYSED_TTL_S` like the analysis, so a client paging through a 100k-step trace works the order out once."""
+    key, now = _summary_key(project, summary), time.monotonic()
+    with _ANALYSED_LOCK:
+        for k in [k for k, (at, _) in _ORDERS.items() if now - at > ANALYSED_TTL_S]:
+            del _ORDERS[k]
+        if key in _ORDERS:
+            return _ORDERS[key][1]
+        analysed = _ANALYSED.get(key)
+    if analysed is not None:
+        order = [sid for sid, _ in analysed.tree.order]
+    else:
+        around = (summary.start_time, summary.end_time)
+        outline = get_trace_outline(store, project, summary.trace_id, around=around)
+        order = [sid for sid, _ in analysis.build_tree(outline).order]
+    with _ANALYSED_LOCK:
+        while len(_ORDERS) >= ORDERS_MAX:
+            del _ORDERS[min(_ORDERS, key=lambda k: _ORDERS[k][0])]
+        _ORDERS[key] = (now, order)
+    return order
+
+
+def _analyse(store: Store, project: str, trace_id: str) -> tuple[TraceSummary, _Analysed]:
+    tid = _check_trace_id(trace_id)
+    summary = get_trace_summary(store, project, tid)
+    if summary is None:
+        raise PageError(404, f"no trace {tid} in this project (it may be older than the retention, or not sent yet)")
+    key = _summary_key(project, summary)
+    now = time.monotonic()
+    with _ANALYSED_LOCK:
+        for k in [k for k, v in _ANALYSED.items() if now - v.at > ANALYSED_TTL_S]:
+            del _ANALYSED[k]
+        hit = _ANALYSED.get(key)
+    if hit is not None:
+        return summary, hit
+    steps = get_trace_steps_light(store, project, tid, around=(summary.start_time, summary.end_time))
     tree = analysis.build_tree(steps)
-    if span is not None and span not in tree.by_id:
-        raise PageError(404, f"no step {span[:40]!r} in trace {summary.trace_id}")
-    attribution = analysis.latency_attribution(tree)
-    selftimes = analysis.self_times(tree)
+    done = _Analysed(
+        steps=steps,
+        tree=tree,
+        attribution=analysis.latency_attribution(tree),
+        descendants=analysis.descendants_count(tree),
+        at=now,
+    )
+    if len(steps) > BIG_TRACE:
+        with _ANALYSED_LOCK:
+            while len(_ANALYSED) >= ANALYSED_MAX:
+                del _ANALYSED[min(_ANALYSED, key=lambda k: _ANALYSED[k].at)]
+            _ANALYSED[key] = done
+    return summary, done
+
+
+def _trace_shape(store: Store, project: str, trace_id: str) -> _TraceShape:
+    summary, done = _analyse(store, project, trace_id)
     findings = trace_findings(store, project, summary.trace_id)
     scores = trace_scores(store, project, summary.trace_id)
-    big = len(tree.by_id) > BIG_TRACE
-    focus = [span] if span else []
-    expanded = analysis.expanded_rows(tree, budget=ROW_BUDGET if big else None, focus=focus)
-    desc = analysis.descendants_count(tree)
-    on_path = set(attribution.path_span_ids)
     by_span_findings: dict[str, list[FindingRow]] = {}
     for f in findings:
         for sid in f.span_ids:
@@ -257,11 +382,35 @@ def trace_view(store: Store, project: str, trace_id: str, *, span: str | None = 
     for sc in scores:
         if sc.span_id:
             score_counts[sc.span_id] = score_counts.get(sc.span_id, 0) + 1
-    t0 = min((s.start_time_ns for s in steps), default=0)
-    wall = max(attribution.wall_ns, 1)
+    return _TraceShape(
+        summary=summary,
+        steps=done.steps,
+        tree=done.tree,
+        attribution=done.attribution,
+        descendants=done.descendants,
+        on_path=set(done.attribution.path_span_ids),
+        findings=findings,
+        scores=scores,
+        findings_by_span=by_span_findings,
+        score_counts=score_counts,
+        t0=min((s.start_time_ns for s in done.steps), default=0),
+        wall=max(done.attribution.wall_ns, 1),
+    )
+
+
+def trace_view(store: Store, project: str, trace_id: str, *, span: str | None = None) -> TraceView:
+    """The trace page. A big trace (> BIG_TRACE steps) sends only its shown rows, at most MAX_ROWS: the rows under a
+    collapsed step are fetched when it is opened (`trace_children`), so the page's size does not grow with the
+    trace."""
+    shape = _trace_shape(store, project, trace_id)
+    tree, summary = shape.tree, shape.summary
+    if span is not None and span not in tree.by_id:
+        raise PageError(404, f"no step {span[:40]!r} in trace {summary.trace_id}")
+    big = len(tree.by_id) > BIG_TRACE
+    expanded = analysis.expanded_rows(tree, budget=ROW_BUDGET if big else None, focus=[span] if span else [])
     rows: list[RowView] = []
+    truncated = False
     for sid, depth in tree.order:
-        s = tree.by_id[sid]
         pid = tree.parent.get(sid)
         visible = True
         while pid is not None:
@@ -269,53 +418,86 @@ def trace_view(store: Store, project: str, trace_id: str, *, span: str | None = 
                 visible = False
                 break
             pid = tree.parent.get(pid)
-        left = (s.start_time_ns - t0) * 1000 / wall
-        fs = by_span_findings.get(sid, [])
-        rows.append(
-            RowView(
-                step=s,
-                depth=depth,
-                category=analysis.category(s),
-                self_ns=selftimes[sid],
-                left=round(left, 2),
-                width=round(max(s.duration_ns * 1000 / wall, 0.5), 2),
-                children=len(tree.children.get(sid, [])),
-                descendants=desc[sid],
-                expanded=sid in expanded,
-                visible=visible,
-                critical=sid in on_path,
-                finding_kinds=sorted({f.kind for f in fs}),
-                finding_ids=[f.id for f in fs],
-                score_count=score_counts.get(sid, 0),
-            )
-        )
+        if big and not visible:
+            continue  # not sent: trace.js fetches a subtree when its row is opened
+        rows.append(shape.row(sid, depth, expanded=sid in expanded, visible=visible))
+        if big and len(rows) >= MAX_ROWS:
+            truncated = True
+            break
+    scores = shape.scores
     return TraceView(
         summary=summary,
         rows=rows,
-        attribution=attribution,
+        attribution=shape.attribution,
         graph=analysis.agent_graph(tree),
-        cost_by_agent=analysis.cost_by(steps, "agent"),
-        cost_by_model=analysis.cost_by(steps, "model"),
-        findings=findings,
+        cost_by_agent=analysis.cost_by(shape.steps, "agent"),
+        cost_by_model=analysis.cost_by(shape.steps, "model"),
+        findings=shape.findings,
         trace_scores=[x for x in scores if not x.span_id],
         step_scores=[x for x in scores if x.span_id],
         handoffs=[s for s in (tree.by_id[k] for k, _ in tree.order) if analysis.is_handoff(s)],
         names={sid: s.name for sid, s in tree.by_id.items()},
         collapsed_by_default=big,
-        selected=step_detail(tree, span, findings, scores, selftimes[span]) if span else None,
-        ticks=_ticks(attribution.wall_ns),
+        selected=_selected(store, project, shape, span),
+        ticks=_ticks(shape.attribution.wall_ns),
         linked_trace_ids=linked_trace_ids(store, project, summary.trace_id),
+        step_count=len(tree.by_id),
+        truncated=truncated,
+    )
+
+
+def _selected(store: Store, project: str, shape: _TraceShape, span: str | None) -> StepDetail | None:
+    if span is None:
+        return None
+    full = _full_step(store, project, shape.summary, span)
+    return step_detail(shape.tree, span, shape.findings, shape.scores, self_ns(shape.tree, span), full)
+
+
+@dataclass
+class ChildrenView:
+    """The direct children of one step, as tree rows (each collapsed), for opening a subtree on the trace page."""
+
+    trace_id: str
+    span_id: str
+    depth: int  # of the children
+    total: int  # children in all
+    remaining: int  # children after this page
+    rows: list[RowView]
+    next_offset: int | None
+
+
+def trace_children(
+    store: Store, project: str, trace_id: str, span_id: str, *, offset: int = 0, limit: int = 500
+) -> ChildrenView:
+    """Children `offset`..`offset + limit` of a step, in tree order (by start time)."""
+    shape = _trace_shape(store, project, trace_id)
+    tree = shape.tree
+    if span_id not in tree.by_id:
+        raise PageError(404, f"no step {span_id[:40]!r} in trace {shape.summary.trace_id}")
+    depth = 0
+    for _ in tree.ancestors(tree.by_id[span_id]):
+        depth += 1
+    kids = tree.children.get(span_id, [])
+    page = kids[offset : offset + limit]
+    return ChildrenView(
+        trace_id=shape.summary.trace_id,
+        span_id=span_id,
+        depth=depth + 1,
+        total=len(kids),
+        remaining=max(len(kids) - offset - len(page), 0),
+        rows=[shape.row(sid, depth + 1, expanded=False, visible=True) for sid in page],
+        next_offset=offset + limit if offset + limit < len(kids) else None,
     )
 
 
 def step_view(store: Store, project: str, trace_id: str, span_id: str) -> StepDetail:
-    summary, steps = load_trace(store, project, trace_id)
-    tree = analysis.build_tree(steps)
-    if span_id not in tree.by_id:
+    summary, done = _analyse(store, project, trace_id)
+    if span_id not in done.tree.by_id:
         raise PageError(404, f"no step {span_id[:40]!r} in trace {summary.trace_id}")
     findings = trace_findings(store, project, summary.trace_id)
     scores = trace_scores(store, project, summary.trace_id)
-    return step_detail(tree, span_id, findings, scores, analysis.self_times(tree)[span_id])
+    full = _full_step(store, project, summary, span_id)
+    return step_detail(done.tree, span_id, findings, scores, self_ns(done.tree, span_id), full)
 
 
 def graph_json(graph: analysis.AgentGraph) -> dict[str, Any]:

@@ -187,7 +187,13 @@ class ApiClient:
             params["cursor"] = page["next_cursor"]
 
     def trace(self, trace_id: str) -> dict[str, Any]:
-        data: dict[str, Any] = self._call("GET", f"/api/traces/{trace_id}")
+        """One trace with every step: the API pages a big trace's steps, so this follows `next_cursor`."""
+        path, limit = f"/api/traces/{trace_id}", 10000
+        data: dict[str, Any] = self._call("GET", path, params={"limit": limit})
+        while data.get("next_cursor"):
+            page = self._call("GET", path, params={"limit": limit, "cursor": data["next_cursor"]})
+            data["steps"].extend(page["steps"])
+            data["next_cursor"] = page.get("next_cursor")
         return data
 
     def findings(self, trace_id: str) -> list[dict[str, Any]]:

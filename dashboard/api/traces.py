@@ -1,7 +1,10 @@
-"""`/api/traces`, `/api/traces/{trace_id}` and `/api/stats/*`: the trace list, one trace, and per-group aggregates."""
+"""`/api/traces`, `/api/traces/{trace_id}` (its steps in pages), a step's children, a trace's analysis, and
+`/api/stats/*`: the trace list, one trace, and per-group aggregates."""
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
@@ -11,6 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 
 from tracehouse.collector.deps import Project, StoreDep
 from tracehouse.collector.store import (
+    Store,
     TraceSummary,
     get_trace_steps,
     get_trace_summary,
@@ -19,10 +23,13 @@ from tracehouse.collector.store import (
     time_series,
 )
 from tracehouse.collector.store.stats import GroupBy
+from tracehouse.collector.store.steps import get_steps_by_id
 from tracehouse.dashboard import views
+from tracehouse.dashboard.format import duration_ns
 from tracehouse.dashboard.params import TraceQuery, api_trace_query
 from tracehouse.dashboard.web import ApiRoute, PageError
 from tracehouse.domain.model import Step
+from tracehouse.domain.tree import TraceTree
 
 router = APIRouter(prefix="/api", tags=["traces"], route_class=ApiRoute)
 
@@ -80,18 +87,120 @@ def _trace_id(trace_id: str) -> str:
     return tid
 
 
+STEPS_PAGE_DEFAULT = 2000
+STEPS_PAGE_MAX = 10000
+CHILDREN_PAGE_DEFAULT = 500
+CHILDREN_PAGE_MAX = 2000
+
+
+def encode_position(after: str | int) -> str:
+    """An opaque cursor: the last span id (or offset) a page ended at."""
+    return base64.urlsafe_b64encode(json.dumps({"after": after}).encode()).decode().rstrip("=")
+
+
+def decode_position(cursor: str, kind: type[str] | type[int]) -> str | int:
+    """The position a cursor from `encode_position` holds; anything else is a 400 naming the cursor."""
+    try:
+        value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["after"]
+    except (ValueError, TypeError, KeyError, UnicodeDecodeError):
+        raise PageError(400, "cursor: not a cursor this server issued") from None
+    if kind is int and type(value) is int and 0 < value < 2**31:
+        return value
+    if kind is str and isinstance(value, str) and re.fullmatch(r"[0-9a-f]{1,32}", value):
+        return value
+    raise PageError(400, "cursor: not a cursor this server issued")
+
+
 @router.get("/traces/{trace_id}")
-def api_get_trace(trace_id: str, project: Project, store: StoreDep) -> dict[str, Any]:
+def api_get_trace(
+    trace_id: str,
+    project: Project,
+    store: StoreDep,
+    limit: int = Query(STEPS_PAGE_DEFAULT, ge=1, le=STEPS_PAGE_MAX, description="steps per page"),
+    cursor: str | None = Query(None, max_length=200, description="`next_cursor` of the previous page"),
+) -> dict[str, Any]:
+    """One trace: its summary, linked traces and one page of its steps (every field), in tree order: depth-first,
+    children by start time, as the trace page shows them.
+
+    At most `limit` steps (default 2000, at most 10000) come back; when more remain, `next_cursor` is set and
+    `?cursor=<next_cursor>` fetches the next page (a cursor is opaque; one this server did not issue is a 400).
+    Pages together hold every step of the trace exactly once. A big trace's order is worked out from its steps'
+    ids, parents and start times alone, and only the page's steps are read in full.
+    """
     trace_id = _trace_id(trace_id)
     summary = get_trace_summary(store, project, trace_id)
     if summary is None:
         raise HTTPException(status_code=404, detail=f"no trace {trace_id} in this project")
-    steps = get_trace_steps(store, project, trace_id, around=(summary.start_time, summary.end_time))
+    around = (summary.start_time, summary.end_time)
+    after = decode_position(cursor, str) if cursor is not None else None
+    if after is None and summary.spans <= limit:  # the common case: one read of every column, ordered here
+        steps = TraceTree(get_trace_steps(store, project, trace_id, around=around)).steps
+        if len(steps) <= limit:
+            return _trace_json(store, project, summary, steps, None)
+    order = views.step_order(store, project, summary)
+    start = 0
+    if after is not None:
+        try:
+            start = order.index(str(after)) + 1
+        except ValueError:
+            raise PageError(400, "cursor: not a cursor for this trace") from None
+    page_ids = order[start : start + limit]
+    full = get_steps_by_id(store, project, trace_id, page_ids, around=around)
+    steps = [full[sid] for sid in page_ids if sid in full]
+    more = start + limit < len(order)
+    return _trace_json(store, project, summary, steps, encode_position(page_ids[-1]) if more else None)
+
+
+def _trace_json(
+    store: Store, project: str, summary: TraceSummary, steps: list[Step], next_cursor: str | None
+) -> dict[str, Any]:
     return {
-        "trace_id": trace_id,
+        "trace_id": summary.trace_id,
         "summary": summary_json(summary),
-        "linked_trace_ids": linked_trace_ids(store, project, trace_id),
+        "linked_trace_ids": linked_trace_ids(store, project, summary.trace_id),
         "steps": [step_json(s) for s in steps],
+        "next_cursor": next_cursor,
+    }
+
+
+def row_json(r: views.RowView) -> dict[str, Any]:
+    """A row of the step tree as trace.js draws it (the same fields the page's own rows carry)."""
+    s = r.step
+    return {
+        "span_id": s.span_id, "parent_span_id": s.parent_span_id, "depth": r.depth, "name": s.name,
+        "step_type": str(s.step_type), "status": str(s.status), "agent": s.agent, "operation": s.operation,
+        "request_model": s.request_model, "tool_name": s.tool_name, "handoff_target": s.handoff_target,
+        "retry_attempt": s.retry_attempt, "duration_ms": s.duration_ns / 1e6, "duration": duration_ns(s.duration_ns),
+        "category": r.category, "left": r.left, "width": r.width, "children": r.children,
+        "descendants": r.descendants, "critical": r.critical, "finding_kinds": r.finding_kinds,
+        "score_count": r.score_count,
+    }  # fmt: skip
+
+
+@router.get("/traces/{trace_id}/children/{span_id}")
+def api_trace_children(
+    trace_id: str,
+    span_id: str,
+    project: Project,
+    store: StoreDep,
+    limit: int = Query(CHILDREN_PAGE_DEFAULT, ge=1, le=CHILDREN_PAGE_MAX, description="children per page"),
+    cursor: str | None = Query(None, max_length=200, description="`next_cursor` of the previous page"),
+) -> dict[str, Any]:
+    """The direct children of one step, in tree order, as rows of the trace page's step tree (with their own child
+    counts, waterfall offsets in thousandths of the trace's wall time, critical-path mark and finding kinds). The
+    trace page calls it when a collapsed row of a big trace is opened. `next_cursor` pages through a step with more
+    than `limit` children."""
+    if not re.fullmatch(r"[0-9a-fA-F]{1,32}", span_id):
+        raise PageError(400, "span id must be 1-32 hexadecimal characters")
+    offset = int(decode_position(cursor, int)) if cursor is not None else 0
+    view = views.trace_children(store, project, _trace_id(trace_id), span_id.lower(), offset=offset, limit=limit)
+    return {
+        "trace_id": view.trace_id,
+        "span_id": view.span_id,
+        "total": view.total,
+        "remaining": view.remaining,
+        "children": [row_json(r) for r in view.rows],
+        "next_cursor": encode_position(view.next_offset) if view.next_offset is not None else None,
     }
 
 

@@ -1,22 +1,139 @@
 /* The trace page: collapsible step tree, waterfall ticks, step selection (detail loaded as a server-rendered,
    autoescaped fragment), find-in-trace and the critical-path filter. Built for 5,000+ rows: rows are flat, in
-   depth-first order, and hidden rows cost no layout. */
+   depth-first order, and hidden rows cost no layout. A big trace arrives with only its shown rows: a collapsed row
+   marked data-lazy fetches its children (/api/traces/{id}/children/{span}) when opened, and every value from the
+   trace goes into the page as text (textContent / attributes), never as HTML. */
 "use strict";
 (function () {
   var table = document.getElementById("tree");
   if (!table) return;
   var traceId = table.getAttribute("data-trace");
-  var rows = Array.prototype.slice.call(table.tBodies[0].rows);
-  var byId = {};
-  var depth = [];
-  rows.forEach(function (r, i) {
-    byId[r.getAttribute("data-id")] = i;
-    depth.push(parseInt(r.getAttribute("data-depth"), 10) || 0);
-  });
+  var rows, byId, depth;
+  function reindex() {
+    rows = Array.prototype.slice.call(table.tBodies[0].rows);
+    byId = {};
+    depth = [];
+    rows.forEach(function (r, i) {
+      var id = r.getAttribute("data-id");
+      if (id) byId[id] = i;
+      depth.push(parseInt(r.getAttribute("data-depth"), 10) || 0);
+    });
+  }
+  reindex();
   var INDENT = 14;
   table.querySelectorAll(".indent").forEach(function (el) {
     el.style.width = (parseInt(el.getAttribute("data-depth"), 10) || 0) * INDENT + "px";
   });
+
+  // -- rows fetched on demand (big traces) ---------------------------------------------------------------------------
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+  function makeRow(c) {
+    var tr = el("tr", "row t-" + c.step_type + (c.status === "error" ? " has-error" : "") + (c.critical ? " crit" : "") +
+                (c.finding_kinds.length ? " flagged" : ""));
+    tr.id = "step-" + c.span_id;
+    tr.setAttribute("data-id", c.span_id);
+    tr.setAttribute("data-parent", c.parent_span_id);
+    tr.setAttribute("data-depth", String(c.depth));
+    if (c.children) tr.setAttribute("data-lazy", "true");
+    tr.setAttribute("data-search", [c.name, c.agent, c.request_model, c.tool_name, c.operation].join(" ").toLowerCase());
+    var name = el("td", "name-col");
+    var indent = el("span", "indent");
+    indent.setAttribute("data-depth", String(c.depth));
+    indent.style.width = c.depth * INDENT + "px";
+    name.appendChild(indent);
+    if (c.children) {
+      var b = el("button", "tog", "▸");
+      b.type = "button";
+      b.setAttribute("aria-expanded", "false");
+      b.setAttribute("aria-label", "toggle " + c.descendants + " steps below");
+      name.appendChild(b);
+    } else name.appendChild(el("span", "tog-space"));
+    name.appendChild(document.createTextNode(" "));
+    var a = el("a", "step-link", c.name || "(unnamed)");
+    a.href = "?span=" + c.span_id + "#step-" + c.span_id;
+    a.setAttribute("data-select", c.span_id);
+    name.appendChild(a);
+    name.appendChild(document.createTextNode(" "));
+    name.appendChild(el("span", "badge ty-" + c.step_type, c.step_type));
+    if (c.handoff_target) name.appendChild(el("span", "badge k-handoff", "→ " + c.handoff_target));
+    if (c.retry_attempt > 1) name.appendChild(el("span", "badge retry", "retry " + (c.retry_attempt - 1)));
+    if (c.critical) { var cm = el("span", "crit-mark", "◆"); cm.title = "on the critical path"; name.appendChild(cm); }
+    c.finding_kinds.forEach(function (k) {
+      var f = el("span", "badge f-" + k, k.replace(/_/g, " "));
+      f.title = "finding: " + k.replace(/_/g, " ");
+      name.appendChild(f);
+    });
+    if (c.score_count) name.appendChild(el("span", "badge score", c.score_count + " score" + (c.score_count > 1 ? "s" : "")));
+    if (c.children) name.appendChild(el("span", "muted small hidden-count", "+" + c.descendants));
+    tr.appendChild(name);
+    tr.appendChild(el("td", "", c.agent));
+    tr.appendChild(el("td", "num", c.duration));
+    var wf = el("td", "wf-col");
+    var NS = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(NS, "svg");
+    svg.setAttribute("class", "wf");
+    svg.setAttribute("viewBox", "0 0 1000 10");
+    svg.setAttribute("preserveAspectRatio", "none");
+    svg.setAttribute("aria-hidden", "true");
+    var rect = document.createElementNS(NS, "rect");
+    rect.setAttribute("x", String(c.left));
+    rect.setAttribute("y", "1");
+    rect.setAttribute("width", String(c.width));
+    rect.setAttribute("height", "8");
+    rect.setAttribute("class", "c-" + c.category + (c.status === "error" ? " c-error" : ""));
+    svg.appendChild(rect);
+    wf.appendChild(svg);
+    tr.appendChild(wf);
+    return tr;
+  }
+  function moreRow(spanId, d, cursor, left) {
+    var tr = el("tr", "more");
+    tr.setAttribute("data-depth", String(d));
+    var td = el("td", "name-col");
+    td.colSpan = 4;
+    var indent = el("span", "indent");
+    indent.style.width = d * INDENT + "px";
+    td.appendChild(indent);
+    var b = el("button", "load-more", "load " + left + " more");
+    b.type = "button";
+    b.setAttribute("data-more", spanId);
+    b.setAttribute("data-cursor", cursor);
+    td.appendChild(b);
+    tr.appendChild(td);
+    return tr;
+  }
+  // Fetch one page of a step's children and insert it before `before` (the row after the subtree).
+  function fetchChildren(spanId, cursor, before) {
+    var url = "/api/traces/" + traceId + "/children/" + spanId + "?limit=500" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : "");
+    return fetch(url, {credentials: "same-origin"})
+      .then(function (resp) { return resp.ok ? resp.json() : Promise.reject(resp.status); })
+      .then(function (body) {
+        var frag = document.createDocumentFragment();
+        body.children.forEach(function (c) { frag.appendChild(makeRow(c)); });
+        if (body.next_cursor && body.children.length) {
+          frag.appendChild(moreRow(spanId, body.children[0].depth, body.next_cursor, body.remaining));
+        }
+        table.tBodies[0].insertBefore(frag, before);
+        reindex();
+      });
+  }
+  function loadChildren(i) {
+    var r = rows[i];
+    r.removeAttribute("data-lazy");
+    r.setAttribute("aria-busy", "true");
+    return fetchChildren(r.getAttribute("data-id"), null, r.nextSibling).then(function () {
+      r.removeAttribute("aria-busy");
+    }, function () {
+      r.setAttribute("data-lazy", "true");
+      r.removeAttribute("aria-busy");
+      return Promise.reject();
+    });
+  }
   document.querySelectorAll(".ticks span").forEach(function (el) {
     el.style.left = (parseFloat(el.getAttribute("data-x")) / 10) + "%";
   });
@@ -43,7 +160,16 @@
       if (!rows[j].hidden && !expanded(rows[j]) && closedAt === Infinity) closedAt = depth[j];
     }
   }
-  function toggle(i) { setExpanded(rows[i], !expanded(rows[i])); refreshBelow(i); }
+  function toggle(i) {
+    var r = rows[i];
+    if (!expanded(r) && r.getAttribute("data-lazy") === "true") {
+      loadChildren(i).then(function () { var j = byId[r.getAttribute("data-id")]; setExpanded(r, true); refreshBelow(j); },
+                           function () { setExpanded(r, false); });
+      return;
+    }
+    setExpanded(r, !expanded(r));
+    refreshBelow(i);
+  }
   function revealRow(i) {
     var want = depth[i];
     for (var j = i - 1; j >= 0 && want > 0; j--) {
@@ -55,6 +181,15 @@
   table.addEventListener("click", function (ev) {
     var btn = ev.target.closest("button.tog");
     if (btn) { toggle(byId[btn.closest("tr").getAttribute("data-id")]); return; }
+    var more = ev.target.closest("button.load-more");
+    if (more) {
+      var tr = more.closest("tr");
+      more.disabled = true;
+      fetchChildren(more.getAttribute("data-more"), more.getAttribute("data-cursor"), tr).then(function () {
+        tr.parentNode.removeChild(tr);  // the page just inserted brings its own "load more" row when more remain
+        reindex();
+      }, function () { more.disabled = false; });
+    }
   });
 
   var detail = document.getElementById("step-detail");
@@ -87,12 +222,17 @@
     var i = cur ? byId[cur.getAttribute("data-id")] : -1;
     var step = ev.key === "j" ? 1 : -1;
     for (var j = i + step; j >= 0 && j < rows.length; j += step) {
-      if (!rows[j].hidden) { select(rows[j].getAttribute("data-id")); break; }
+      if (!rows[j].hidden && rows[j].getAttribute("data-id")) { select(rows[j].getAttribute("data-id")); break; }
     }
   });
 
   function setAll(on) {
-    rows.forEach(function (r) { setExpanded(r, on); r.hidden = on ? false : depth[byId[r.getAttribute("data-id")]] > 0; });
+    // Rows whose children were never fetched stay closed: expand all covers the loaded rows.
+    rows.forEach(function (r, i) {
+      var lazy = r.getAttribute("data-lazy") === "true";
+      setExpanded(r, on && !lazy);
+      r.hidden = on ? false : depth[i] > 0;
+    });
   }
   var critBtn = document.querySelector("[data-tree='critical']");
   document.querySelectorAll("[data-tree]").forEach(function (b) {
@@ -120,7 +260,7 @@
                 rows.forEach(function (r, i) { if (depth[i] === 0) refreshBelow(i); }); return; }
       var show = new Array(rows.length);
       for (var i = 0; i < rows.length; i++) {
-        var hit = rows[i].getAttribute("data-search").indexOf(q) >= 0;
+        var hit = (rows[i].getAttribute("data-search") || "").indexOf(q) >= 0;
         rows[i].classList.toggle("match", hit);
         if (hit) {
           show[i] = true;
