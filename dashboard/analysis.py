@@ -224,6 +224,7 @@ def agent_graph(tree: Tree) -> AgentGraph:
             e.reasons.append(reason)
 
     handed: set[tuple[str | None, str]] = set()  # (parent of a hand-off step, its target): the sequential form
+    reached = _runs_reached_by_handoff(tree)
     root_label = ""
     if tree.roots:
         r = tree.by_id[tree.roots[0]]
@@ -248,7 +249,7 @@ def agent_graph(tree: Tree) -> AgentGraph:
         pid = tree.parent.get(sid)
         if pid is not None and tree.by_id[pid].agent == s.agent:
             continue  # not the first step of this agent's run
-        via_handoff = (pid, s.agent) in handed
+        via_handoff = (pid, s.agent) in handed or sid in reached
         caller = ENTRY
         while pid is not None:
             p = tree.by_id[pid]
@@ -264,6 +265,22 @@ def agent_graph(tree: Tree) -> AgentGraph:
         nodes[ENTRY] = AgentNode(id=ENTRY, label=root_label or "start", entry=True)
     ordered = sorted(nodes.values(), key=lambda n: (not n.entry, -n.steps, n.id))
     return AgentGraph(nodes=ordered, edges=sorted(edges.values(), key=lambda e: (-e.count, e.source, e.target)))
+
+
+def _runs_reached_by_handoff(tree: Tree) -> set[str]:
+    """The agent runs (an agent's first step under another agent's or none) that a hand-off to that agent, earlier
+    in time, led to: each hand-off leads to the next run of its target, wherever in the tree that run sits."""
+    pending: dict[str, int] = defaultdict(int)
+    reached: set[str] = set()
+    for s in tree.in_start_order():
+        if is_handoff(s):
+            pending[s.handoff_target] += 1
+            continue
+        parent = tree.parent_of(s)
+        if s.agent and pending[s.agent] > 0 and (parent is None or parent.agent != s.agent):
+            pending[s.agent] -= 1
+            reached.add(s.span_id)
+    return reached
 
 
 @dataclass

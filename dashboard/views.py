@@ -602,6 +602,8 @@ def agents_view(
 
 @dataclass
 class Spend:
+    """Tokens and cost of one key (an agent) over the window."""
+
     key: str
     tokens: int
     cost_usd: float

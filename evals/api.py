@@ -26,6 +26,15 @@ from tracehouse.collector.store.scores import (
     list_scores,
     upsert_eval_run,
 )
+from tracehouse.evals.api_models import (
+    AgentsQuality,
+    EvalRunAccepted,
+    EvalRunOut,
+    EvalRuns,
+    FailureShares,
+    Scores,
+    ScoresAccepted,
+)
 from tracehouse.evals.suite import explain
 
 router = APIRouter(prefix="/api", tags=["evals"])
@@ -94,6 +103,8 @@ class ScoreIn(BaseModel):
 
 
 class EvalRunIn(BaseModel):
+    """An eval run as the API takes it: created, or updated when the id exists (its end, status and summary)."""
+
     model_config = ConfigDict(extra="forbid")
 
     eval_run_id: str = Field(min_length=1, max_length=200)
@@ -135,7 +146,7 @@ def _validate(model: type[BaseModel], item: Any, prefix: str) -> Any:
         raise HTTPException(status_code=400, detail=f"{prefix}{explain(exc)}") from None
 
 
-@router.get("/scores")
+@router.get("/scores", response_model=Scores)
 def api_list_scores(
     project: Project,
     store: StoreDep,
@@ -148,6 +159,7 @@ def api_list_scores(
     source: str | None = Query(None, max_length=64),
     limit: int = Query(1000, ge=1, le=MAX_SCORES),
 ) -> dict[str, Any]:
+    """Scores of the project matching every filter given, newest first."""
     scores = list_scores(
         store,
         project,
@@ -163,8 +175,9 @@ def api_list_scores(
     return {"scores": [score_out(s) for s in scores]}
 
 
-@router.post("/scores")
+@router.post("/scores", response_model=ScoresAccepted)
 async def api_post_scores(request: Request, project: Project, store: StoreDep) -> dict[str, Any]:
+    """Attach one score or a list of them; a bad field is a 400 naming it (and nothing is stored)."""
     body = await _json_body(request)
     items = body if isinstance(body, list) else [body]
     if not items:
@@ -180,26 +193,29 @@ async def api_post_scores(request: Request, project: Project, store: StoreDep) -
     return {"accepted": len(scores)}
 
 
-@router.get("/eval-runs")
+@router.get("/eval-runs", response_model=EvalRuns)
 def api_list_eval_runs(
     project: Project,
     store: StoreDep,
     suite: str | None = Query(None, max_length=200),
     limit: int = Query(50, ge=1, le=1000),
 ) -> dict[str, Any]:
+    """The project's eval runs, newest first."""
     return {"eval_runs": [run_out(r) for r in list_eval_runs(store, project, suite=suite, limit=limit)]}
 
 
-@router.get("/eval-runs/{eval_run_id}")
+@router.get("/eval-runs/{eval_run_id}", response_model=EvalRunOut)
 def api_get_eval_run(eval_run_id: str, project: Project, store: StoreDep) -> dict[str, Any]:
+    """One eval run of the project (404 when there is none)."""
     runs = list_eval_runs(store, project, eval_run_id=eval_run_id, limit=1)
     if not runs:
         raise HTTPException(status_code=404, detail=f"no eval run {eval_run_id[:200]!r} in this project")
     return run_out(runs[0])
 
 
-@router.post("/eval-runs")
+@router.post("/eval-runs", response_model=EvalRunAccepted)
 async def api_post_eval_run(request: Request, project: Project, store: StoreDep) -> dict[str, Any]:
+    """Create an eval run, or update the one with that id."""
     run = _validate(EvalRunIn, await _json_body(request), "")
     upsert_eval_run(store, EvalRun(project_id=project, **run.model_dump()))
     return {"eval_run_id": run.eval_run_id}
@@ -210,7 +226,7 @@ def _window(since: datetime | None, until: datetime | None) -> tuple[datetime, d
     return since or until - timedelta(days=7), until
 
 
-@router.get("/quality/agents")
+@router.get("/quality/agents", response_model=AgentsQuality)
 def api_quality_agents(
     project: Project,
     store: StoreDep,
@@ -226,7 +242,7 @@ def api_quality_agents(
     return {"since": _iso(lo), "until": _iso(hi), "agents": [asdict(r) for r in rows]}
 
 
-@router.get("/quality/failures")
+@router.get("/quality/failures", response_model=FailureShares)
 def api_quality_failures(
     project: Project,
     store: StoreDep,

@@ -85,7 +85,13 @@ def require_admin(request: Request, x_tracehouse_admin: Annotated[str | None, He
         raise HTTPException(status_code=403, detail=f"admin token required (see <data-dir>/{ADMIN_FILE})")
 
 
-@router.get("/proof")
+class Proof(BaseModel):
+    """The HMAC of the challenge under the admin token."""
+
+    proof: str
+
+
+@router.get("/proof", response_model=Proof)
 def admin_proof(request: Request, challenge: Annotated[str, Query(min_length=16, max_length=128)]) -> dict[str, str]:
     """Proves to the CLI that this is the server that wrote `<data-dir>/admin`, without revealing the token."""
     expected: str = getattr(request.app.state, "admin_token", "")
@@ -99,8 +105,32 @@ KeyRingDep = Annotated[KeyRing, Depends(get_keyring)]
 
 
 class NewKey(BaseModel):
+    """A key to create: the project it opens, and a name to tell it by."""
+
     project: str = Field(min_length=1, max_length=64)
     name: str = Field("", max_length=200)
+
+
+class KeyOut(BaseModel):
+    """An API key as listed: its prefix (never the key), project, name, creation time and whether it is revoked."""
+
+    prefix: str
+    project: str
+    name: str
+    created_at: str
+    revoked: bool
+
+
+class Keys(BaseModel):
+    """Every key of every project."""
+
+    keys: list[KeyOut]
+
+
+class CreatedKey(KeyOut):
+    """A key just created: the only answer that carries the key itself."""
+
+    key: str
 
 
 def record_json(record: KeyRecord) -> dict[str, Any]:
@@ -113,13 +143,15 @@ def record_json(record: KeyRecord) -> dict[str, Any]:
     }
 
 
-@router.get("/keys")
+@router.get("/keys", response_model=Keys)
 def list_keys(_: Admin, keyring: KeyRingDep) -> dict[str, Any]:
+    """Every key (prefixes, never the keys)."""
     return {"keys": [record_json(r) for r in keyring.list()]}
 
 
-@router.post("/keys", status_code=201)
+@router.post("/keys", status_code=201, response_model=CreatedKey)
 def create_key(body: NewKey, _: Admin, keyring: KeyRingDep) -> dict[str, Any]:
+    """A new key for the project: shown in this answer only."""
     try:
         key, record = keyring.create(body.project, body.name)
     except ValueError as exc:
@@ -127,8 +159,9 @@ def create_key(body: NewKey, _: Admin, keyring: KeyRingDep) -> dict[str, Any]:
     return {"key": key, **record_json(record)}
 
 
-@router.delete("/keys/{prefix}")
+@router.delete("/keys/{prefix}", response_model=KeyOut)
 def revoke_key(prefix: str, _: Admin, keyring: KeyRingDep) -> dict[str, Any]:
+    """Revoke the key with this prefix; answers its record."""
     try:
         return record_json(keyring.revoke(prefix))
     except KeyError as exc:

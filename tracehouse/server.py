@@ -16,9 +16,10 @@ from typing import Any, Protocol
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import generate_latest
+from pydantic import BaseModel
 from swagger_ui_bundle import swagger_ui_path
 
 from tracehouse import admin
@@ -60,6 +61,24 @@ class Service(Protocol):
 
     def start(self) -> None: ...
     def stop(self) -> None: ...
+
+
+class Health(BaseModel):
+    """The process answers; and which version it runs."""
+
+    status: str
+    version: str
+
+
+class Readiness(BaseModel):
+    """Whether this replica can accept and will write (200) or not (503), the store's state, the bytes waiting in
+    the spool, the writer's state ("ok" or its last error) and every problem found."""
+
+    status: str
+    store: str
+    spool_bytes: int
+    writer: str
+    problems: list[str]
 
 
 def ensure_default_key(keyring: KeyRing, data_dir: Path) -> tuple[str | None, Path]:
@@ -148,10 +167,10 @@ def build_app(settings: Settings) -> FastAPI:
     mount_static(app)
 
     @app.get("/healthz", tags=["ops"])
-    def healthz() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
+    def healthz() -> Health:
+        return Health(status="ok", version=__version__)
 
-    @app.get("/readyz", tags=["ops"])
+    @app.get("/readyz", tags=["ops"], responses={200: {"model": Readiness}, 503: {"model": Readiness}})
     def readyz(request: Request) -> Response:
         # Ready means "can accept and will write": with the store down the spool still absorbs ingest, and taking
         # every replica out of a load balancer then would turn a store outage into a collector outage. The store's
@@ -169,12 +188,12 @@ def build_app(settings: Settings) -> FastAPI:
         writer_ok, writer_problems = state.writer.problems()
         ready = ready and spool_ok and writer_ok
         problems += spool_problems + writer_problems
-        body = {"status": "ready" if ready else "not ready", "store": "ok" if store_ok else "unreachable",
-                "spool_bytes": pending, "writer": "ok" if state.writer.healthy else state.writer.last_error,
-                "problems": problems}  # fmt: skip
-        return JSONResponse(body, status_code=200 if ready else 503)
+        body = Readiness(status="ready" if ready else "not ready", store="ok" if store_ok else "unreachable",
+                         spool_bytes=pending, writer="ok" if state.writer.healthy else state.writer.last_error,
+                         problems=problems)  # fmt: skip
+        return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 
-    @app.get("/metrics", tags=["ops"], dependencies=[Depends(ops_access)])
+    @app.get("/metrics", tags=["ops"], dependencies=[Depends(ops_access)], response_class=PlainTextResponse)
     def metrics(request: Request) -> Response:
         registry = request.app.state.metrics.registry
         return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")

@@ -9,14 +9,53 @@ from fastapi.concurrency import run_in_threadpool
 from google.protobuf.json_format import MessageToDict
 from google.rpc.status_pb2 import Status
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from pydantic import BaseModel, Field
 
 from tracehouse.collector.deps import resolve_project
 from tracehouse.collector.receiver.decode import PROTOBUF, decode, media_type
-from tracehouse.collector.receiver.errors import IngestError, Overloaded, PayloadTooLarge, Unauthorized
+from tracehouse.collector.receiver.errors import (
+    BadRequest,
+    IngestError,
+    Overloaded,
+    PayloadTooLarge,
+    Unauthorized,
+    UnsupportedMediaType,
+)
 from tracehouse.collector.receiver.ingest import Ingest, IngestResult
 from tracehouse.collector.store import StoreUnavailable
 
 router = APIRouter(tags=["otlp"])
+
+
+class PartialSuccess(BaseModel):
+    """The spans refused out of an accepted request, and why (OTLP's `ExportTracePartialSuccess` in JSON)."""
+
+    rejectedSpans: str = Field(description="An int64, written as a string as OTLP/JSON does.")
+    errorMessage: str = Field("", description="Absent when empty, as OTLP/JSON leaves out default values.")
+
+
+class ExportResponse(BaseModel):
+    """OTLP's `ExportTraceServiceResponse` in JSON: `{}` when every span was accepted."""
+
+    partialSuccess: PartialSuccess | None = None
+
+
+class ExportError(BaseModel):
+    """A refused request: OTLP's `google.rpc.Status` in JSON (code 14 UNAVAILABLE is retryable, 3 is not)."""
+
+    code: int
+    message: str
+
+
+# The answers are written by hand in the request's encoding (protobuf or JSON); these document the JSON ones.
+_PROTOBUF_BODY: dict[str, object] = {"content": {PROTOBUF: {}}}
+_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {"model": ExportResponse, **_PROTOBUF_BODY},
+    **{
+        e.http_status: {"model": ExportError, **_PROTOBUF_BODY}
+        for e in (BadRequest, Unauthorized, PayloadTooLarge, UnsupportedMediaType, Overloaded)
+    },
+}
 
 
 _DISCARD_BYTES = 256 * 1024 * 1024  # read and drop at most this much of a refused body before answering
@@ -74,7 +113,7 @@ def _error(exc: IngestError, kind: str) -> Response:
     )
 
 
-@router.post("/v1/traces", summary="OTLP/HTTP trace export")
+@router.post("/v1/traces", summary="OTLP/HTTP trace export", responses=_RESPONSES)
 async def export_traces(request: Request) -> Response:
     ingest: Ingest = request.app.state.ingest
     limit: int = request.app.state.settings.max_request_bytes

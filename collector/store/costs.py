@@ -32,6 +32,8 @@ class CostPoint:
 
 @dataclass
 class UnpricedModel:
+    """Model calls with no cost over the window (no price, or usage missing), and their tokens."""
+
     model: str
     provider: str
     calls: int

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request
 
 from tracehouse.collector.deps import Project, StoreDep
 from tracehouse.dashboard import views
+from tracehouse.dashboard.api.overview_models import AgentsOverview, AlertsPageOverview, EvalsOverview, ModelsOverview
 from tracehouse.dashboard.web import ApiRoute, WeekWindowDep, Window, WindowDep
 
 router = APIRouter(prefix="/api", tags=["dashboard"], route_class=ApiRoute)
@@ -21,7 +22,7 @@ def _window(w: Window) -> dict[str, Any]:
     return {"since": views.to_jsonable(w.since), "until": views.to_jsonable(w.until), "range": w.range}
 
 
-@router.get("/agents")
+@router.get("/agents", response_model=AgentsOverview, response_model_exclude_unset=True)
 def api_agents(
     project: Project, store: StoreDep, window: WindowDep, agent: str | None = Query(None, max_length=200),
     by: Literal["slowest", "costliest", "failed"] = "slowest",
@@ -43,7 +44,7 @@ def api_agents(
     return out
 
 
-@router.get("/models")
+@router.get("/models", response_model=ModelsOverview)
 def api_models(project: Project, store: StoreDep, window: WindowDep) -> dict[str, Any]:
     """Spend over the window by model and agent, unpriced calls per model, the most expensive traces, and series."""
     v = views.models_view(store, project, window)
@@ -62,7 +63,7 @@ def api_models(project: Project, store: StoreDep, window: WindowDep) -> dict[str
     }  # fmt: skip
 
 
-@router.get("/evals-overview")
+@router.get("/evals-overview", response_model=EvalsOverview)
 def api_evals_overview(
     project: Project, store: StoreDep, window: WeekWindowDep, suite: str | None = Query(None, max_length=200)
 ) -> dict[str, Any]:
@@ -78,7 +79,7 @@ def api_evals_overview(
     }
 
 
-@router.get("/alerts-overview")
+@router.get("/alerts-overview", response_model=AlertsPageOverview, response_model_exclude_unset=True)
 def api_alerts_overview(request: Request, project: Project, store: StoreDep, window: WeekWindowDep) -> dict[str, Any]:
     """Every alert rule with its state and origin (when alert evaluation runs in this server), the active silences,
     the state of each alert instance, and the firing history in the window (default 7d)."""

@@ -11,6 +11,14 @@ from pydantic import BaseModel, Field
 
 from tracehouse.collector.deps import Project, StoreDep
 from tracehouse.collector.store.alerts import list_events
+from tracehouse.evals.alerting.api_models import (
+    AlertHistory,
+    AlertsCheck,
+    AlertsOverview,
+    RuleOut,
+    SilenceOut,
+    Silences,
+)
 from tracehouse.evals.alerting.engine import RuleConflict, RuleNotFound
 from tracehouse.evals.alerting.rules import RuleFileError, parse_duration
 from tracehouse.evals.alerting.service import AlertService
@@ -32,13 +40,13 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
 
 
-@router.get("")
+@router.get("", response_model=AlertsOverview, response_model_exclude_unset=True)
 def api_alerts(project: Project, service: Alerts) -> dict[str, Any]:
     """Every rule of the project (file, defaults and API-made) with its state and instances."""
     return service.overview(project)
 
 
-@router.get("/history")
+@router.get("/history", response_model=AlertHistory)
 def api_alert_history(
     project: Project,
     store: StoreDep,
@@ -51,7 +59,7 @@ def api_alert_history(
     return {"events": [{**e, "at": _iso(e["at"]), "updated_at": _iso(e["updated_at"])} for e in events]}
 
 
-@router.post("/check")
+@router.post("/check", response_model=AlertsCheck, response_model_exclude_unset=True)
 def api_alerts_check(project: Project, service: Alerts) -> dict[str, Any]:
     """Evaluate this project's rules now (no other project's data is read or notified); returns its transitions and
     the rules' state."""
@@ -67,8 +75,9 @@ def _bad(exc: Exception) -> HTTPException:
     return HTTPException(status_code=400, detail=str(exc))
 
 
-@router.post("/rules", status_code=201)
+@router.post("/rules", status_code=201, response_model=RuleOut, response_model_exclude_unset=True)
 def api_create_rule(project: Project, service: Alerts, rule: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    """Add a rule to the project (409 when one of that name exists); returns it as stored."""
     try:
         created = service.engine.put_rule(project, rule, create=True)
     except RuleFileError as exc:
@@ -78,10 +87,11 @@ def api_create_rule(project: Project, service: Alerts, rule: Annotated[dict[str,
     return created.to_json()
 
 
-@router.put("/rules/{name}")
+@router.put("/rules/{name}", response_model=RuleOut, response_model_exclude_unset=True)
 def api_update_rule(
     name: str, project: Project, service: Alerts, rule: Annotated[dict[str, Any], Body()]
 ) -> dict[str, Any]:
+    """Replace the project's rule `name` (404 when there is none); returns it as stored."""
     try:
         updated = service.engine.put_rule(project, {"name": name, **rule}, name=name)
     except RuleFileError as exc:
@@ -109,13 +119,15 @@ class SilenceIn(BaseModel):
     created_by: str = Field("", max_length=200)
 
 
-@router.get("/silences")
+@router.get("/silences", response_model=Silences)
 def api_silences(project: Project, service: Alerts, expired: bool = False) -> dict[str, Any]:
+    """The project's active silences; with `expired`, the ended ones too."""
     return {"silences": [s.to_json() for s in service.engine.silences(project, include_expired=expired)]}
 
 
-@router.post("/silences", status_code=201)
+@router.post("/silences", status_code=201, response_model=SilenceOut)
 def api_create_silence(project: Project, service: Alerts, body: SilenceIn) -> dict[str, Any]:
+    """Hold back notifications of the matching instances for `duration` (or until `ends_at`)."""
     try:
         duration = parse_duration(body.duration) if body.duration is not None else None
         silence = service.engine.add_silence(

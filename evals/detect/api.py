@@ -18,6 +18,40 @@ _PUBLIC = ("id", "kind", "severity", "trace_id", "span_ids", "agents", "wasted_t
            "explanation", "details", "detected_at")  # fmt: skip
 
 
+class FindingOut(BaseModel):
+    """One finding: what pattern, in which trace and steps, which agents, what it wasted, and the detector's details."""
+
+    id: str
+    kind: str
+    severity: str
+    trace_id: str
+    span_ids: list[str]
+    agents: list[str]
+    wasted_tokens: int
+    wasted_cost_usd: float
+    explanation: str
+    details: dict[str, Any]
+    detected_at: str = Field(description="ISO 8601, UTC.")
+
+
+class Findings(BaseModel):
+    """The project's findings, newest first."""
+
+    findings: list[FindingOut]
+
+
+class DetectReport(BaseModel):
+    """One detection pass over a window: what it read, how long it took, and the findings it wrote, by kind."""
+
+    since: str
+    until: str
+    traces: int
+    steps: int
+    seconds: float
+    by_kind: dict[str, int]
+    findings: list[FindingOut]
+
+
 def _finding_json(row: dict[str, Any]) -> dict[str, Any]:
     out = {k: row[k] for k in _PUBLIC}
     out["detected_at"] = row["detected_at"].astimezone(UTC).isoformat().replace("+00:00", "Z")
@@ -25,7 +59,7 @@ def _finding_json(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-@router.get("/findings")
+@router.get("/findings", response_model=Findings)
 def api_findings(
     project: Project,
     store: StoreDep,
@@ -44,12 +78,14 @@ def api_findings(
 
 
 class DetectRun(BaseModel):
+    """A detection request: the window (default the last hour) and whether to compare traces with each other."""
+
     since: datetime | None = Field(None, description="Start of the window (default: an hour ago).")
     until: datetime | None = None
     cross_trace: bool = Field(False, description="Also look for duplicate work across the window's traces.")
 
 
-@router.post("/detect/run")
+@router.post("/detect/run", response_model=DetectReport)
 def api_detect_run(project: Project, store: StoreDep, body: DetectRun | None = None) -> dict[str, Any]:
     """Run every detector over the project's traces that ended in the window; findings are written and returned."""
     body = body or DetectRun.model_validate({})

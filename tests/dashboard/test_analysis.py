@@ -164,3 +164,18 @@ def test_numbers_read_like_people_write_them() -> None:
     assert fmt.usd(None) == "—" and fmt.usd(0) == "$0" and fmt.usd(1234.5) == "$1,234"
     assert fmt.count(12_345) == "12.3k" and fmt.count(950) == "950" and fmt.count(4_500_000) == "4.5M"
     assert fmt.percent(0.123) == "12.3%"
+
+
+def test_an_agent_run_beside_the_one_that_handed_off_to_it_is_reached_by_the_handoff_not_called() -> None:
+    """OpenAI Agents: the specialist's run is a sibling of the triage's under the workflow, the hand-off inside
+    the triage's turn; the graph shows the hand-off, and no call from the start to the specialist."""
+    steps = [
+        st("w", "", 0, 100, workflow="Agent workflow", step_type=StepType.WORKFLOW),
+        st("a", "w", 1, 50, agent="Triage", step_type=StepType.AGENT),
+        st("turn", "a", 2, 49, agent="Triage"),
+        st("h", "turn", 40, 41, agent="Triage", step_type=StepType.HANDOFF, handoff_source="Triage",
+           handoff_target="Weather specialist"),
+        st("b", "w", 51, 99, agent="Weather specialist", step_type=StepType.AGENT),
+    ]  # fmt: skip
+    edges = {(e.source, e.target, e.kind) for e in analysis.agent_graph(analysis.build_tree(steps)).edges}
+    assert edges == {(analysis.ENTRY, "Triage", "call"), ("Triage", "Weather specialist", "handoff")}
