@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import BaseModel
 
 from tracehouse.collector.deps import Project, StoreDep
 from tracehouse.collector.store import (
@@ -163,6 +164,45 @@ def _trace_json(
     }
 
 
+class TreeRow(BaseModel):
+    """A row of the trace page's step tree: the step's display fields, its waterfall bar (thousandths of the trace's
+    wall time), how many steps sit below it, and its critical-path, finding and score marks."""
+
+    span_id: str
+    parent_span_id: str
+    depth: int
+    name: str
+    step_type: str
+    status: str
+    agent: str
+    operation: str
+    request_model: str
+    tool_name: str
+    handoff_target: str
+    retry_attempt: int
+    duration_ms: float
+    duration: str
+    category: str
+    left: float
+    width: float
+    children: int
+    descendants: int
+    critical: bool
+    finding_kinds: list[str]
+    score_count: int
+
+
+class ChildrenPage(BaseModel):
+    """One page of a step's direct children; `next_cursor` (null on the last page) fetches the next."""
+
+    trace_id: str
+    span_id: str
+    total: int
+    remaining: int
+    children: list[TreeRow]
+    next_cursor: str | None
+
+
 def row_json(r: views.RowView) -> dict[str, Any]:
     """A row of the step tree as trace.js draws it (the same fields the page's own rows carry)."""
     s = r.step
@@ -177,7 +217,7 @@ def row_json(r: views.RowView) -> dict[str, Any]:
     }  # fmt: skip
 
 
-@router.get("/traces/{trace_id}/children/{span_id}")
+@router.get("/traces/{trace_id}/children/{span_id}", response_model=ChildrenPage)
 def api_trace_children(
     trace_id: str,
     span_id: str,
