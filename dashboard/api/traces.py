@@ -25,6 +25,14 @@ from tracehouse.collector.store import (
 from tracehouse.collector.store.stats import GroupBy
 from tracehouse.collector.store.steps import get_steps_by_id
 from tracehouse.dashboard import views
+from tracehouse.dashboard.api.trace_models import (
+    AnalysisOut,
+    ChildrenOut,
+    StatsOut,
+    StepDetailOut,
+    TraceListOut,
+    TraceOut,
+)
 from tracehouse.dashboard.format import duration_ns
 from tracehouse.dashboard.params import TraceQuery, api_trace_query
 from tracehouse.dashboard.web import ApiRoute, PageError
@@ -72,7 +80,7 @@ def summary_json(summary: TraceSummary) -> dict[str, Any]:
 TraceQueryDep = Annotated[TraceQuery, Depends(api_trace_query)]
 
 
-@router.get("/traces")
+@router.get("/traces", response_model=TraceListOut)
 def api_list_traces(project: Project, store: StoreDep, query: TraceQueryDep) -> dict[str, Any]:
     """The twin of the traces page: one page of trace summaries; `extra` holds findings per kind and the mean score."""
     view = views.trace_list(store, project, query.filter, has_finding=query.has_finding,
@@ -111,7 +119,7 @@ def decode_position(cursor: str, kind: type[str] | type[int]) -> str | int:
     raise PageError(400, "cursor: not a cursor this server issued")
 
 
-@router.get("/traces/{trace_id}")
+@router.get("/traces/{trace_id}", response_model=TraceOut)
 def api_get_trace(
     trace_id: str,
     project: Project,
@@ -177,7 +185,7 @@ def row_json(r: views.RowView) -> dict[str, Any]:
     }  # fmt: skip
 
 
-@router.get("/traces/{trace_id}/children/{span_id}")
+@router.get("/traces/{trace_id}/children/{span_id}", response_model=ChildrenOut)
 def api_trace_children(
     trace_id: str,
     span_id: str,
@@ -204,7 +212,7 @@ def api_trace_children(
     }
 
 
-@router.get("/traces/{trace_id}/analysis")
+@router.get("/traces/{trace_id}/analysis", response_model=AnalysisOut)
 def api_trace_analysis(trace_id: str, project: Project, store: StoreDep) -> dict[str, Any]:
     """The twin of the trace page's analysis: latency attribution and critical path, agent graph, cost by agent and
     by model, hand-offs, findings and scores."""
@@ -237,7 +245,7 @@ def api_trace_analysis(trace_id: str, project: Project, store: StoreDep) -> dict
     }  # fmt: skip
 
 
-@router.get("/traces/{trace_id}/steps/{span_id}")
+@router.get("/traces/{trace_id}/steps/{span_id}", response_model=StepDetailOut)
 def api_step(trace_id: str, span_id: str, project: Project, store: StoreDep) -> dict[str, Any]:
     """One step with why it ran (parent, previous sibling, hand-off, router decision), its findings and scores."""
     if not re.fullmatch(r"[0-9a-fA-F]{1,32}", span_id):
@@ -266,7 +274,7 @@ def default_window(since: datetime | None, until: datetime | None) -> tuple[date
     return since or until - timedelta(hours=24), until
 
 
-@router.get("/stats/{group_by}")
+@router.get("/stats/{group_by}", response_model=StatsOut)
 def api_stats(
     group_by: StatsGroup,
     project: Project,
