@@ -83,8 +83,15 @@ TraceQueryDep = Annotated[TraceQuery, Depends(api_trace_query)]
 @router.get("/traces", response_model=TraceListOut)
 def api_list_traces(project: Project, store: StoreDep, query: TraceQueryDep) -> dict[str, Any]:
     """The twin of the traces page: one page of trace summaries; `extra` holds findings per kind and the mean score."""
-    view = views.trace_list(store, project, query.filter, has_finding=query.has_finding,
-                            score_below=query.score_below, facets=False, linked_to=query.linked_to)  # fmt: skip
+    view = views.trace_list(
+        store,
+        project,
+        query.filter,
+        has_finding=query.has_finding,
+        score_below=query.score_below,
+        facets=False,
+        linked_to=query.linked_to,
+    )
     return {"traces": [summary_json(t) for t in view.page.traces], "next_cursor": view.page.next_cursor}
 
 
@@ -175,14 +182,29 @@ def row_json(r: views.RowView) -> dict[str, Any]:
     """A row of the step tree as trace.js draws it (the same fields the page's own rows carry)."""
     s = r.step
     return {
-        "span_id": s.span_id, "parent_span_id": s.parent_span_id, "depth": r.depth, "name": s.name,
-        "step_type": str(s.step_type), "status": str(s.status), "agent": s.agent, "operation": s.operation,
-        "request_model": s.request_model, "tool_name": s.tool_name, "handoff_target": s.handoff_target,
-        "retry_attempt": s.retry_attempt, "duration_ms": s.duration_ns / 1e6, "duration": duration_ns(s.duration_ns),
-        "category": r.category, "left": r.left, "width": r.width, "children": r.children,
-        "descendants": r.descendants, "critical": r.critical, "finding_kinds": r.finding_kinds,
+        "span_id": s.span_id,
+        "parent_span_id": s.parent_span_id,
+        "depth": r.depth,
+        "name": s.name,
+        "step_type": str(s.step_type),
+        "status": str(s.status),
+        "agent": s.agent,
+        "operation": s.operation,
+        "request_model": s.request_model,
+        "tool_name": s.tool_name,
+        "handoff_target": s.handoff_target,
+        "retry_attempt": s.retry_attempt,
+        "duration_ms": s.duration_ns / 1e6,
+        "duration": duration_ns(s.duration_ns),
+        "category": r.category,
+        "left": r.left,
+        "width": r.width,
+        "children": r.children,
+        "descendants": r.descendants,
+        "critical": r.critical,
+        "finding_kinds": r.finding_kinds,
         "score_count": r.score_count,
-    }  # fmt: skip
+    }
 
 
 @router.get("/traces/{trace_id}/children/{span_id}", response_model=ChildrenOut)
@@ -227,8 +249,13 @@ def api_trace_analysis(trace_id: str, project: Project, store: StoreDep) -> dict
             "work_ms": {k: v / 1e6 for k, v in a.work.items()},
             "gap_ms": a.gap_ns / 1e6,
             "critical_path": [
-                {"span_id": g.span_id, "category": g.category, "start_time": rfc3339_ns(g.start_ns),
-                 "duration_ms": g.duration_ns / 1e6} for g in a.path
+                {
+                    "span_id": g.span_id,
+                    "category": g.category,
+                    "start_time": rfc3339_ns(g.start_ns),
+                    "duration_ms": g.duration_ns / 1e6,
+                }
+                for g in a.path
             ],
             "critical_span_ids": a.path_span_ids,
         },
@@ -236,13 +263,18 @@ def api_trace_analysis(trace_id: str, project: Project, store: StoreDep) -> dict
         "cost_by_agent": views.to_jsonable(view.cost_by_agent),
         "cost_by_model": views.to_jsonable(view.cost_by_model),
         "handoffs": [
-            {"span_id": s.span_id, "source": s.handoff_source or s.agent, "target": s.handoff_target,
-             "reason": s.attributes.get("tracehouse.handoff.reason", ""), "start_time": rfc3339_ns(s.start_time_ns)}
+            {
+                "span_id": s.span_id,
+                "source": s.handoff_source or s.agent,
+                "target": s.handoff_target,
+                "reason": s.attributes.get("tracehouse.handoff.reason", ""),
+                "start_time": rfc3339_ns(s.start_time_ns),
+            }
             for s in view.handoffs
         ],
         "findings": views.to_jsonable(view.findings),
         "scores": views.to_jsonable(view.trace_scores + view.step_scores),
-    }  # fmt: skip
+    }
 
 
 @router.get("/traces/{trace_id}/steps/{span_id}", response_model=StepDetailOut)
