@@ -42,10 +42,12 @@ serve: install-server
 
 test: install-dev browser typecheck
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q
 
 lint: install-dev typecheck
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # Type-checks the package as installed: MYPYPATH is the link tree the installed `tracehouse` is imported from
 # (python -I leaves the repository's partial tracehouse/ folder off the path).

@@ -137,7 +137,14 @@ class KeyRing:
     def _write(self, record: KeyRecord, now: datetime) -> None:
         self._store.insert(
             "api_keys",
-            [[record.key_hash], [record.project_id], [record.name], [record.prefix], [record.created_at],
-             [int(record.revoked)], [now]],
+            [
+                [record.key_hash],
+                [record.project_id],
+                [record.name],
+                [record.prefix],
+                [record.created_at],
+                [int(record.revoked)],
+                [now],
+            ],
             ["key_hash", "project_id", "name", "prefix", "created_at", "revoked", "updated_at"],
-        )  # fmt: skip
+        )

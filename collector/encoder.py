@@ -67,15 +67,17 @@ class BatchEncoder:
             steps = attribute_by_trace(steps)
         if not steps:
             return Encoded(b"", 0, dropped)
-        context = InsertContext("steps", list(STEP_COLUMNS), self._types, data=step_columns(steps, version),
-                                column_oriented=True)  # fmt: skip
+        context = InsertContext(
+            "steps", list(STEP_COLUMNS), self._types, data=step_columns(steps, version), column_oriented=True
+        )
         chunks = list(NativeTransform.build_insert(context))
         chunks[0] = chunks[0].split(b"\n", 1)[1]  # build_insert starts with an HTTP-style "INSERT ... FORMAT Native\n"
         return Encoded(b"".join(chunks), len(steps), dropped)
 
 
-def _worker(conn: multiprocessing.connection.Connection, column_types: list[str], prices_path: str | None,
-            limits: Limits) -> None:  # fmt: skip
+def _worker(
+    conn: multiprocessing.connection.Connection, column_types: list[str], prices_path: str | None, limits: Limits
+) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the server decides when to stop
     encoder = BatchEncoder(column_types, load_prices(prices_path), limits)
     while True:
@@ -110,8 +112,9 @@ class EncoderProcess:
         if self._process is None or not self._process.is_alive() or self._conn is None:
             self.close()
             parent, child = self._ctx.Pipe()
-            self._process = self._ctx.Process(target=_worker, args=(child, *self._args), name="tracehouse-encoder",
-                                              daemon=True)  # fmt: skip
+            self._process = self._ctx.Process(
+                target=_worker, args=(child, *self._args), name="tracehouse-encoder", daemon=True
+            )
             self._process.start()
             child.close()
             self._conn = parent

@@ -11,8 +11,9 @@ class CollectorMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.requests = Counter("tracehouse_requests", "OTLP export requests by protocol and outcome",
-                                ["protocol", "outcome"], registry=r)  # fmt: skip
+        self.requests = Counter(
+            "tracehouse_requests", "OTLP export requests by protocol and outcome", ["protocol", "outcome"], registry=r
+        )
         self.spans_accepted = Counter("tracehouse_spans_accepted", "Spans accepted (spooled)", registry=r)
         self.spans_rejected = Counter("tracehouse_spans_rejected", "Spans refused as invalid", registry=r)
         self.batches_spooled = Counter("tracehouse_batches_spooled", "Requests appended to the spool", registry=r)

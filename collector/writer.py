@@ -48,9 +48,20 @@ _FIRST_SLICE_BYTES = 1024 * 1024
 _MAX_RECORDS = 100_000
 # Store errors that say "not now" rather than "not these rows": retried like an outage, never quarantined.
 _OUTAGE_HINTS = (
-    "no space left", "not enough space", "too many parts", "timeout", "timed out", "connection", "reset by peer",
-    "broken pipe", "network", "unavailable", "readonly", "keeper", "shutdown",
-)  # fmt: skip
+    "no space left",
+    "not enough space",
+    "too many parts",
+    "timeout",
+    "timed out",
+    "connection",
+    "reset by peer",
+    "broken pipe",
+    "network",
+    "unavailable",
+    "readonly",
+    "keeper",
+    "shutdown",
+)
 
 
 def is_outage(exc: BaseException) -> bool:
@@ -247,8 +258,9 @@ class Writer:
                 self._ensure_schema = None
             types = self.store.column_types("steps")
             column_types = [types[c] for c in STEP_COLUMNS]
-            self._encoders = [EncoderProcess(column_types, self._prices_path, self._limits)
-                              for _ in range(self._processes)]  # fmt: skip
+            self._encoders = [
+                EncoderProcess(column_types, self._prices_path, self._limits) for _ in range(self._processes)
+            ]
         return self._encoders
 
     def _read(self, after_seq: int, fill: bool) -> list[Record]:

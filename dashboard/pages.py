@@ -54,20 +54,36 @@ PageTraceQuery = Annotated[TraceQuery, Depends(page_trace_query)]
 
 @router.get("/", response_class=HTMLResponse)
 def traces_page(request: Request, project: PageProject, store: StoreDep, query: PageTraceQuery) -> Response:
-    view = views.trace_list(store, project, query.filter, has_finding=query.has_finding, score_below=query.score_below,
-                            linked_to=query.linked_to)  # fmt: skip
+    view = views.trace_list(
+        store,
+        project,
+        query.filter,
+        has_finding=query.has_finding,
+        score_below=query.score_below,
+        linked_to=query.linked_to,
+    )
     return render(request, "traces.html", {"view": view, "query": query, "nav": "traces", "project": project})
 
 
 @router.get("/traces/{trace_id}", response_class=HTMLResponse)
 def trace_page(
-    request: Request, trace_id: str, project: PageProject, store: StoreDep,
+    request: Request,
+    trace_id: str,
+    project: PageProject,
+    store: StoreDep,
     span: str | None = Query(None, pattern=SPAN_ID_PATTERN),
-) -> Response:  # fmt: skip
+) -> Response:
     view = views.trace_view(store, project, trace_id, span=span.lower() if span else None)
-    return render(request, "trace.html", {
-        "view": view, "nav": "traces", "project": project, "graph": views.graph_json(view.graph),
-    })  # fmt: skip
+    return render(
+        request,
+        "trace.html",
+        {
+            "view": view,
+            "nav": "traces",
+            "project": project,
+            "graph": views.graph_json(view.graph),
+        },
+    )
 
 
 @router.get("/traces/{trace_id}/steps/{span_id}", response_class=HTMLResponse)
@@ -81,9 +97,13 @@ def step_fragment(request: Request, project: PageProject, store: StoreDep, trace
 
 @router.get("/agents", response_class=HTMLResponse)
 def agents_page(
-    request: Request, project: PageProject, store: StoreDep, window: WindowDep,
-    agent: str | None = Query(None, max_length=200), by: Literal["slowest", "costliest", "failed"] = "slowest",
-) -> Response:  # fmt: skip
+    request: Request,
+    project: PageProject,
+    store: StoreDep,
+    window: WindowDep,
+    agent: str | None = Query(None, max_length=200),
+    by: Literal["slowest", "costliest", "failed"] = "slowest",
+) -> Response:
     by_: TopBy = by
     view = views.agents_view(store, project, window, agent=agent or None, by=by_)
     return render(request, "agents.html", {"view": view, "nav": "agents", "project": project})
@@ -97,9 +117,12 @@ def models_page(request: Request, project: PageProject, store: StoreDep, window:
 
 @router.get("/evals", response_class=HTMLResponse)
 def evals_page(
-    request: Request, project: PageProject, store: StoreDep, window: WeekWindowDep,
+    request: Request,
+    project: PageProject,
+    store: StoreDep,
+    window: WeekWindowDep,
     suite: str | None = Query(None, max_length=200),
-) -> Response:  # fmt: skip
+) -> Response:
     view = views.evals_view(store, project, window, suite=suite or None)
     return render(request, "evals.html", {"view": view, "nav": "evals", "project": project})
 
@@ -116,29 +139,56 @@ def _alert_service(request: Request) -> AlertService | None:
 
 
 def _alerts(
-    request: Request, project: str, store: Store, window: Window, *, rule_form: dict[str, str] | None = None,
-    editing: str | None = None, silence_form: dict[str, str] | None = None, error: str | None = None,
-    error_for: str | None = None, status: int = 200,
-) -> Response:  # fmt: skip
+    request: Request,
+    project: str,
+    store: Store,
+    window: Window,
+    *,
+    rule_form: dict[str, str] | None = None,
+    editing: str | None = None,
+    silence_form: dict[str, str] | None = None,
+    error: str | None = None,
+    error_for: str | None = None,
+    status: int = 200,
+) -> Response:
     """The Alerts page; after a refused form, with the message next to that form and the values as submitted."""
     view = views.alerts_view(store, project, window, _alert_service(request))
-    return render(request, "alerts.html", {
-        "view": view, "nav": "alerts", "project": project, "rule_form": rule_form or RULE_DEFAULTS,
-        "editing": editing, "silence_form": silence_form or {}, "error": error, "error_for": error_for,
-        "ops": OPS, "severities": SEVERITIES, "group_bys": GROUP_BYS,
-    }, status)  # fmt: skip
+    return render(
+        request,
+        "alerts.html",
+        {
+            "view": view,
+            "nav": "alerts",
+            "project": project,
+            "rule_form": rule_form or RULE_DEFAULTS,
+            "editing": editing,
+            "silence_form": silence_form or {},
+            "error": error,
+            "error_for": error_for,
+            "ops": OPS,
+            "severities": SEVERITIES,
+            "group_bys": GROUP_BYS,
+        },
+        status,
+    )
 
 
 def rule_form_values(rule: dict[str, Any]) -> dict[str, str]:
     """A rule's JSON (`Rule.to_json()`) as the values of the rule form."""
     filters = rule.get("filters") or {}
     return {
-        "name": rule["name"], "metric": rule["metric"], "op": rule["op"], "threshold": f"{rule['threshold']:.15g}",
-        "window": rule["window"], "for": rule["for"], "severity": rule["severity"],
-        "group_by": rule.get("group_by") or "", "description": rule.get("description", ""),
+        "name": rule["name"],
+        "metric": rule["metric"],
+        "op": rule["op"],
+        "threshold": f"{rule['threshold']:.15g}",
+        "window": rule["window"],
+        "for": rule["for"],
+        "severity": rule["severity"],
+        "group_by": rule.get("group_by") or "",
+        "description": rule.get("description", ""),
         "enabled": "on" if rule.get("enabled", True) else "",
         **{k: filters.get(k) or "" for k in RULE_FILTERS},
-    }  # fmt: skip
+    }
 
 
 def rule_from_form(form: dict[str, str], base: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -182,9 +232,12 @@ def _back() -> Response:
 
 @router.get("/alerts", response_class=HTMLResponse)
 def alerts_page(
-    request: Request, project: PageProject, store: StoreDep, window: WeekWindowDep,
+    request: Request,
+    project: PageProject,
+    store: StoreDep,
+    window: WeekWindowDep,
     edit: str | None = Query(None, max_length=100),
-) -> Response:  # fmt: skip
+) -> Response:
     service = _alert_service(request)
     if not edit or service is None:
         return _alerts(request, project, store, window)
@@ -203,15 +256,14 @@ async def create_rule(
         service.engine.put_rule(project, rule_from_form(form), create=True)
     except (RuleFileError, RuleConflict) as exc:
         status = 409 if isinstance(exc, RuleConflict) else 400
-        return _alerts(request, project, store, window, rule_form=form, error=str(exc), error_for="rule",
-                       status=status)  # fmt: skip
+        return _alerts(request, project, store, window, rule_form=form, error=str(exc), error_for="rule", status=status)
     return _back()
 
 
 @router.post("/alerts/rules/{name}", response_class=HTMLResponse)
 async def update_rule(
     request: Request, name: str, project: PageProject, store: StoreDep, window: WeekWindowDep, service: Alerts
-) -> Response:  # fmt: skip
+) -> Response:
     form = await _read_form(request)
     current = {r.name: r for r, _ in service.engine.rules_for(project)}.get(name)
     if current is None:
@@ -219,8 +271,17 @@ async def update_rule(
     try:  # a file or default rule becomes this project's API rule of the same name
         service.engine.put_rule(project, {**rule_from_form(form, current.to_json()), "name": name}, name=name)
     except RuleFileError as exc:
-        return _alerts(request, project, store, window, rule_form={**form, "name": name}, editing=name,
-                       error=str(exc), error_for="rule", status=400)  # fmt: skip
+        return _alerts(
+            request,
+            project,
+            store,
+            window,
+            rule_form={**form, "name": name},
+            editing=name,
+            error=str(exc),
+            error_for="rule",
+            status=400,
+        )
     except RuleNotFound:
         raise PageError(404, f"no rule named {name!r}") from None
     return _back()
@@ -251,12 +312,14 @@ async def create_silence(
         duration = parse_duration(form["duration"]) if form.get("duration", "").strip() else None
         if duration is not None and duration > MAX_SILENCE_S:
             raise RuleFileError("silence: duration: at most 366d")
-        service.engine.add_silence(project, rule=rule, labels={}, duration_s=duration, comment=comment,
-                                   created_by="dashboard")  # fmt: skip
+        service.engine.add_silence(
+            project, rule=rule, labels={}, duration_s=duration, comment=comment, created_by="dashboard"
+        )
     except (RuleFileError, ValueError) as exc:
         message = str(exc) if isinstance(exc, RuleFileError) else f"silence: duration: {exc}"
-        return _alerts(request, project, store, window, silence_form=form, error=message, error_for="silence",
-                       status=400)  # fmt: skip
+        return _alerts(
+            request, project, store, window, silence_form=form, error=message, error_for="silence", status=400
+        )
     return _back()
 
 
@@ -291,20 +354,33 @@ def login_form(request: Request, next: str | None = Query(None, max_length=2000)
 @router.post("/login", response_class=HTMLResponse)
 async def login_submit(request: Request) -> Response:
     if is_cross_origin(request):
-        return render(request, "login.html", {"next": "/", "error": "cross-site sign-in refused", "nav": "login",
-                                              "project": None}, 403)  # fmt: skip
+        return render(
+            request,
+            "login.html",
+            {"next": "/", "error": "cross-site sign-in refused", "nav": "login", "project": None},
+            403,
+        )
     form = parse_qs((await request.body()).decode("utf-8", "replace")[:10_000])
     key = (form.get("key") or [""])[0].strip()
     target = _safe_next((form.get("next") or ["/"])[0])
     project = get_keyring(request).project_for(key) if key else None
     if project is None:
-        return render(request, "login.html", {"next": target, "error": "That key is not valid (or was revoked).",
-                                              "nav": "login", "project": None}, 401)  # fmt: skip
+        return render(
+            request,
+            "login.html",
+            {"next": target, "error": "That key is not valid (or was revoked).", "nav": "login", "project": None},
+            401,
+        )
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
-        KEY_COOKIE, key, max_age=COOKIE_MAX_AGE, httponly=True, samesite="strict", path="/",
+        KEY_COOKIE,
+        key,
+        max_age=COOKIE_MAX_AGE,
+        httponly=True,
+        samesite="strict",
+        path="/",
         secure=request.url.scheme == "https",
-    )  # fmt: skip
+    )
     return response
 
 

@@ -42,11 +42,23 @@ class TraceQuery:
 
 
 def _build(
-    since: datetime | None, until: datetime | None, range_: str | None, default_range: str | None,
-    agent: str | None, model: str | None, status: str | None, service: str | None, q: str | None,
-    has_finding: bool, score_below: float | None, sort: SortKey, order: str, limit: int, cursor: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    range_: str | None,
+    default_range: str | None,
+    agent: str | None,
+    model: str | None,
+    status: str | None,
+    service: str | None,
+    q: str | None,
+    has_finding: bool,
+    score_below: float | None,
+    sort: SortKey,
+    order: str,
+    limit: int,
+    cursor: str | None,
     linked_to: str | None = None,
-) -> TraceQuery:  # fmt: skip
+) -> TraceQuery:
     lo, hi, name = since, until, "custom"
     if since is None and until is None:
         name = range_ or default_range or "all"
@@ -56,21 +68,44 @@ def _build(
     elif range_ is not None:
         name = "custom"
     flt = TraceFilter(
-        since=lo, until=hi, agent=agent or None, model=model or None,
-        status=_STATUSES.get(status), service=service or None, q=q or None, sort=sort,
-        descending=order == "desc", limit=limit, cursor=cursor or None,
-    )  # fmt: skip
+        since=lo,
+        until=hi,
+        agent=agent or None,
+        model=model or None,
+        status=_STATUSES.get(status),
+        service=service or None,
+        q=q or None,
+        sort=sort,
+        descending=order == "desc",
+        limit=limit,
+        cursor=cursor or None,
+    )
     raw = {
-        "since": since.isoformat() if since else None, "until": until.isoformat() if until else None,
-        "range": range_, "agent": agent, "model": model, "status": status, "service": service, "q": q,
+        "since": since.isoformat() if since else None,
+        "until": until.isoformat() if until else None,
+        "range": range_,
+        "agent": agent,
+        "model": model,
+        "status": status,
+        "service": service,
+        "q": q,
         "has_finding": "true" if has_finding else None,
         "score_below": None if score_below is None else f"{score_below:g}",
-        "sort": None if sort == "start_time" else sort, "order": None if order == "desc" else order,
-        "limit": None if limit == 50 else str(limit), "cursor": cursor, "linked_to": linked_to,
-    }  # fmt: skip
+        "sort": None if sort == "start_time" else sort,
+        "order": None if order == "desc" else order,
+        "limit": None if limit == 50 else str(limit),
+        "cursor": cursor,
+        "linked_to": linked_to,
+    }
     params = {k: v for k, v in raw.items() if v}
-    return TraceQuery(filter=flt, range=name, has_finding=has_finding, score_below=score_below,
-                      linked_to=linked_to or None, params=params)  # fmt: skip
+    return TraceQuery(
+        filter=flt,
+        range=name,
+        has_finding=has_finding,
+        score_below=score_below,
+        linked_to=linked_to or None,
+        params=params,
+    )
 
 
 def _number(name: str, raw: str | None) -> float | None:
@@ -90,8 +125,11 @@ def _dependency(default_range: str | None) -> Callable[..., TraceQuery]:
     def dep(
         since: Annotated[datetime | None, Query(description="traces starting at or after (RFC 3339)")] = None,
         until: Annotated[datetime | None, Query(description="traces starting before (RFC 3339)")] = None,
-        range: str | None = Query(None, pattern=RANGE_PATTERN,
-                                  description="preset window instead of since/until: " + ", ".join(RANGES) + ", all"),
+        range: str | None = Query(
+            None,
+            pattern=RANGE_PATTERN,
+            description="preset window instead of since/until: " + ", ".join(RANGES) + ", all",
+        ),
         agent: str | None = Query(None, max_length=200, description="an agent involved in the trace"),
         model: str | None = Query(None, max_length=200, description="a request model used in the trace"),
         status: Literal["ok", "error", ""] | None = Query(None, description="error: traces with a failed step"),
@@ -103,11 +141,28 @@ def _dependency(default_range: str | None) -> Callable[..., TraceQuery]:
         order: Literal["asc", "desc"] = "desc",
         limit: int = Query(50, ge=1, le=500),
         cursor: str | None = Query(None, max_length=500, description="next_cursor of the previous page"),
-        linked_to: str | None = Query(None, pattern=r"^[0-9a-f]{32}$",
-                                      description="one run spread over traces: this trace and those linked to it"),
-    ) -> TraceQuery:  # fmt: skip
-        return _build(since, until, range, default_range, agent, model, status or None, service, q, has_finding,
-                      _number("score_below", score_below), sort, order, limit, cursor, linked_to)  # fmt: skip
+        linked_to: str | None = Query(
+            None, pattern=r"^[0-9a-f]{32}$", description="one run spread over traces: this trace and those linked to it"
+        ),
+    ) -> TraceQuery:
+        return _build(
+            since,
+            until,
+            range,
+            default_range,
+            agent,
+            model,
+            status or None,
+            service,
+            q,
+            has_finding,
+            _number("score_below", score_below),
+            sort,
+            order,
+            limit,
+            cursor,
+            linked_to,
+        )
 
     return dep
 

@@ -145,8 +145,9 @@ def trace_list(
         t.extra["linked"] = links.get(t.trace_id, 0)
     has_data = bool(page.traces) or project_has_data(store, project)
     empty = Facets([], [], [])
-    return TraceListView(page=page, facets=trace_facets(store, project, flt.since, flt.until) if facets else empty,
-                         has_data=has_data)  # fmt: skip
+    return TraceListView(
+        page=page, facets=trace_facets(store, project, flt.since, flt.until) if facets else empty, has_data=has_data
+    )
 
 
 # -- one trace ----------------------------------------------------------------------------------------------------
@@ -212,8 +213,9 @@ def _check_trace_id(trace_id: str) -> str:
 
 
 def _full_step(store: Store, project: str, summary: TraceSummary, span_id: str) -> Step | None:
-    return get_steps_by_id(store, project, summary.trace_id, [span_id],
-                           around=(summary.start_time, summary.end_time)).get(span_id)  # fmt: skip
+    return get_steps_by_id(
+        store, project, summary.trace_id, [span_id], around=(summary.start_time, summary.end_time)
+    ).get(span_id)
 
 
 def step_detail(
@@ -503,10 +505,19 @@ def step_view(store: Store, project: str, trace_id: str, span_id: str) -> StepDe
 def graph_json(graph: analysis.AgentGraph) -> dict[str, Any]:
     """The agent graph as the static graph script reads it."""
     return {
-        "nodes": [{"id": n.id, "label": n.label, "steps": n.steps, "errors": n.errors, "entry": n.entry,
-                   "cost_usd": n.cost_usd} for n in graph.nodes],
+        "nodes": [
+            {
+                "id": n.id,
+                "label": n.label,
+                "steps": n.steps,
+                "errors": n.errors,
+                "entry": n.entry,
+                "cost_usd": n.cost_usd,
+            }
+            for n in graph.nodes
+        ],
         "edges": [{"source": e.source, "target": e.target, "kind": e.kind, "count": e.count} for e in graph.edges],
-    }  # fmt: skip
+    }
 
 
 # -- charts -------------------------------------------------------------------------------------------------------
@@ -579,17 +590,22 @@ def agents_view(
         lambda: time_series(store, project, window.since, window.until, "agent", bucket_seconds=bucket, key=agent),
     )
     rows = [
-        AgentRow(stats=g, findings=found.get(g.key, {}).get("findings", 0),
-                 wasted_cost_usd=found.get(g.key, {}).get("wasted_cost_usd", 0.0), mean_score=means.get(g.key))
+        AgentRow(
+            stats=g,
+            findings=found.get(g.key, {}).get("findings", 0),
+            wasted_cost_usd=found.get(g.key, {}).get("wasted_cost_usd", 0.0),
+            mean_score=means.get(g.key),
+        )
         for g in stats
-    ]  # fmt: skip
+    ]
     charts = [
         chart("Calls", [(p.bucket, p.key, p.calls) for p in series], unit="count", window=window, bucket=bucket),
         chart("Errors", [(p.bucket, p.key, p.errors) for p in series], unit="count", window=window, bucket=bucket),
-        chart("p95 step latency", [(p.bucket, p.key, p.p95_ms) for p in series], unit="ms", window=window,
-              bucket=bucket),
+        chart(
+            "p95 step latency", [(p.bucket, p.key, p.p95_ms) for p in series], unit="ms", window=window, bucket=bucket
+        ),
         chart("Cost", [(p.bucket, p.key, p.cost_usd) for p in series], unit="usd", window=window, bucket=bucket),
-    ]  # fmt: skip
+    ]
     view = AgentsView(window=window, agents=rows, charts=charts, agent=agent, by=by)
     if agent:
         view.steps = top_steps(store, project, window.since, window.until, agent=agent, by=by)
@@ -642,20 +658,40 @@ def models_view(store: Store, project: str, window: Window) -> ModelsView:
     )
     by_model, by_agent, unpriced = spend.by_model, spend.by_agent, spend.unpriced
     charts = [
-        chart("Spend by model", [(p.bucket, p.key, p.cost_usd) for p in by_model], unit="usd", window=window,
-              bucket=bucket),
-        chart("Spend by agent", [(p.bucket, p.key, p.cost_usd) for p in by_agent], unit="usd", window=window,
-              bucket=bucket),
-        chart("Tokens by model", [(p.bucket, p.key, p.tokens) for p in by_model], unit="count", window=window,
-              bucket=bucket),
-    ]  # fmt: skip
+        chart(
+            "Spend by model",
+            [(p.bucket, p.key, p.cost_usd) for p in by_model],
+            unit="usd",
+            window=window,
+            bucket=bucket,
+        ),
+        chart(
+            "Spend by agent",
+            [(p.bucket, p.key, p.cost_usd) for p in by_agent],
+            unit="usd",
+            window=window,
+            bucket=bucket,
+        ),
+        chart(
+            "Tokens by model",
+            [(p.bucket, p.key, p.tokens) for p in by_model],
+            unit="count",
+            window=window,
+            bucket=bucket,
+        ),
+    ]
     return ModelsView(
-        window=window, project=project, models=models, agents=spend_by_key(by_agent),
+        window=window,
+        project=project,
+        models=models,
+        agents=spend_by_key(by_agent),
         total_cost_usd=sum(m.cost_usd for m in models),
         total_tokens=sum(m.input_tokens + m.output_tokens for m in models),
-        unpriced=unpriced, unpriced_calls=sum(u.calls for u in unpriced),
-        top_traces=[t for t in top.traces if t.cost_usd], charts=charts,
-    )  # fmt: skip
+        unpriced=unpriced,
+        unpriced_calls=sum(u.calls for u in unpriced),
+        top_traces=[t for t in top.traces if t.cost_usd],
+        charts=charts,
+    )
 
 
 # -- evals ----------------------------------------------------------------------------------------------------------
@@ -678,14 +714,17 @@ def evals_view(store: Store, project: str, window: Window, *, suite: str | None 
     if suite:
         groups = [g for g in groups if g.suite == suite]
         trend = [p for p in trend if p.suite == suite]
-    points = [(p.bucket, f"{p.suite}/{p.name}" if p.suite else p.name, p.mean or 0.0) for p in trend
-              if p.mean is not None]  # fmt: skip
+    points = [
+        (p.bucket, f"{p.suite}/{p.name}" if p.suite else p.name, p.mean or 0.0) for p in trend if p.mean is not None
+    ]
     return EvalsView(
-        window=window, runs=eval_runs(store, project), groups=groups,
+        window=window,
+        runs=eval_runs(store, project),
+        groups=groups,
         failing=failing_scores(store, project, window.since, window.until, suite=suite),
         charts=[chart("Mean score", points, unit="score", window=window, bucket=bucket)] if points else [],
         suite=suite,
-    )  # fmt: skip
+    )
 
 
 # -- alerts ---------------------------------------------------------------------------------------------------------

@@ -83,10 +83,16 @@ def _validation_message(exc: RequestValidationError) -> str:
 
 
 def _error_page(request: Request, status: int, message: str) -> HTMLResponse:
-    titles = {400: "Bad request", 401: "Sign in needed", 403: "Not allowed", 404: "Not found",
-              503: "Temporarily unavailable"}  # fmt: skip
-    return render(request, "error.html", {"status": status, "title": titles.get(status, "Error"), "message": message},
-                  status)  # fmt: skip
+    titles = {
+        400: "Bad request",
+        401: "Sign in needed",
+        403: "Not allowed",
+        404: "Not found",
+        503: "Temporarily unavailable",
+    }
+    return render(
+        request, "error.html", {"status": status, "title": titles.get(status, "Error"), "message": message}, status
+    )
 
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
@@ -215,9 +221,12 @@ def window_dependency(default: str) -> Callable[..., Window]:
     def dep(
         since: Annotated[datetime | None, Query(description="window start (RFC 3339); overrides range")] = None,
         until: Annotated[datetime | None, Query(description="window end (RFC 3339); default now")] = None,
-        range: str | None = Query(None, pattern=RANGE_PATTERN, description=f"preset window ({default} by default): "
-                                  "15m, 1h, 6h, 24h, 7d, 30d, all"),
-    ) -> Window:  # fmt: skip
+        range: str | None = Query(
+            None,
+            pattern=RANGE_PATTERN,
+            description=f"preset window ({default} by default): 15m, 1h, 6h, 24h, 7d, 30d, all",
+        ),
+    ) -> Window:
         return make_window(since, until, range, default=default)
 
     return dep

@@ -83,7 +83,7 @@ def local_key(data_dir: Path | None) -> str | None:
 
 
 def stored(endpoint: str, api_key: str | None, trace_ids: list[str], timeout_s: float = 30.0) -> str:
-    """"" once the server serves every trace; else one line saying what went wrong and what to do."""
+    """ "" once the server serves every trace; else one line saying what went wrong and what to do."""
     base = endpoint.rstrip("/").removesuffix("/v1/traces")
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     deadline = time.monotonic() + timeout_s

@@ -89,9 +89,20 @@ class ServerProcess:
         self.log_path = self.data_dir.parent / f"serve-{self.port}.log"
         log = self.log_path.open("a")
         cmd = [
-            sys.executable, "-m", "tracehouse", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-            "--grpc-port", str(self.grpc_port), "--data-dir", str(self.data_dir), *self.extra_args,
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "tracehouse",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--grpc-port",
+            str(self.grpc_port),
+            "--data-dir",
+            str(self.data_dir),
+            *self.extra_args,
+        ]
         env = {**os.environ, "TRACEHOUSE_LOG_LEVEL": "info", **self.env}
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True, env=env)
         deadline = time.monotonic() + timeout

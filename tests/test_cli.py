@@ -47,7 +47,7 @@ def test_config_file_is_below_env_and_flags(tmp_path: Path) -> None:
     from tracehouse.settings import load_settings
 
     config = tmp_path / "tracehouse.toml"
-    config.write_text('port = 5000\ngrpc_port = 5001\nretention_days = 7\n')
+    config.write_text("port = 5000\ngrpc_port = 5001\nretention_days = 7\n")
     os.environ["TRACEHOUSE_GRPC_PORT"] = "6001"
     try:
         settings = load_settings(config, port=7000)
@@ -125,9 +125,22 @@ def test_demo_finds_the_local_servers_key_and_fails_loudly_when_the_server_refus
     server = make_server()
     env = {k: v for k, v in os.environ.items() if k != "TRACEHOUSE_API_KEY"}
     ok = subprocess.run(
-        [sys.executable, "-m", "tracehouse", "demo", "--endpoint", server.url, "--data-dir", str(server.data_dir),
-         "--no-eval"], capture_output=True, text=True, timeout=180, env=env,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "tracehouse",
+            "demo",
+            "--endpoint",
+            server.url,
+            "--data-dir",
+            str(server.data_dir),
+            "--no-eval",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+    )
     assert ok.returncode == 0, ok.stderr
     refused = run("demo", "--endpoint", server.url, "--api-key", "th_not_a_key", "--no-eval")
     assert refused.returncode == 1

@@ -80,8 +80,12 @@ def _needs_server_extra(name: str, missing: str) -> click.Command:
     def run(**_: Any) -> None:
         fail(message)
 
-    return click.Command(name, callback=run, help=f"(needs the server extra) {message}",
-                         context_settings={"ignore_unknown_options": True, "allow_extra_args": True})  # fmt: skip
+    return click.Command(
+        name,
+        callback=run,
+        help=f"(needs the server extra) {message}",
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    )
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

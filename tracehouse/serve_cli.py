@@ -15,9 +15,22 @@ from tracehouse.settings import Settings
 
 # The settings `serve` takes as flags; every other one is a TRACEHOUSE_* variable or a TOML key (same names).
 SERVE_FLAGS = (
-    "host", "port", "grpc_port", "data_dir", "dsn", "database", "no_auth", "public_metrics", "retention_days",
-    "alerts_file", "online_suites", "prices", "detect", "finalise_quiet_s", "log_level",
-)  # fmt: skip
+    "host",
+    "port",
+    "grpc_port",
+    "data_dir",
+    "dsn",
+    "database",
+    "no_auth",
+    "public_metrics",
+    "retention_days",
+    "alerts_file",
+    "online_suites",
+    "prices",
+    "detect",
+    "finalise_quiet_s",
+    "log_level",
+)
 
 
 def _default(info: FieldInfo) -> str:
@@ -33,8 +46,13 @@ def settings_option(name: str) -> Callable[[Any], Any]:
     flag = "--" + name.replace("_", "-")
     help_text = (info.description or "") + _default(info)
     if get_origin(info.annotation) is list:
-        return click.option(flag.removesuffix("s"), name, multiple=True, type=click.Path(path_type=Path),
-                            help=help_text + " (repeatable)")  # fmt: skip
+        return click.option(
+            flag.removesuffix("s"),
+            name,
+            multiple=True,
+            type=click.Path(path_type=Path),
+            help=help_text + " (repeatable)",
+        )
     kinds = set(get_args(info.annotation)) or {info.annotation}
     if kinds <= {bool, type(None)}:
         if info.default is False:  # an opt-in: a plain flag

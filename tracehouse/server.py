@@ -94,8 +94,11 @@ def ensure_default_key(keyring: KeyRing, data_dir: Path) -> tuple[str | None, Pa
 def show_first_key(created: str | None, path: Path) -> None:
     """The first key goes to the terminal only: stderr when it is a TTY, never stdout or a log (which are kept)."""
     if created and sys.stderr.isatty():
-        print(f"  default project key (shown once; also in {path}, mode 0600):\n    {created}", file=sys.stderr,
-              flush=True)  # fmt: skip
+        print(
+            f"  default project key (shown once; also in {path}, mode 0600):\n    {created}",
+            file=sys.stderr,
+            flush=True,
+        )
     elif created:
         print(f"  default project key: created in {path} (mode 0600; not printed: no terminal)", flush=True)
     else:
@@ -148,8 +151,9 @@ def build_app(settings: Settings) -> FastAPI:
             app.state.store.close()
 
     # /docs and /openapi.json are routes of ours (below), so they take the same key rule as /metrics.
-    app = FastAPI(title="tracehouse", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
-                  openapi_url=None)  # fmt: skip
+    app = FastAPI(
+        title="tracehouse", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
     app.state.settings = settings
     # Built here, before the server starts, so a bad rules file is a one-line error and not a failed startup.
     app.state.store = Store(DSN.parse(settings.store_dsn, default_database=settings.database))
@@ -160,8 +164,16 @@ def build_app(settings: Settings) -> FastAPI:
         else None
     )
     install_error_handlers(app)
-    routers = (otlp_http.router, traces_api.router, overview_api.router, admin.router, findings_api.router,
-               alerts_api.router, evals_api.router, pages_router)  # fmt: skip
+    routers = (
+        otlp_http.router,
+        traces_api.router,
+        overview_api.router,
+        admin.router,
+        findings_api.router,
+        alerts_api.router,
+        evals_api.router,
+        pages_router,
+    )
     for router in routers:
         app.include_router(router)
     mount_static(app)
@@ -188,9 +200,13 @@ def build_app(settings: Settings) -> FastAPI:
         writer_ok, writer_problems = state.writer.problems()
         ready = ready and spool_ok and writer_ok
         problems += spool_problems + writer_problems
-        body = Readiness(status="ready" if ready else "not ready", store="ok" if store_ok else "unreachable",
-                         spool_bytes=pending, writer="ok" if state.writer.healthy else state.writer.last_error,
-                         problems=problems)  # fmt: skip
+        body = Readiness(
+            status="ready" if ready else "not ready",
+            store="ok" if store_ok else "unreachable",
+            spool_bytes=pending,
+            writer="ok" if state.writer.healthy else state.writer.last_error,
+            problems=problems,
+        )
         return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 
     @app.get("/metrics", tags=["ops"], dependencies=[Depends(ops_access)], response_class=PlainTextResponse)
@@ -232,14 +248,25 @@ def start_runtime(app: FastAPI, settings: Settings) -> list[Service]:
     schema_ready = _try_migrate(store, settings)
     keyring = KeyRing(store)
     metrics = CollectorMetrics()
-    spool = Spool(settings.spool_dir, max_bytes=settings.spool_max_bytes, segment_bytes=settings.spool_segment_bytes,
-                  min_free_bytes=settings.spool_min_free_bytes)  # fmt: skip
+    spool = Spool(
+        settings.spool_dir,
+        max_bytes=settings.spool_max_bytes,
+        segment_bytes=settings.spool_segment_bytes,
+        min_free_bytes=settings.spool_min_free_bytes,
+    )
     ingest = Ingest(spool, metrics)
     load_prices(settings.prices)  # a bad price file fails here, not in the encoder process
-    writer = Writer(spool, store, metrics, prices_path=settings.prices, processes=settings.writer_processes,
-                    batch_spans=settings.writer_batch_spans,
-                    flush_ms=settings.writer_flush_ms, max_attempts=settings.writer_max_attempts,
-                    ensure_schema=None if schema_ready else lambda: store.migrate(settings.retention_days))  # fmt: skip
+    writer = Writer(
+        spool,
+        store,
+        metrics,
+        prices_path=settings.prices,
+        processes=settings.writer_processes,
+        batch_spans=settings.writer_batch_spans,
+        flush_ms=settings.writer_flush_ms,
+        max_attempts=settings.writer_max_attempts,
+        ensure_schema=None if schema_ready else lambda: store.migrate(settings.retention_days),
+    )
     app.state.store, app.state.keyring, app.state.metrics = store, keyring, metrics
     app.state.spool, app.state.ingest, app.state.writer = spool, ingest, writer
     admin_token = secrets.token_urlsafe(24)
@@ -259,8 +286,12 @@ def start_runtime(app: FastAPI, settings: Settings) -> list[Service]:
     # Cluster-wide jobs run on one replica at a time: the holder of the jobs lease in the store.
     runner = JobRunner(Lease(store, JOBS_LEASE), [app.state.alert_service])
     app.state.alert_service.runs_here = lambda: runner.holds
-    finaliser = Finaliser(store, quiet_s=settings.finalise_quiet_s, max_delay_s=settings.finalise_max_delay_s,
-                          on_corrected=metrics.corrections_written.inc)  # fmt: skip
+    finaliser = Finaliser(
+        store,
+        quiet_s=settings.finalise_quiet_s,
+        max_delay_s=settings.finalise_max_delay_s,
+        on_corrected=metrics.corrections_written.inc,
+    )
     app.state.finaliser = finaliser
     runner.add(finaliser)
     if settings.detect:

@@ -72,14 +72,21 @@ def list_cmd(config: str | None, data_dir: Path | None) -> None:
     for q in held:
         spans = _spans(q.record.payload)
         reason = q.reason.strip().splitlines()[-1] if q.reason.strip() else "?"
-        click.echo(f"{q.record.seq:>8}  {q.record.project_id:<20} {len(q.record.payload):>9} B  "
-                   f"{'?' if spans is None else spans:>6} spans  {q.quarantined_at}  {reason[:100]}")  # fmt: skip
+        click.echo(
+            f"{q.record.seq:>8}  {q.record.project_id:<20} {len(q.record.payload):>9} B  "
+            f"{'?' if spans is None else spans:>6} spans  {q.quarantined_at}  {reason[:100]}"
+        )
 
 
 def _as_json(q: QuarantinedRecord) -> dict[str, Any]:
-    body: dict[str, Any] = {"seq": q.record.seq, "project": q.record.project_id, "source": q.record.source,
-                            "bytes": len(q.record.payload), "quarantined_at": q.quarantined_at,
-                            "reason": q.reason}  # fmt: skip
+    body: dict[str, Any] = {
+        "seq": q.record.seq,
+        "project": q.record.project_id,
+        "source": q.record.source,
+        "bytes": len(q.record.payload),
+        "quarantined_at": q.quarantined_at,
+        "reason": q.reason,
+    }
     try:
         body["request"] = MessageToDict(ExportTraceServiceRequest.FromString(q.record.payload))
     except DecodeError as exc:
@@ -112,8 +119,9 @@ def replay_cmd(config: str | None, data_dir: Path | None, seqs: tuple[int, ...],
     quarantine = Quarantine(settings.spool_dir)
     chosen = _chosen(quarantine, seqs, every)
     try:
-        spool = Spool(settings.spool_dir, max_bytes=settings.spool_max_bytes,
-                      segment_bytes=settings.spool_segment_bytes)  # fmt: skip
+        spool = Spool(
+            settings.spool_dir, max_bytes=settings.spool_max_bytes, segment_bytes=settings.spool_segment_bytes
+        )
     except SpoolLocked:
         fail(f"the spool in {settings.spool_dir} is in use: stop `tracehouse serve` first (replay works offline)", 1)
     try:

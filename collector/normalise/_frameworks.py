@@ -38,9 +38,25 @@ _ADK_MERGED = "(merged tools)"
 _OPENLLMETRY_RESPONSE = "openai.response"
 # Provider prefixes LiteLLM (and frameworks built on it, Google ADK's LiteLlm) put before a model name.
 _ROUTED_PROVIDERS = frozenset(
-    {"openai", "anthropic", "azure", "bedrock", "vertex_ai", "gemini", "groq", "mistral", "cohere", "deepseek",
-     "ollama", "together_ai", "fireworks_ai", "xai", "perplexity", "openrouter"}
-)  # fmt: skip
+    {
+        "openai",
+        "anthropic",
+        "azure",
+        "bedrock",
+        "vertex_ai",
+        "gemini",
+        "groq",
+        "mistral",
+        "cohere",
+        "deepseek",
+        "ollama",
+        "together_ai",
+        "fireworks_ai",
+        "xai",
+        "perplexity",
+        "openrouter",
+    }
+)
 _COWORKER_TOOLS = ("delegate work to coworker", "ask question to coworker")
 
 

@@ -123,4 +123,3 @@ def pick_fields(attrs: Attrs, index: dict[str, tuple[int, int]]) -> list[Any]:
             ranks[position] = rank
             values[position] = value
     return values
-

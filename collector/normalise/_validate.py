@@ -48,8 +48,13 @@ MAX_FUTURE_NS = 86_400 * 10**9  # one day ahead of the collector's clock
 UINT32_MAX = 2**32 - 1
 UINT16_MAX = 2**16 - 1
 
-_TOKEN_FIELDS = (Field.INPUT_TOKENS, Field.OUTPUT_TOKENS, Field.CACHE_READ_TOKENS, Field.CACHE_WRITE_TOKENS,
-                 Field.REASONING_TOKENS)  # fmt: skip
+_TOKEN_FIELDS = (
+    Field.INPUT_TOKENS,
+    Field.OUTPUT_TOKENS,
+    Field.CACHE_READ_TOKENS,
+    Field.CACHE_WRITE_TOKENS,
+    Field.REASONING_TOKENS,
+)
 
 
 def _names(*fields: Field) -> frozenset[str]:

@@ -14,13 +14,35 @@ from tracehouse.collector.store.scope import Scope, project_filter
 from tracehouse.domain.outcome import FAILED_SQL
 
 STATE_COLUMNS: tuple[str, ...] = (
-    "project_id", "record", "rule", "instance", "state", "severity", "value", "labels", "since", "notified_at", "body",
-    "deleted", "updated_at",
-)  # fmt: skip
+    "project_id",
+    "record",
+    "rule",
+    "instance",
+    "state",
+    "severity",
+    "value",
+    "labels",
+    "since",
+    "notified_at",
+    "body",
+    "deleted",
+    "updated_at",
+)
 EVENT_COLUMNS: tuple[str, ...] = (
-    "project_id", "id", "rule", "instance", "state", "severity", "value", "labels", "message", "notified",
-    "notify_error", "at", "updated_at",
-)  # fmt: skip
+    "project_id",
+    "id",
+    "rule",
+    "instance",
+    "state",
+    "severity",
+    "value",
+    "labels",
+    "message",
+    "notified",
+    "notify_error",
+    "at",
+    "updated_at",
+)
 
 _GROUP_COLUMNS = {"agent": "agent", "model": "request_model", "provider": "provider"}
 _CALL_TYPES = "('llm', 'tool', 'retrieval', 'embedding')"
@@ -28,12 +50,14 @@ _CALL_TYPES = "('llm', 'tool', 'retrieval', 'embedding')"
 _STEP_METRICS: dict[str, tuple[str, str, str]] = {
     "retry_rate": ("countIf(retry_attempt > 1) / count()", "count()", f"step_type IN {_CALL_TYPES}"),
     "retry_amplification": (
-        "count() / greatest(count() - countIf(retry_attempt > 1), 1)", "count()", f"step_type IN {_CALL_TYPES}",
+        "count() / greatest(count() - countIf(retry_attempt > 1), 1)",
+        "count()",
+        f"step_type IN {_CALL_TYPES}",
     ),
     "error_rate": (f"countIf({FAILED_SQL}) / count()", "count()", f"step_type IN {_CALL_TYPES}"),
     "p95_latency_ms": ("quantile(0.95)(duration_ns) / 1e6", "count()", "step_type = 'llm'"),
     "cost_per_hour": ("sum(ifNull(cost_usd, 0)) * 3600 / {window_s:Float64}", "count()", "1"),
-}  # fmt: skip
+}
 
 
 @dataclass(frozen=True)
@@ -62,8 +86,10 @@ def metric_values(
     """
     given: dict[str, str] = {k: v for k, v in (filters or {}).items() if v}
     params: dict[str, Any] = {
-        "since": as_utc(since), "until": as_utc(until), "window_s": max((until - since).total_seconds(), 1.0),
-    }  # fmt: skip
+        "since": as_utc(since),
+        "until": as_utc(until),
+        "window_s": max((until - since).total_seconds(), 1.0),
+    }
     if metric in _STEP_METRICS:
         return _step_metric(store, metric, params, scope, given, group_by)
     if metric == "findings":
@@ -74,9 +100,13 @@ def metric_values(
 
 
 def _step_metric(
-    store: Store, metric: str, params: dict[str, Any], scope: Scope, filters: dict[str, str],
+    store: Store,
+    metric: str,
+    params: dict[str, Any],
+    scope: Scope,
+    filters: dict[str, str],
     group_by: str | None,
-) -> list[MetricRow]:  # fmt: skip
+) -> list[MetricRow]:
     value, samples, default_filter = _STEP_METRICS[metric]
     where = ["start_time >= {since:DateTime64(9, 'UTC')}", "start_time < {until:DateTime64(9, 'UTC')}"]
     where.append(project_filter(scope, params))
@@ -102,9 +132,7 @@ def _step_metric(
     return [MetricRow(r["project_id"], str(r["key"]), float(r["value"]), int(r["samples"])) for r in rows]
 
 
-def _findings_metric(
-    store: Store, params: dict[str, Any], scope: Scope, filters: dict[str, str]
-) -> list[MetricRow]:
+def _findings_metric(store: Store, params: dict[str, Any], scope: Scope, filters: dict[str, str]) -> list[MetricRow]:
     """Distinct findings detected in the window (the table's ORDER BY (project_id, kind, id) serves the kind)."""
     where = ["detected_at >= {since:DateTime64(3, 'UTC')}", "detected_at < {until:DateTime64(3, 'UTC')}"]
     where.append(project_filter(scope, params))
@@ -175,9 +203,17 @@ def write_records(store: Store, rows: Sequence[Mapping[str, Any]]) -> None:
         return
     now = datetime.now(UTC)
     defaults: dict[str, Any] = {
-        "instance": "", "state": "", "severity": "", "value": None, "labels": {}, "since": now, "notified_at": None,
-        "body": "", "deleted": 0, "updated_at": now,
-    }  # fmt: skip
+        "instance": "",
+        "state": "",
+        "severity": "",
+        "value": None,
+        "labels": {},
+        "since": now,
+        "notified_at": None,
+        "body": "",
+        "deleted": 0,
+        "updated_at": now,
+    }
     full = [{**defaults, **r} for r in rows]
     columns = [[r[c] for r in full] for c in STATE_COLUMNS]
     store.insert("alerts", columns, STATE_COLUMNS)
@@ -189,9 +225,15 @@ def write_events(store: Store, rows: Sequence[Mapping[str, Any]]) -> None:
         return
     now = datetime.now(UTC)
     defaults: dict[str, Any] = {
-        "instance": "", "severity": "", "value": None, "labels": {}, "message": "", "notified": [],
-        "notify_error": "", "updated_at": now,
-    }  # fmt: skip
+        "instance": "",
+        "severity": "",
+        "value": None,
+        "labels": {},
+        "message": "",
+        "notified": [],
+        "notify_error": "",
+        "updated_at": now,
+    }
     full = [{**defaults, **r} for r in rows]
     columns = [[r[c] for r in full] for c in EVENT_COLUMNS]
     store.insert("alert_events", columns, EVENT_COLUMNS)
@@ -300,10 +342,18 @@ def alert_states(store: Store, project_id: str) -> list[AlertState]:
         {"p": project_id},
     )
     return [
-        AlertState(rule=r["rule"], instance=r["instance"], state=r["state"], severity=r["severity"], value=r["value"],
-                   labels=dict(r["labels"]), since=as_utc(r["since"]), updated_at=as_utc(r["updated_at"]))
+        AlertState(
+            rule=r["rule"],
+            instance=r["instance"],
+            state=r["state"],
+            severity=r["severity"],
+            value=r["value"],
+            labels=dict(r["labels"]),
+            since=as_utc(r["since"]),
+            updated_at=as_utc(r["updated_at"]),
+        )
         for r in rows
-    ]  # fmt: skip
+    ]
 
 
 def alert_history(store: Store, project_id: str, since: datetime, *, limit: int = 200) -> list[AlertEventRow]:
@@ -315,8 +365,17 @@ def alert_history(store: Store, project_id: str, since: datetime, *, limit: int 
         {"p": project_id, "since": since, "limit": limit},
     )
     return [
-        AlertEventRow(id=r["id"], rule=r["rule"], instance=r["instance"], state=r["state"], severity=r["severity"],
-                      value=r["value"], message=r["message"], notified=list(r["notified"]),
-                      notify_error=r["notify_error"], at=as_utc(r["at"]))
+        AlertEventRow(
+            id=r["id"],
+            rule=r["rule"],
+            instance=r["instance"],
+            state=r["state"],
+            severity=r["severity"],
+            value=r["value"],
+            message=r["message"],
+            notified=list(r["notified"]),
+            notify_error=r["notify_error"],
+            at=as_utc(r["at"]),
+        )
         for r in rows
-    ]  # fmt: skip
+    ]

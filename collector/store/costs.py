@@ -60,12 +60,16 @@ def costs(store: Store, project_id: str, since: datetime, until: datetime, *, bu
                countIf(cost_usd IS NULL) AS unpriced_calls,
                sumIf(ifNull(input_tokens, 0) + ifNull(output_tokens, 0), cost_usd IS NULL) AS unpriced_tokens
         FROM {db}.steps FINAL
-        WHERE """ + _WINDOW + " AND " + _PRICED_STEPS + """
+        WHERE """
+        + _WINDOW
+        + " AND "
+        + _PRICED_STEPS
+        + """
         GROUP BY bucket, request_model, agent
         LIMIT 200000
         """,
         {"p": project_id, "since": since, "until": until, "b": bucket_seconds},
-    )  # fmt: skip
+    )
     series: dict[CostKey, dict[tuple[datetime, str], CostPoint]] = {"model": {}, "agent": {}}
     unpriced: dict[str, UnpricedModel] = {}
     for r in rows:

@@ -14,9 +14,19 @@ from tracehouse.collector.store.scope import Scope, project_filter
 from tracehouse.domain.model import Status, Step, StepType
 
 FINDING_COLUMNS: tuple[str, ...] = (
-    "project_id", "id", "kind", "severity", "trace_id", "span_ids", "agents", "wasted_tokens", "wasted_cost_usd",
-    "explanation", "details", "detected_at",
-)  # fmt: skip
+    "project_id",
+    "id",
+    "kind",
+    "severity",
+    "trace_id",
+    "span_ids",
+    "agents",
+    "wasted_tokens",
+    "wasted_cost_usd",
+    "explanation",
+    "details",
+    "detected_at",
+)
 
 
 class FindingLike(Protocol):
@@ -63,12 +73,21 @@ def write_findings(store: Store, project_id: str, findings: Sequence[FindingLike
         return
     rows = [
         [
-            project_id, f.id, str(f.kind), str(f.severity), f.trace_id, list(f.span_ids), list(f.agents),
-            max(int(f.wasted_tokens), 0), float(f.wasted_cost_usd), f.explanation,
-            json.dumps(f.details, sort_keys=True, default=str), as_utc(f.detected_at),
+            project_id,
+            f.id,
+            str(f.kind),
+            str(f.severity),
+            f.trace_id,
+            list(f.span_ids),
+            list(f.agents),
+            max(int(f.wasted_tokens), 0),
+            float(f.wasted_cost_usd),
+            f.explanation,
+            json.dumps(f.details, sort_keys=True, default=str),
+            as_utc(f.detected_at),
         ]
         for f in findings
-    ]  # fmt: skip
+    ]
     columns = [list(c) for c in zip(*rows, strict=True)]
     store.insert("findings", columns, FINDING_COLUMNS)
 
@@ -156,10 +175,28 @@ def traces_ended_between(
 
 # The detectors need no events, links, previews of input or resource attributes: leave them out of the read.
 _DETECT_COLUMNS = (
-    "trace_id", "span_id", "parent_span_id", "name", "status", "agent", "operation", "step_type", "provider",
-    "request_model", "input_tokens", "output_tokens", "cost_usd", "tool_name", "handoff_source", "handoff_target",
-    "retry_attempt", "content_hash", "output_preview", "error_type", "attributes",
-)  # fmt: skip
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "name",
+    "status",
+    "agent",
+    "operation",
+    "step_type",
+    "provider",
+    "request_model",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "tool_name",
+    "handoff_source",
+    "handoff_target",
+    "retry_attempt",
+    "content_hash",
+    "output_preview",
+    "error_type",
+    "attributes",
+)
 
 
 def steps_for_traces(
@@ -185,20 +222,60 @@ def steps_for_traces(
     ).result_rows
     out: dict[str, list[Step]] = {}
     for r in rows:
-        (project, start_ns, end_ns, trace_id, span_id, parent, name, status, agent, operation, step_type, provider,
-         model, in_tok, out_tok, cost, tool, h_src, h_tgt, attempt, chash, out_prev, err, attrs) = r  # fmt: skip
+        (
+            project,
+            start_ns,
+            end_ns,
+            trace_id,
+            span_id,
+            parent,
+            name,
+            status,
+            agent,
+            operation,
+            step_type,
+            provider,
+            model,
+            in_tok,
+            out_tok,
+            cost,
+            tool,
+            h_src,
+            h_tgt,
+            attempt,
+            chash,
+            out_prev,
+            err,
+            attrs,
+        ) = r
         out.setdefault(trace_id, []).append(
             Step(
-                project_id=project, trace_id=trace_id, span_id=span_id, parent_span_id=parent,
-                start_time_ns=int(start_ns), end_time_ns=int(end_ns), name=name,
+                project_id=project,
+                trace_id=trace_id,
+                span_id=span_id,
+                parent_span_id=parent,
+                start_time_ns=int(start_ns),
+                end_time_ns=int(end_ns),
+                name=name,
                 status=Status(status) if status in Status._value2member_map_ else Status.UNSET,
-                agent=agent, operation=operation,
+                agent=agent,
+                operation=operation,
                 step_type=StepType(step_type) if step_type in StepType._value2member_map_ else StepType.OTHER,
-                provider=provider, request_model=model, input_tokens=in_tok, output_tokens=out_tok, cost_usd=cost,
-                tool_name=tool, handoff_source=h_src, handoff_target=h_tgt, retry_attempt=int(attempt),
-                content_hash=chash, output_preview=out_prev, error_type=err, attributes=dict(attrs),
+                provider=provider,
+                request_model=model,
+                input_tokens=in_tok,
+                output_tokens=out_tok,
+                cost_usd=cost,
+                tool_name=tool,
+                handoff_source=h_src,
+                handoff_target=h_tgt,
+                retry_attempt=int(attempt),
+                content_hash=chash,
+                output_preview=out_prev,
+                error_type=err,
+                attributes=dict(attrs),
             )
-        )  # fmt: skip
+        )
     return out
 
 
@@ -217,9 +294,7 @@ class RetryRate:
 _RETRY_GROUP = {"agent": "agent", "provider": "provider", "project": "''"}
 
 
-def retry_rates(
-    store: Store, since: datetime, until: datetime, group_by: str, *, scope: Scope
-) -> list[RetryRate]:
+def retry_rates(store: Store, since: datetime, until: datetime, group_by: str, *, scope: Scope) -> list[RetryRate]:
     """Per project and group: call steps (model, tool, retrieval, embedding calls) and how many were retries
     (attempt > 1). The leading (project_id, hour) of the steps' ORDER BY prunes to the window."""
     col = _RETRY_GROUP[group_by]
@@ -268,10 +343,18 @@ class FindingRow:
 def _row(r: dict[str, Any]) -> FindingRow:
     at = r["detected_at"]
     return FindingRow(
-        id=r["id"], kind=r["kind"], severity=r["severity"], trace_id=r["trace_id"], span_ids=list(r["span_ids"]),
-        agents=list(r["agents"]), wasted_tokens=int(r["wasted_tokens"]), wasted_cost_usd=float(r["wasted_cost_usd"]),
-        explanation=r["explanation"], details=r["details"], detected_at=at if at.tzinfo else at.replace(tzinfo=UTC),
-    )  # fmt: skip
+        id=r["id"],
+        kind=r["kind"],
+        severity=r["severity"],
+        trace_id=r["trace_id"],
+        span_ids=list(r["span_ids"]),
+        agents=list(r["agents"]),
+        wasted_tokens=int(r["wasted_tokens"]),
+        wasted_cost_usd=float(r["wasted_cost_usd"]),
+        explanation=r["explanation"],
+        details=r["details"],
+        detected_at=at if at.tzinfo else at.replace(tzinfo=UTC),
+    )
 
 
 def trace_findings(store: Store, project_id: str, trace_id: str) -> list[FindingRow]:
@@ -314,10 +397,11 @@ def traces_with_findings(
         where.append("kind = {kind:String}")
         params["kind"] = kind
     rows = store.rows(
-        "SELECT trace_id, max(detected_at) AS last FROM {db}.findings FINAL WHERE " + " AND ".join(where)
+        "SELECT trace_id, max(detected_at) AS last FROM {db}.findings FINAL WHERE "
+        + " AND ".join(where)
         + " GROUP BY trace_id ORDER BY last DESC LIMIT {limit:UInt32}",
         params,
-    )  # fmt: skip
+    )
     return [r["trace_id"] for r in rows]
 
 

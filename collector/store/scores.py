@@ -455,10 +455,13 @@ def mean_scores(store: Store, project_id: str, trace_ids: Sequence[str]) -> dict
         {"p": project_id, "ids": list(trace_ids)},
     )
     return {
-        r["trace_id"]: {"mean": None if r["mean"] is None else float(r["mean"]), "count": int(r["n"]),
-                        "failed": int(r["failed"])}
+        r["trace_id"]: {
+            "mean": None if r["mean"] is None else float(r["mean"]),
+            "count": int(r["n"]),
+            "failed": int(r["failed"]),
+        }
         for r in rows
-    }  # fmt: skip
+    }
 
 
 def traces_scored_below(store: Store, project_id: str, threshold: float, *, limit: int = 100_000) -> list[str]:
@@ -530,10 +533,15 @@ def score_trend(
         {"p": project_id, "since": since, "until": until, "b": bucket_seconds},
     )
     return [
-        ScorePoint(bucket=as_utc(r["bucket"]), suite=r["suite"], name=r["name"],
-                   mean=None if r["mean"] is None else float(r["mean"]), count=int(r["n"]))
+        ScorePoint(
+            bucket=as_utc(r["bucket"]),
+            suite=r["suite"],
+            name=r["name"],
+            mean=None if r["mean"] is None else float(r["mean"]),
+            count=int(r["n"]),
+        )
         for r in rows
-    ]  # fmt: skip
+    ]
 
 
 def failing_scores(

@@ -266,7 +266,7 @@ def list_traces(store: Store, project_id: str, flt: TraceFilter) -> TracePage:
         + (" HAVING " + " AND ".join(having) if having else "")
         + f" ORDER BY {sort_expr} {direction}, trace_id {direction} LIMIT {{limit:UInt32}}",
         params,
-    )  # fmt: skip
+    )
     more = len(page) > flt.limit
     page = page[: flt.limit]
     if not page:

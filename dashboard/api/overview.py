@@ -24,18 +24,28 @@ def _window(w: Window) -> dict[str, Any]:
 
 @router.get("/agents", response_model=AgentsOverview, response_model_exclude_unset=True)
 def api_agents(
-    project: Project, store: StoreDep, window: WindowDep, agent: str | None = Query(None, max_length=200),
+    project: Project,
+    store: StoreDep,
+    window: WindowDep,
+    agent: str | None = Query(None, max_length=200),
     by: Literal["slowest", "costliest", "failed"] = "slowest",
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """Per agent over the window: calls, error rate, p50/p95/p99, tokens, cost, retries, findings, mean score, and
     time series; with `agent`, also that agent's slowest / costliest / failed steps (`by`)."""
     view = views.agents_view(store, project, window, agent=agent or None, by=by)
     out: dict[str, Any] = {
         "window": _window(window),
-        "agents": [{**views.to_jsonable(r.stats), "findings": r.findings, "wasted_cost_usd": r.wasted_cost_usd,
-                    "mean_score": r.mean_score} for r in view.agents],
+        "agents": [
+            {
+                **views.to_jsonable(r.stats),
+                "findings": r.findings,
+                "wasted_cost_usd": r.wasted_cost_usd,
+                "mean_score": r.mean_score,
+            }
+            for r in view.agents
+        ],
         "charts": view.charts,
-    }  # fmt: skip
+    }
     if agent:
         out["agent"] = agent
         out["by"] = by
@@ -57,10 +67,17 @@ def api_models(project: Project, store: StoreDep, window: WindowDep) -> dict[str
         "models": views.to_jsonable(v.models),
         "agents": views.to_jsonable(v.agents),
         "unpriced": views.to_jsonable(v.unpriced),
-        "top_traces": [{"trace_id": t.trace_id, "root_name": t.root_name, "cost_usd": t.cost_usd,
-                        "start_time": views.to_jsonable(t.start_time)} for t in v.top_traces],
+        "top_traces": [
+            {
+                "trace_id": t.trace_id,
+                "root_name": t.root_name,
+                "cost_usd": t.cost_usd,
+                "start_time": views.to_jsonable(t.start_time),
+            }
+            for t in v.top_traces
+        ],
         "charts": v.charts,
-    }  # fmt: skip
+    }
 
 
 @router.get("/evals-overview", response_model=EvalsOverview)

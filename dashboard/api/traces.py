@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from pydantic import BaseModel
 
 from tracehouse.collector.deps import Project, StoreDep
 from tracehouse.collector.store import (
@@ -26,6 +25,14 @@ from tracehouse.collector.store import (
 from tracehouse.collector.store.stats import GroupBy
 from tracehouse.collector.store.steps import get_steps_by_id
 from tracehouse.dashboard import views
+from tracehouse.dashboard.api.trace_models import (
+    AnalysisOut,
+    ChildrenOut,
+    StatsOut,
+    StepDetailOut,
+    TraceListOut,
+    TraceOut,
+)
 from tracehouse.dashboard.format import duration_ns
 from tracehouse.dashboard.params import TraceQuery, api_trace_query
 from tracehouse.dashboard.web import ApiRoute, PageError
@@ -73,11 +80,18 @@ def summary_json(summary: TraceSummary) -> dict[str, Any]:
 TraceQueryDep = Annotated[TraceQuery, Depends(api_trace_query)]
 
 
-@router.get("/traces")
+@router.get("/traces", response_model=TraceListOut)
 def api_list_traces(project: Project, store: StoreDep, query: TraceQueryDep) -> dict[str, Any]:
     """The twin of the traces page: one page of trace summaries; `extra` holds findings per kind and the mean score."""
-    view = views.trace_list(store, project, query.filter, has_finding=query.has_finding,
-                            score_below=query.score_below, facets=False, linked_to=query.linked_to)  # fmt: skip
+    view = views.trace_list(
+        store,
+        project,
+        query.filter,
+        has_finding=query.has_finding,
+        score_below=query.score_below,
+        facets=False,
+        linked_to=query.linked_to,
+    )
     return {"traces": [summary_json(t) for t in view.page.traces], "next_cursor": view.page.next_cursor}
 
 
@@ -112,7 +126,7 @@ def decode_position(cursor: str, kind: type[str] | type[int]) -> str | int:
     raise PageError(400, "cursor: not a cursor this server issued")
 
 
-@router.get("/traces/{trace_id}")
+@router.get("/traces/{trace_id}", response_model=TraceOut)
 def api_get_trace(
     trace_id: str,
     project: Project,
@@ -164,60 +178,36 @@ def _trace_json(
     }
 
 
-class TreeRow(BaseModel):
-    """A row of the trace page's step tree: the step's display fields, its waterfall bar (thousandths of the trace's
-    wall time), how many steps sit below it, and its critical-path, finding and score marks."""
-
-    span_id: str
-    parent_span_id: str
-    depth: int
-    name: str
-    step_type: str
-    status: str
-    agent: str
-    operation: str
-    request_model: str
-    tool_name: str
-    handoff_target: str
-    retry_attempt: int
-    duration_ms: float
-    duration: str
-    category: str
-    left: float
-    width: float
-    children: int
-    descendants: int
-    critical: bool
-    finding_kinds: list[str]
-    score_count: int
-
-
-class ChildrenPage(BaseModel):
-    """One page of a step's direct children; `next_cursor` (null on the last page) fetches the next."""
-
-    trace_id: str
-    span_id: str
-    total: int
-    remaining: int
-    children: list[TreeRow]
-    next_cursor: str | None
-
-
 def row_json(r: views.RowView) -> dict[str, Any]:
     """A row of the step tree as trace.js draws it (the same fields the page's own rows carry)."""
     s = r.step
     return {
-        "span_id": s.span_id, "parent_span_id": s.parent_span_id, "depth": r.depth, "name": s.name,
-        "step_type": str(s.step_type), "status": str(s.status), "agent": s.agent, "operation": s.operation,
-        "request_model": s.request_model, "tool_name": s.tool_name, "handoff_target": s.handoff_target,
-        "retry_attempt": s.retry_attempt, "duration_ms": s.duration_ns / 1e6, "duration": duration_ns(s.duration_ns),
-        "category": r.category, "left": r.left, "width": r.width, "children": r.children,
-        "descendants": r.descendants, "critical": r.critical, "finding_kinds": r.finding_kinds,
+        "span_id": s.span_id,
+        "parent_span_id": s.parent_span_id,
+        "depth": r.depth,
+        "name": s.name,
+        "step_type": str(s.step_type),
+        "status": str(s.status),
+        "agent": s.agent,
+        "operation": s.operation,
+        "request_model": s.request_model,
+        "tool_name": s.tool_name,
+        "handoff_target": s.handoff_target,
+        "retry_attempt": s.retry_attempt,
+        "duration_ms": s.duration_ns / 1e6,
+        "duration": duration_ns(s.duration_ns),
+        "category": r.category,
+        "left": r.left,
+        "width": r.width,
+        "children": r.children,
+        "descendants": r.descendants,
+        "critical": r.critical,
+        "finding_kinds": r.finding_kinds,
         "score_count": r.score_count,
-    }  # fmt: skip
+    }
 
 
-@router.get("/traces/{trace_id}/children/{span_id}", response_model=ChildrenPage)
+@router.get("/traces/{trace_id}/children/{span_id}", response_model=ChildrenOut)
 def api_trace_children(
     trace_id: str,
     span_id: str,
@@ -244,7 +234,7 @@ def api_trace_children(
     }
 
 
-@router.get("/traces/{trace_id}/analysis")
+@router.get("/traces/{trace_id}/analysis", response_model=AnalysisOut)
 def api_trace_analysis(trace_id: str, project: Project, store: StoreDep) -> dict[str, Any]:
     """The twin of the trace page's analysis: latency attribution and critical path, agent graph, cost by agent and
     by model, hand-offs, findings and scores."""
@@ -259,8 +249,13 @@ def api_trace_analysis(trace_id: str, project: Project, store: StoreDep) -> dict
             "work_ms": {k: v / 1e6 for k, v in a.work.items()},
             "gap_ms": a.gap_ns / 1e6,
             "critical_path": [
-                {"span_id": g.span_id, "category": g.category, "start_time": rfc3339_ns(g.start_ns),
-                 "duration_ms": g.duration_ns / 1e6} for g in a.path
+                {
+                    "span_id": g.span_id,
+                    "category": g.category,
+                    "start_time": rfc3339_ns(g.start_ns),
+                    "duration_ms": g.duration_ns / 1e6,
+                }
+                for g in a.path
             ],
             "critical_span_ids": a.path_span_ids,
         },
@@ -268,16 +263,21 @@ def api_trace_analysis(trace_id: str, project: Project, store: StoreDep) -> dict
         "cost_by_agent": views.to_jsonable(view.cost_by_agent),
         "cost_by_model": views.to_jsonable(view.cost_by_model),
         "handoffs": [
-            {"span_id": s.span_id, "source": s.handoff_source or s.agent, "target": s.handoff_target,
-             "reason": s.attributes.get("tracehouse.handoff.reason", ""), "start_time": rfc3339_ns(s.start_time_ns)}
+            {
+                "span_id": s.span_id,
+                "source": s.handoff_source or s.agent,
+                "target": s.handoff_target,
+                "reason": s.attributes.get("tracehouse.handoff.reason", ""),
+                "start_time": rfc3339_ns(s.start_time_ns),
+            }
             for s in view.handoffs
         ],
         "findings": views.to_jsonable(view.findings),
         "scores": views.to_jsonable(view.trace_scores + view.step_scores),
-    }  # fmt: skip
+    }
 
 
-@router.get("/traces/{trace_id}/steps/{span_id}")
+@router.get("/traces/{trace_id}/steps/{span_id}", response_model=StepDetailOut)
 def api_step(trace_id: str, span_id: str, project: Project, store: StoreDep) -> dict[str, Any]:
     """One step with why it ran (parent, previous sibling, hand-off, router decision), its findings and scores."""
     if not re.fullmatch(r"[0-9a-fA-F]{1,32}", span_id):
@@ -306,7 +306,7 @@ def default_window(since: datetime | None, until: datetime | None) -> tuple[date
     return since or until - timedelta(hours=24), until
 
 
-@router.get("/stats/{group_by}")
+@router.get("/stats/{group_by}", response_model=StatsOut)
 def api_stats(
     group_by: StatsGroup,
     project: Project,

@@ -131,9 +131,15 @@ def api_create_silence(project: Project, service: Alerts, body: SilenceIn) -> di
     try:
         duration = parse_duration(body.duration) if body.duration is not None else None
         silence = service.engine.add_silence(
-            project, rule=body.rule, labels=body.labels, duration_s=duration, starts_at=body.starts_at,
-            ends_at=body.ends_at, comment=body.comment, created_by=body.created_by,
-        )  # fmt: skip
+            project,
+            rule=body.rule,
+            labels=body.labels,
+            duration_s=duration,
+            starts_at=body.starts_at,
+            ends_at=body.ends_at,
+            comment=body.comment,
+            created_by=body.created_by,
+        )
     except (RuleFileError, ValueError) as exc:
         raise _bad(exc) from None
     return silence.to_json()

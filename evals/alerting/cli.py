@@ -20,15 +20,26 @@ def alerts_group() -> None:
 
 
 @alerts_group.command("check")
-@click.option("--rules", "rules_file", type=click.Path(dir_okay=False), default=None,
-              help="With --dsn: the rules file to evaluate (default rules otherwise).")  # fmt: skip
+@click.option(
+    "--rules",
+    "rules_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="With --dsn: the rules file to evaluate (default rules otherwise).",
+)
 @click.option("--fail-on-firing", is_flag=True, help="Exit 1 when any rule is firing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON answer.")
 @server_options
 def alerts_check(
-    rules_file: str | None, fail_on_firing: bool, as_json: bool, server_url: str, key: str | None,
-    data_dir: str | None, dsn: str | None, project: str,
-) -> None:  # fmt: skip
+    rules_file: str | None,
+    fail_on_firing: bool,
+    as_json: bool,
+    server_url: str,
+    key: str | None,
+    data_dir: str | None,
+    dsn: str | None,
+    project: str,
+) -> None:
     """Evaluate every rule now (notifications are sent as on schedule) and print the rules' state."""
     result = (
         _check_direct(dsn, project, rules_file)

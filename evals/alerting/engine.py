@@ -187,10 +187,16 @@ class AlertEngine:
             self._states = {}
             for r in load_records(self.store, "state", scope=ALL_PROJECTS):
                 inst = Instance(
-                    project_id=r["project_id"], rule=r["rule"], instance=r["instance"], labels=r["labels"],
-                    state=r["state"] or INACTIVE, severity=r["severity"] or "warning", value=r["value"],
-                    since=r["since"], notified_at=r["notified_at"],
-                )  # fmt: skip
+                    project_id=r["project_id"],
+                    rule=r["rule"],
+                    instance=r["instance"],
+                    labels=r["labels"],
+                    state=r["state"] or INACTIVE,
+                    severity=r["severity"] or "warning",
+                    value=r["value"],
+                    since=r["since"],
+                    notified_at=r["notified_at"],
+                )
                 self._states[inst.key] = inst
             self._loaded = True
 
@@ -199,13 +205,21 @@ class AlertEngine:
             self.store,
             [
                 {
-                    "project_id": i.project_id, "record": "state", "rule": i.rule, "instance": i.instance,
-                    "state": i.state, "severity": i.severity, "value": i.value, "labels": i.labels, "since": i.since,
-                    "notified_at": i.notified_at, "updated_at": self.clock(),
+                    "project_id": i.project_id,
+                    "record": "state",
+                    "rule": i.rule,
+                    "instance": i.instance,
+                    "state": i.state,
+                    "severity": i.severity,
+                    "value": i.value,
+                    "labels": i.labels,
+                    "since": i.since,
+                    "notified_at": i.notified_at,
+                    "updated_at": self.clock(),
                 }
                 for i in instances
             ],
-        )  # fmt: skip
+        )
 
     # -- rules -----------------------------------------------------------------------------------------------------
     def api_rules(self, scope: Scope) -> dict[str, dict[str, tuple[Rule | None, datetime]]]:
@@ -252,9 +266,16 @@ class AlertEngine:
                 raise RuleNotFound(rule.name)
             write_records(
                 self.store,
-                [{"project_id": project_id, "record": "rule", "rule": rule.name, "body": json.dumps(rule.to_json()),
-                  "updated_at": self.clock()}],
-            )  # fmt: skip
+                [
+                    {
+                        "project_id": project_id,
+                        "record": "rule",
+                        "rule": rule.name,
+                        "body": json.dumps(rule.to_json()),
+                        "updated_at": self.clock(),
+                    }
+                ],
+            )
         return rule
 
     def delete_rule(self, project_id: str, name: str) -> None:
@@ -279,10 +300,15 @@ class AlertEngine:
                 continue
             body = json.loads(r["body"])
             s = Silence(
-                id=r["rule"], project_id=r["project_id"], rule=body.get("rule"), labels=body.get("labels", {}),
-                starts_at=datetime.fromisoformat(body["starts_at"]), ends_at=datetime.fromisoformat(body["ends_at"]),
-                comment=body.get("comment", ""), created_by=body.get("created_by", ""),
-            )  # fmt: skip
+                id=r["rule"],
+                project_id=r["project_id"],
+                rule=body.get("rule"),
+                labels=body.get("labels", {}),
+                starts_at=datetime.fromisoformat(body["starts_at"]),
+                ends_at=datetime.fromisoformat(body["ends_at"]),
+                comment=body.get("comment", ""),
+                created_by=body.get("created_by", ""),
+            )
             if include_expired or s.ends_at > now:
                 out.append(s)
         return sorted(out, key=lambda s: s.ends_at)
@@ -307,9 +333,16 @@ class AlertEngine:
         body = {**s.to_json(), "starts_at": start.isoformat(), "ends_at": end.isoformat()}
         write_records(
             self.store,
-            [{"project_id": project_id, "record": "silence", "rule": s.id, "body": json.dumps(body),
-              "updated_at": self.clock()}],
-        )  # fmt: skip
+            [
+                {
+                    "project_id": project_id,
+                    "record": "silence",
+                    "rule": s.id,
+                    "body": json.dumps(body),
+                    "updated_at": self.clock(),
+                }
+            ],
+        )
         return s
 
     def delete_silence(self, project_id: str, silence_id: str) -> None:
@@ -317,9 +350,16 @@ class AlertEngine:
             raise RuleNotFound(silence_id)
         write_records(
             self.store,
-            [{"project_id": project_id, "record": "silence", "rule": silence_id, "deleted": 1,
-              "updated_at": self.clock()}],
-        )  # fmt: skip
+            [
+                {
+                    "project_id": project_id,
+                    "record": "silence",
+                    "rule": silence_id,
+                    "deleted": 1,
+                    "updated_at": self.clock(),
+                }
+            ],
+        )
 
     # -- evaluation ------------------------------------------------------------------------------------------------
     def evaluate_all_projects(self, now: datetime | None = None) -> list[Transition]:
@@ -459,8 +499,9 @@ class AlertEngine:
         if previous == inst.state and notify is None:
             return
         changed.append(inst)
-        transitions.append(Transition(inst.project_id, rule.name, inst.instance, previous, inst.state, value,
-                                      notify is not None))  # fmt: skip
+        transitions.append(
+            Transition(inst.project_id, rule.name, inst.instance, previous, inst.state, value, notify is not None)
+        )
         self._record(rule, inst, previous, now, notify)
 
     def _record(self, rule: Rule, inst: Instance, previous: str, now: datetime, notify: str | None) -> None:
@@ -475,18 +516,35 @@ class AlertEngine:
         suppressed = "silenced" if inst.silenced and inst.state in (FIRING, RESOLVED) and notify is None else ""
         write_events(
             self.store,
-            [{
-                "project_id": inst.project_id, "id": event_id, "rule": rule.name, "instance": inst.instance,
-                "state": "repeat" if notify == "repeat" else inst.state, "severity": rule.severity,
-                "value": inst.value, "labels": inst.labels, "message": message, "notified": [],
-                "notify_error": PENDING_DELIVERY if notify and targets else suppressed, "at": now,
-                "updated_at": now,
-            }],
-        )  # fmt: skip
+            [
+                {
+                    "project_id": inst.project_id,
+                    "id": event_id,
+                    "rule": rule.name,
+                    "instance": inst.instance,
+                    "state": "repeat" if notify == "repeat" else inst.state,
+                    "severity": rule.severity,
+                    "value": inst.value,
+                    "labels": inst.labels,
+                    "message": message,
+                    "notified": [],
+                    "notify_error": PENDING_DELIVERY if notify and targets else suppressed,
+                    "at": now,
+                    "updated_at": now,
+                }
+            ],
+        )
         if notify is None or not targets:
             return
-        note = self._note(rule, event_id, now, inst, message, "resolved" if notify == "resolved" else "firing",
-                          repeat=notify == "repeat")  # fmt: skip
+        note = self._note(
+            rule,
+            event_id,
+            now,
+            inst,
+            message,
+            "resolved" if notify == "resolved" else "firing",
+            repeat=notify == "repeat",
+        )
         self._outbox.append((note, targets))
 
     def _targets(self, rule: Rule) -> list[Notifier]:
@@ -497,11 +555,21 @@ class AlertEngine:
     ) -> Notification:
         from_file = any(rule is r for r in self.file_rules)  # API rules are parsed anew from the store each pass
         return Notification(
-            event_id=event_id, event_at=_iso(at), project_id=inst.project_id, rule=rule.name, status=status,
-            severity=rule.severity, value=inst.value, threshold=rule.threshold, labels=inst.labels, message=message,
-            since=_iso(inst.since), description=rule.description if from_file else "",
-            tenant_description="" if from_file else rule.description, repeat=repeat,
-        )  # fmt: skip
+            event_id=event_id,
+            event_at=_iso(at),
+            project_id=inst.project_id,
+            rule=rule.name,
+            status=status,
+            severity=rule.severity,
+            value=inst.value,
+            threshold=rule.threshold,
+            labels=inst.labels,
+            message=message,
+            since=_iso(inst.since),
+            description=rule.description if from_file else "",
+            tenant_description="" if from_file else rule.description,
+            repeat=repeat,
+        )
 
     def redeliver_undelivered(self, since: datetime) -> int:
         """Hand the notifiers again what a previous process recorded but never saw delivered ("pending delivery"
@@ -523,8 +591,9 @@ class AlertEngine:
                 inst = self._states.get(key) or Instance(project, event["rule"], event["instance"], event["labels"])
                 inst = Instance(**{**inst.__dict__, "value": event["value"], "labels": event["labels"]})
                 status = "resolved" if event["state"] == RESOLVED else "firing"
-                note = self._note(rule, event["id"], event["at"], inst, event["message"], status,
-                                  repeat=event["state"] == "repeat")  # fmt: skip
+                note = self._note(
+                    rule, event["id"], event["at"], inst, event["message"], status, repeat=event["state"] == "repeat"
+                )
                 queued += int(self.dispatcher.submit(note, targets))
         return queued
 
@@ -534,14 +603,24 @@ class AlertEngine:
         at = datetime.fromisoformat(note.event_at.replace("Z", "+00:00"))
         write_events(
             self.store,
-            [{
-                "project_id": note.project_id, "id": note.event_id, "rule": note.rule,
-                "instance": _instance_key(note.labels), "state": "repeat" if note.repeat else note.status,
-                "severity": note.severity, "value": note.value, "labels": note.labels, "message": note.message,
-                "notified": delivery.succeeded, "notify_error": delivery.error_text,
-                "at": at, "updated_at": max(datetime.now(UTC), at + timedelta(milliseconds=1)),
-            }],
-        )  # fmt: skip
+            [
+                {
+                    "project_id": note.project_id,
+                    "id": note.event_id,
+                    "rule": note.rule,
+                    "instance": _instance_key(note.labels),
+                    "state": "repeat" if note.repeat else note.status,
+                    "severity": note.severity,
+                    "value": note.value,
+                    "labels": note.labels,
+                    "message": note.message,
+                    "notified": delivery.succeeded,
+                    "notify_error": delivery.error_text,
+                    "at": at,
+                    "updated_at": max(datetime.now(UTC), at + timedelta(milliseconds=1)),
+                }
+            ],
+        )
 
     # -- views -----------------------------------------------------------------------------------------------------
     def instances(self, project_id: str, rule: str) -> list[Instance]:
@@ -560,21 +639,33 @@ class AlertEngine:
             instances = self.instances(project_id, rule.name)
             state = max((i.state for i in instances), key=lambda s: order.get(s, 0), default=INACTIVE)
             error = self.rule_errors.get((project_id, rule.name)) or self.rule_errors.get(("*", rule.name))
-            out.append({
-                **rule.to_json(), "origin": origin, "state": state, "expression": rule.describe(),
-                "instances": [i.to_json() for i in instances], "error": error,
-            })  # fmt: skip
+            out.append(
+                {
+                    **rule.to_json(),
+                    "origin": origin,
+                    "state": state,
+                    "expression": rule.describe(),
+                    "instances": [i.to_json() for i in instances],
+                    "error": error,
+                }
+            )
         return out
 
     def notifier_health(self) -> list[dict[str, Any]]:
         out = []
         for name, n in sorted(self.notifiers.items()):
             health = self.dispatcher.health.get(name, {})
-            out.append({
-                "name": name, "type": n.type, "url_host": _host_only(n.url), "signed": bool(n.signing_secret()),
-                "last_ok": health.get("ok"), "last_error": health.get("last_error"),
-                "last_attempt_at": _iso(datetime.fromtimestamp(health["at"], UTC)) if "at" in health else None,
-            })  # fmt: skip
+            out.append(
+                {
+                    "name": name,
+                    "type": n.type,
+                    "url_host": _host_only(n.url),
+                    "signed": bool(n.signing_secret()),
+                    "last_ok": health.get("ok"),
+                    "last_error": health.get("last_error"),
+                    "last_attempt_at": _iso(datetime.fromtimestamp(health["at"], UTC)) if "at" in health else None,
+                }
+            )
         return out
 
 

@@ -35,7 +35,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 Metric = Literal[
     "retry_rate", "retry_amplification", "error_rate", "p95_latency_ms", "cost_per_hour", "findings", "eval_pass_rate"
-]  # fmt: skip
+]
 METRICS: tuple[str, ...] = Metric.__args__  # type: ignore[attr-defined]
 Op = Literal[">", ">=", "<", "<="]
 SeverityName = Literal["info", "warning", "critical"]

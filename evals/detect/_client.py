@@ -63,17 +63,40 @@ def parse_since(value: str, now: datetime | None = None) -> datetime:
 def server_options(fn: Any) -> Any:
     for option in reversed(
         [
-            click.option("--server", "server_url", envvar="TRACEHOUSE_URL", default=DEFAULT_URL, show_default=True,
-                         help="The running tracehouse server (TRACEHOUSE_URL)."),
-            click.option("--api-key", "key", envvar="TRACEHOUSE_API_KEY", default=None,
-                         help="API key (TRACEHOUSE_API_KEY; default: <data-dir>/default-key)."),
-            click.option("--data-dir", envvar="TRACEHOUSE_DATA_DIR", default=None,
-                         help="Server data directory, to find its default key."),
-            click.option("--dsn", envvar="TRACEHOUSE_DSN", default=None,
-                         help="Use ClickHouse directly (http(s)://user:pass@host:8123/db) instead of the API."),
-            click.option("--project", default=os.environ.get("TRACEHOUSE_PROJECT", "default"), show_default=True,
-                         help="Project to act on with --dsn (the API uses the key's project)."),
+            click.option(
+                "--server",
+                "server_url",
+                envvar="TRACEHOUSE_URL",
+                default=DEFAULT_URL,
+                show_default=True,
+                help="The running tracehouse server (TRACEHOUSE_URL).",
+            ),
+            click.option(
+                "--api-key",
+                "key",
+                envvar="TRACEHOUSE_API_KEY",
+                default=None,
+                help="API key (TRACEHOUSE_API_KEY; default: <data-dir>/default-key).",
+            ),
+            click.option(
+                "--data-dir",
+                envvar="TRACEHOUSE_DATA_DIR",
+                default=None,
+                help="Server data directory, to find its default key.",
+            ),
+            click.option(
+                "--dsn",
+                envvar="TRACEHOUSE_DSN",
+                default=None,
+                help="Use ClickHouse directly (http(s)://user:pass@host:8123/db) instead of the API.",
+            ),
+            click.option(
+                "--project",
+                default=os.environ.get("TRACEHOUSE_PROJECT", "default"),
+                show_default=True,
+                help="Project to act on with --dsn (the API uses the key's project).",
+            ),
         ]
-    ):  # fmt: skip
+    ):
         fn = option(fn)
     return fn

@@ -14,8 +14,19 @@ from tracehouse.evals.detect.service import run_window
 
 router = APIRouter(prefix="/api", tags=["findings"])
 
-_PUBLIC = ("id", "kind", "severity", "trace_id", "span_ids", "agents", "wasted_tokens", "wasted_cost_usd",
-           "explanation", "details", "detected_at")  # fmt: skip
+_PUBLIC = (
+    "id",
+    "kind",
+    "severity",
+    "trace_id",
+    "span_ids",
+    "agents",
+    "wasted_tokens",
+    "wasted_cost_usd",
+    "explanation",
+    "details",
+    "detected_at",
+)
 
 
 class FindingOut(BaseModel):
@@ -71,9 +82,14 @@ def api_findings(
 ) -> dict[str, Any]:
     """Findings newest first; `since`/`until` bound the detection time."""
     rows = list_findings(
-        store, project, kind=kind, trace_id=trace_id.lower() if trace_id else None, since=since, until=until,
+        store,
+        project,
+        kind=kind,
+        trace_id=trace_id.lower() if trace_id else None,
+        since=since,
+        until=until,
         limit=limit,
-    )  # fmt: skip
+    )
     return {"findings": [_finding_json(r) for r in rows]}
 
 

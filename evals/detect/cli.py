@@ -25,9 +25,16 @@ def detect_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON answer instead of a table.")
 @server_options
 def detect_run(
-    since: str, until: str | None, cross_trace: bool, as_json: bool, server_url: str, key: str | None,
-    data_dir: str | None, dsn: str | None, project: str,
-) -> None:  # fmt: skip
+    since: str,
+    until: str | None,
+    cross_trace: bool,
+    as_json: bool,
+    server_url: str,
+    key: str | None,
+    data_dir: str | None,
+    dsn: str | None,
+    project: str,
+) -> None:
     """Detect over traces that ended in the window; findings are stored and printed."""
     lo = parse_since(since)
     hi = parse_since(until) if until else datetime.now(UTC)

@@ -133,8 +133,7 @@ def detect_retry_rate_spikes(
         if not current:
             continue
         base = {
-            (r.project_id, r.key): r
-            for r in retry_rates(store, baseline_start, window_start, group_by, scope=scope)
+            (r.project_id, r.key): r for r in retry_rates(store, baseline_start, window_start, group_by, scope=scope)
         }
         for r in current:
             if group_by != "project" and not r.key:

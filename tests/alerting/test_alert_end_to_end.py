@@ -31,8 +31,9 @@ def test_retry_storm_fires_once_to_the_webhook_and_resolves(make_server, tmp_pat
         [fired] = hook.wait_for(1, timeout=30)
         body = fired.json()
         assert body["status"] == "firing" and body["rule"] == "storm" and body["value"] > 0.1
-        assert verify("s3cret", fired.headers["x-tracehouse-timestamp"], fired.body,
-                      fired.headers["x-tracehouse-signature"])  # fmt: skip
+        assert verify(
+            "s3cret", fired.headers["x-tracehouse-timestamp"], fired.body, fired.headers["x-tracehouse-signature"]
+        )
         requests = hook.wait_for(2, timeout=40)  # the storm leaves the 12 s window
         assert [r.json()["status"] for r in requests] == ["firing", "resolved"]
         time.sleep(2)

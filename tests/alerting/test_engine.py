@@ -43,10 +43,19 @@ def _engine(store: Store, project: str, url: str, **rule: Any) -> AlertEngine:
         {
             "include_defaults": False,
             "notifiers": [{"name": "hook", "type": "webhook", "url": url, "secret": SECRET, "backoff": "50ms"}],
-            "rules": [{"name": "storm", "metric": "retry_rate", "threshold": 0.3, "window": "60s",
-                       "project": project, "notify": ["hook"], **rule}],
+            "rules": [
+                {
+                    "name": "storm",
+                    "metric": "retry_rate",
+                    "threshold": 0.3,
+                    "window": "60s",
+                    "project": project,
+                    "notify": ["hook"],
+                    **rule,
+                }
+            ],
         }
-    )  # fmt: skip
+    )
     engine = AlertEngine(store, config)
     engine.dispatcher.start()
     return engine
@@ -118,8 +127,14 @@ def test_a_silence_suppresses_notifications_but_not_state(store: Store, project_
     _calls(store, project_id, now - timedelta(seconds=5), calls=10, retries=6)
     with webhook_receiver() as hook:
         engine = _engine(store, project_id, hook.url, window="1h")
-        engine.add_silence(project_id, rule="storm", labels={}, starts_at=now - timedelta(seconds=1),
-                           ends_at=now + timedelta(minutes=1), comment="deploying")  # fmt: skip
+        engine.add_silence(
+            project_id,
+            rule="storm",
+            labels={},
+            starts_at=now - timedelta(seconds=1),
+            ends_at=now + timedelta(minutes=1),
+            comment="deploying",
+        )
         engine.evaluate_all_projects(now)
         assert _states(engine, project_id) == ["firing"]
         assert engine.instances(project_id, "storm")[0].silenced
@@ -176,21 +191,58 @@ def test_group_by_gives_one_alert_per_agent(store: Store, project_id: str) -> No
 
 def test_findings_and_eval_pass_rate_metrics(store: Store, project_id: str) -> None:
     now = datetime.now(UTC)
-    write_findings(store, project_id, [
-        Finding(id=uuid.uuid4().hex, kind=Kind.LOOP, severity=Severity.WARNING, trace_id="a" * 32, span_ids=[],
-                agents=["x"], wasted_tokens=1, wasted_cost_usd=0.1, explanation="loop", detected_at=now),
-    ])  # fmt: skip
-    cols = ["project_id", "trace_id", "span_id", "name", "value", "label", "source", "eval_run_id", "suite", "agent",
-            "passed", "comment", "created_at"]  # fmt: skip
-    rows = [[project_id, f"{i:032x}", "", "correct", 1.0, "", "test", "r", "s", "x", int(i < 1), "", now]
-            for i in range(4)]  # fmt: skip
+    write_findings(
+        store,
+        project_id,
+        [
+            Finding(
+                id=uuid.uuid4().hex,
+                kind=Kind.LOOP,
+                severity=Severity.WARNING,
+                trace_id="a" * 32,
+                span_ids=[],
+                agents=["x"],
+                wasted_tokens=1,
+                wasted_cost_usd=0.1,
+                explanation="loop",
+                detected_at=now,
+            ),
+        ],
+    )
+    cols = [
+        "project_id",
+        "trace_id",
+        "span_id",
+        "name",
+        "value",
+        "label",
+        "source",
+        "eval_run_id",
+        "suite",
+        "agent",
+        "passed",
+        "comment",
+        "created_at",
+    ]
+    rows = [
+        [project_id, f"{i:032x}", "", "correct", 1.0, "", "test", "r", "s", "x", int(i < 1), "", now] for i in range(4)
+    ]
     store.insert("scores", [list(c) for c in zip(*rows, strict=True)], cols)
     config = RulesFile.model_validate(
-        {"include_defaults": False, "rules": [
-            {"name": "loops", "metric": "findings", "filters": {"kind": "loop"}, "threshold": 0, "project": project_id},
-            {"name": "quality", "metric": "eval_pass_rate", "op": "<", "threshold": 0.5, "project": project_id},
-        ]}
-    )  # fmt: skip
+        {
+            "include_defaults": False,
+            "rules": [
+                {
+                    "name": "loops",
+                    "metric": "findings",
+                    "filters": {"kind": "loop"},
+                    "threshold": 0,
+                    "project": project_id,
+                },
+                {"name": "quality", "metric": "eval_pass_rate", "op": "<", "threshold": 0.5, "project": project_id},
+            ],
+        }
+    )
     engine = AlertEngine(store, config)
     engine.evaluate_all_projects(now + timedelta(seconds=1))
     engine.dispatcher.wait_idle(5)
@@ -252,8 +304,9 @@ def test_rules_and_silences_are_editable_through_the_api(store: Store) -> None:
     # restore the file rules for other tests using the default project
     for name in ("errors", "loops"):
         client.delete(f"/api/alerts/rules/{name}")
-    write_records(store, [{"project_id": project, "record": "rule", "rule": n, "deleted": 1}
-                          for n in ("loops", "spend-spike")])  # fmt: skip
+    write_records(
+        store, [{"project_id": project, "record": "rule", "rule": n, "deleted": 1} for n in ("loops", "spend-spike")]
+    )
     service.stop()
 
 
@@ -264,9 +317,12 @@ def test_checking_one_project_reads_and_changes_no_other_project(store: Store) -
     for project in (mine, theirs):
         _calls(store, project, now - timedelta(seconds=5), calls=10, retries=8)
     config = RulesFile.model_validate(
-        {"include_defaults": False, "notifiers": [],
-         "rules": [{"name": "storm", "metric": "retry_rate", "threshold": 0.3, "window": "60s", "for": "0s"}]}
-    )  # fmt: skip
+        {
+            "include_defaults": False,
+            "notifiers": [],
+            "rules": [{"name": "storm", "metric": "retry_rate", "threshold": 0.3, "window": "60s", "for": "0s"}],
+        }
+    )
     engine = AlertEngine(store, config)
     transitions = engine.evaluate_project(mine, now)
     assert transitions and {t.project_id for t in transitions} == {mine}

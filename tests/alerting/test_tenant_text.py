@@ -31,10 +31,17 @@ def _engine(store: Store, project: str, url: str) -> AlertEngine:
         {
             "include_defaults": False,
             "notifiers": [{"name": "hook", "type": "webhook", "url": url, "backoff": "50ms"}],
-            "rules": [{"name": "ops-storm", "metric": "retry_rate", "threshold": 0.3, "project": project,
-                       "description": "operator runbook: https://wiki/retry"}],
+            "rules": [
+                {
+                    "name": "ops-storm",
+                    "metric": "retry_rate",
+                    "threshold": 0.3,
+                    "project": project,
+                    "description": "operator runbook: https://wiki/retry",
+                }
+            ],
         }
-    )  # fmt: skip
+    )
     engine = AlertEngine(store, config)
     engine.dispatcher.start()
     return engine
@@ -53,8 +60,16 @@ def test_webhook_labels_tenant_text_and_keeps_operator_text_apart(store: Store, 
         engine = _engine(store, project_id, hook.url)
         try:
             tenant = PHISH * 100
-            engine.put_rule(project_id, {"name": "tenant-storm", "metric": "retry_rate", "threshold": 0.3,
-                                         "description": tenant[:DESCRIPTION_MAX]}, create=True)  # fmt: skip
+            engine.put_rule(
+                project_id,
+                {
+                    "name": "tenant-storm",
+                    "metric": "retry_rate",
+                    "threshold": 0.3,
+                    "description": tenant[:DESCRIPTION_MAX],
+                },
+                create=True,
+            )
             engine.evaluate_all_projects()
             assert engine.dispatcher.wait_idle(10)
         finally:

@@ -66,13 +66,21 @@ def fill(store: Store, n: int, copies: int) -> list[tuple[str, str]]:
 def reads(get: Callable[[str], Any], traces: list[tuple[str, str]]) -> None:
     """Per trace (the first only warms up): its first API page, its first page view (nothing cached), opening a
     collapsed agent run, and the page viewed again."""
-    names = ["GET /api/traces/{id} (first page, 2000 steps)", "GET /traces/{id} (first view)",
-             "GET /api/traces/{id}/children/{agent run}", "GET /traces/{id} (viewed again)"]  # fmt: skip
+    names = [
+        "GET /api/traces/{id} (first page, 2000 steps)",
+        "GET /traces/{id} (first view)",
+        "GET /api/traces/{id}/children/{agent run}",
+        "GET /traces/{id} (viewed again)",
+    ]
     times: dict[str, list[float]] = {k: [] for k in names}
     sizes: dict[str, int] = {}
     for n, (trace_id, run) in enumerate(traces):
-        paths = [f"/api/traces/{trace_id}", f"/traces/{trace_id}", f"/api/traces/{trace_id}/children/{run}",
-                 f"/traces/{trace_id}"]  # fmt: skip
+        paths = [
+            f"/api/traces/{trace_id}",
+            f"/traces/{trace_id}",
+            f"/api/traces/{trace_id}/children/{run}",
+            f"/traces/{trace_id}",
+        ]
         for name, path in zip(names, paths, strict=True):
             t = time.perf_counter()
             r = get(path)
@@ -83,8 +91,11 @@ def reads(get: Callable[[str], Any], traces: list[tuple[str, str]]) -> None:
                 sizes[name] = len(r.content)
     for name in names:
         ts = times[name]
-        print(f"  {name:48} median {statistics.median(ts):8.1f} ms  ({min(ts):.1f}-{max(ts):.1f})"
-              f"  {sizes[name] / 1024:8.1f} KiB", flush=True)  # fmt: skip
+        print(
+            f"  {name:48} median {statistics.median(ts):8.1f} ms  ({min(ts):.1f}-{max(ts):.1f})"
+            f"  {sizes[name] / 1024:8.1f} KiB",
+            flush=True,
+        )
 
 
 def tree_rss(proc: psutil.Process) -> int:
@@ -143,8 +154,10 @@ def main() -> None:
         t = time.perf_counter()
         steps = get_trace_steps(store, DEFAULT_PROJECT, trace_id, around=(summary.start_time, summary.end_time))
         size = len(json.dumps([step_json(s) for s in steps]))
-        print(f"  unpaged read (every column of every step, as JSON; one run): "
-              f"{(time.perf_counter() - t) * 1000:.0f} ms, {size / 2**20:.1f} MiB")  # fmt: skip
+        print(
+            f"  unpaged read (every column of every step, as JSON; one run): "
+            f"{(time.perf_counter() - t) * 1000:.0f} ms, {size / 2**20:.1f} MiB"
+        )
     store.close()
 
     server = ServerProcess(data_dir=data_dir, port=free_port(), grpc_port=free_port())
@@ -171,8 +184,10 @@ def main() -> None:
             walk = time.perf_counter() - t
         pages_peak = rss.stop()
         print(f"  every step through the API: {total:,} steps in {pages} pages of 10000, {walk:.1f} s (one run)")
-        print(f"server process tree RSS: {idle / 2**20:.0f} MiB after start; peak {clicks / 2**20:.0f} MiB during the"
-              f" reads above, {pages_peak / 2**20:.0f} MiB while paging through every step")  # fmt: skip
+        print(
+            f"server process tree RSS: {idle / 2**20:.0f} MiB after start; peak {clicks / 2**20:.0f} MiB during the"
+            f" reads above, {pages_peak / 2**20:.0f} MiB while paging through every step"
+        )
     finally:
         server.stop()
         shutil.rmtree(data_dir, ignore_errors=True)

@@ -129,15 +129,18 @@ def settle(store: Store, timeout: float) -> None:
         return
     past = store.rows(
         "SELECT DISTINCT partition_id FROM system.parts WHERE active AND database = {d:String} AND table = 'steps'"
-        " AND max_date < today()", {"d": store.database},
-    )  # fmt: skip
+        " AND max_date < today()",
+        {"d": store.database},
+    )
     for row in past:
         store.command(f"OPTIMIZE TABLE {{db}}.steps PARTITION ID '{row['partition_id']}' FINAL")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and store.rows("SELECT count() AS n FROM system.merges")[0]["n"]:
         time.sleep(1)
-    parts = store.rows("SELECT count() AS n FROM system.parts WHERE active AND database = {d:String}"
-                       " AND table = 'steps'", {"d": store.database})[0]["n"]  # fmt: skip
+    parts = store.rows(
+        "SELECT count() AS n FROM system.parts WHERE active AND database = {d:String} AND table = 'steps'",
+        {"d": store.database},
+    )[0]["n"]
     print(f"past days merged; steps in {parts} active parts when timing started")
 
 
@@ -145,8 +148,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=1_000_000)
     ap.add_argument("--requests", type=int, default=40)
-    ap.add_argument("--settle", type=float, default=120.0,
-                    help="merge past days, then wait up to this long for today's merges (0: no settling)")
+    ap.add_argument(
+        "--settle",
+        type=float,
+        default=120.0,
+        help="merge past days, then wait up to this long for today's merges (0: no settling)",
+    )
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-dash-"))
     store = Store(f"chdb://{tmp / 'store'}")

@@ -26,21 +26,46 @@ STEPS_PER_TRACE = 20
 def _trace(rng: random.Random, t0: int) -> list[Step]:
     trace_id = uuid.uuid4().hex
     agents = ["planner", "researcher", "writer", "critic"]
-    root = Step(PROJECT, trace_id, uuid.uuid4().hex[:16], "", t0, t0 + 5_000_000_000, "invoke_workflow",
-                step_type=StepType.WORKFLOW, status=Status.OK)  # fmt: skip
+    root = Step(
+        PROJECT,
+        trace_id,
+        uuid.uuid4().hex[:16],
+        "",
+        t0,
+        t0 + 5_000_000_000,
+        "invoke_workflow",
+        step_type=StepType.WORKFLOW,
+        status=Status.OK,
+    )
     steps = [root]
     storm = rng.random() < 0.05
     for i in range(STEPS_PER_TRACE - 1):
         agent = agents[i % 4]
         start = t0 + (i + 1) * 200_000_000
         attempt = (i % 4) + 1 if storm and i < 8 else 1
-        steps.append(Step(
-            PROJECT, trace_id, uuid.uuid4().hex[:16], root.span_id, start, start + 150_000_000, f"chat {agent}",
-            status=Status.ERROR if attempt < 4 and storm and i < 8 else Status.OK, agent=agent, operation="chat",
-            step_type=StepType.LLM if i % 3 else StepType.TOOL, provider="openai", request_model="gpt-4o-mini",
-            input_tokens=200, output_tokens=50, cost_usd=0.0002, tool_name="" if i % 3 else "search",
-            retry_attempt=attempt, content_hash=f"{trace_id}{i // 4 if storm else i}",
-        ))  # fmt: skip
+        steps.append(
+            Step(
+                PROJECT,
+                trace_id,
+                uuid.uuid4().hex[:16],
+                root.span_id,
+                start,
+                start + 150_000_000,
+                f"chat {agent}",
+                status=Status.ERROR if attempt < 4 and storm and i < 8 else Status.OK,
+                agent=agent,
+                operation="chat",
+                step_type=StepType.LLM if i % 3 else StepType.TOOL,
+                provider="openai",
+                request_model="gpt-4o-mini",
+                input_tokens=200,
+                output_tokens=50,
+                cost_usd=0.0002,
+                tool_name="" if i % 3 else "search",
+                retry_attempt=attempt,
+                content_hash=f"{trace_id}{i // 4 if storm else i}",
+            )
+        )
     return steps
 
 
@@ -71,14 +96,27 @@ def main() -> None:
     report = scan_traces(store, PROJECT, traces)
     took = time.perf_counter() - started
     rate = f"{report.traces / took:,.0f} traces/s ({report.steps / took:,.0f} steps/s)"
-    print(f"detectors: {report.traces:,} traces / {report.steps:,} steps in {took:.2f} s = {rate}, "
-          f"{len(report.findings)} findings")  # fmt: skip
+    print(
+        f"detectors: {report.traces:,} traces / {report.steps:,} steps in {took:.2f} s = {rate}, "
+        f"{len(report.findings)} findings"
+    )
 
-    config = RulesFile.model_validate({"include_defaults": True, "rules": [
-        {"name": "errors-by-agent", "metric": "error_rate", "threshold": 0.5, "window": "1h", "group_by": "agent"},
-        {"name": "p95", "metric": "p95_latency_ms", "threshold": 10_000, "window": "1h", "group_by": "model"},
-        {"name": "amplification", "metric": "retry_amplification", "threshold": 2, "window": "30m"},
-    ]})  # fmt: skip
+    config = RulesFile.model_validate(
+        {
+            "include_defaults": True,
+            "rules": [
+                {
+                    "name": "errors-by-agent",
+                    "metric": "error_rate",
+                    "threshold": 0.5,
+                    "window": "1h",
+                    "group_by": "agent",
+                },
+                {"name": "p95", "metric": "p95_latency_ms", "threshold": 10_000, "window": "1h", "group_by": "model"},
+                {"name": "amplification", "metric": "retry_amplification", "threshold": 2, "window": "30m"},
+            ],
+        }
+    )
     engine = AlertEngine(store, config)
     engine.evaluate_all_projects(now)  # warm-up (loads state)
     for rule in engine.file_rules:

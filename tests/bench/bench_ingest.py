@@ -105,10 +105,22 @@ def main() -> None:
     port, grpc_port = free_port(), free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
-        [sys.executable, "-m", "tracehouse", "serve", "--no-auth", "--port", str(port), "--grpc-port", str(grpc_port),
-         "--data-dir", str(data_dir)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "tracehouse",
+            "serve",
+            "--no-auth",
+            "--port",
+            str(port),
+            "--grpc-port",
+            str(grpc_port),
+            "--data-dir",
+            str(data_dir),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(300):
             try:

@@ -131,9 +131,14 @@ class _Builder:
             agent_id = self.add(
                 f"invoke_agent {agent}",
                 wf,
-                {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": agent,
-                 "gen_ai.agent.id": f"asst_{agent}", "gen_ai.provider.name": "openai",
-                 "gen_ai.request.model": "gpt-4o-mini", "gen_ai.conversation.id": "conv-1"},
+                {
+                    "gen_ai.operation.name": "invoke_agent",
+                    "gen_ai.agent.name": agent,
+                    "gen_ai.agent.id": f"asst_{agent}",
+                    "gen_ai.provider.name": "openai",
+                    "gen_ai.request.model": "gpt-4o-mini",
+                    "gen_ai.conversation.id": "conv-1",
+                },
             )
             for turn in range(3):
                 self.chat(agent_id, agent, turn)
@@ -147,9 +152,14 @@ def build_batch(n_spans: int, seed: int) -> ExportTraceServiceRequest:
     request = ExportTraceServiceRequest()
     resource_spans = request.resource_spans.add()
     resource_spans.resource.attributes.extend(
-        [_kv("service.name", "support-bot"), _kv("service.version", "1.4.2"), _kv("telemetry.sdk.language", "python"),
-         _kv("telemetry.sdk.name", "opentelemetry"), _kv("telemetry.sdk.version", "1.38.0"),
-         _kv("deployment.environment.name", "prod")]
+        [
+            _kv("service.name", "support-bot"),
+            _kv("service.version", "1.4.2"),
+            _kv("telemetry.sdk.language", "python"),
+            _kv("telemetry.sdk.name", "opentelemetry"),
+            _kv("telemetry.sdk.version", "1.38.0"),
+            _kv("deployment.environment.name", "prod"),
+        ]
     )
     scope_spans = resource_spans.scope_spans.add()
     scope_spans.scope.name = "tracehouse.sdk"
@@ -180,10 +190,14 @@ def main() -> None:
         assert len(result.steps) == args.spans
     elapsed = time.perf_counter() - started
     spans = args.batches * args.spans
-    print(f"normalise_request: {spans} spans in {args.batches} batches of {args.spans} "
-          f"({n_attrs:.1f} attributes/span avg), one core")
-    print(f"  {spans / elapsed:,.0f} spans/s; batch p50 {statistics.median(per_batch) * 1000:.1f} ms, "
-          f"p95 {statistics.quantiles(per_batch, n=20)[18] * 1000:.1f} ms")
+    print(
+        f"normalise_request: {spans} spans in {args.batches} batches of {args.spans} "
+        f"({n_attrs:.1f} attributes/span avg), one core"
+    )
+    print(
+        f"  {spans / elapsed:,.0f} spans/s; batch p50 {statistics.median(per_batch) * 1000:.1f} ms, "
+        f"p95 {statistics.quantiles(per_batch, n=20)[18] * 1000:.1f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -255,8 +255,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result, indent=2))
     else:
         print(f"{result['spans']} spans in {result['traces']} traces ({result['spans_per_trace']} spans/trace)")
-        print(f"steps:  {result['steps_bytes_per_span']} bytes/span on disk (goal <= {GOAL_BYTES_PER_SPAN}),"
-              f" {result['steps_uncompressed_bytes_per_span']} uncompressed")  # fmt: skip
+        print(
+            f"steps:  {result['steps_bytes_per_span']} bytes/span on disk (goal <= {GOAL_BYTES_PER_SPAN}),"
+            f" {result['steps_uncompressed_bytes_per_span']} uncompressed"
+        )
         print(f"traces: {result['traces_bytes_per_span']} bytes/span; total {result['total_bytes_per_span']}")
         print("largest steps columns (compressed bytes/span):")
         for name, per_span in list(result["steps_columns_bytes_per_span"].items())[:15]:

@@ -12,8 +12,9 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from tracehouse.sdk import semconv as sc
 
 
-def provider_for(url: str, key: str, *, protocol: str = "http", grpc_port: int = 0, service: str = "travel-agents"
-                 ) -> TracerProvider:  # fmt: skip
+def provider_for(
+    url: str, key: str, *, protocol: str = "http", grpc_port: int = 0, service: str = "travel-agents"
+) -> TracerProvider:
     """A provider that exports each span as it ends (simple processor: deterministic for tests)."""
     provider = TracerProvider(resource=Resource.create({"service.name": service}))
     headers = {"authorization": f"Bearer {key}"}
@@ -28,11 +29,15 @@ def provider_for(url: str, key: str, *, protocol: str = "http", grpc_port: int =
 def emit_multi_agent_trace(provider: TracerProvider) -> str:
     """workflow -> planner (chat) -> handoff -> researcher (chat + tool, one failing chat). Returns the trace id."""
     tracer = provider.get_tracer("test.multi_agent")
-    with tracer.start_as_current_span(
-        "invoke_workflow trip", attributes={sc.GEN_AI_OPERATION_NAME: "invoke_workflow", sc.GEN_AI_AGENT_NAME: "trip"}
-    ) as root, tracer.start_as_current_span(
-        "invoke_agent planner",
-        attributes={sc.GEN_AI_OPERATION_NAME: "invoke_agent", sc.GEN_AI_AGENT_NAME: "planner"},
+    with (
+        tracer.start_as_current_span(
+            "invoke_workflow trip",
+            attributes={sc.GEN_AI_OPERATION_NAME: "invoke_workflow", sc.GEN_AI_AGENT_NAME: "trip"},
+        ) as root,
+        tracer.start_as_current_span(
+            "invoke_agent planner",
+            attributes={sc.GEN_AI_OPERATION_NAME: "invoke_agent", sc.GEN_AI_AGENT_NAME: "planner"},
+        ),
     ):
         with tracer.start_as_current_span(
             "chat gpt-4o-mini",
@@ -47,18 +52,21 @@ def emit_multi_agent_trace(provider: TracerProvider) -> str:
             },
         ):
             pass
-        with tracer.start_as_current_span(
-            "execute_tool transfer_to_researcher",
-            attributes={
-                sc.GEN_AI_OPERATION_NAME: "execute_tool",
-                sc.GEN_AI_TOOL_NAME: "transfer_to_researcher",
-                sc.HANDOFF_SOURCE: "planner",
-                sc.HANDOFF_TARGET: "researcher",
-                sc.HANDOFF_REASON: "needs flight data",
-            },
-        ), tracer.start_as_current_span(
-            "invoke_agent researcher",
-            attributes={sc.GEN_AI_OPERATION_NAME: "invoke_agent", sc.GEN_AI_AGENT_NAME: "researcher"},
+        with (
+            tracer.start_as_current_span(
+                "execute_tool transfer_to_researcher",
+                attributes={
+                    sc.GEN_AI_OPERATION_NAME: "execute_tool",
+                    sc.GEN_AI_TOOL_NAME: "transfer_to_researcher",
+                    sc.HANDOFF_SOURCE: "planner",
+                    sc.HANDOFF_TARGET: "researcher",
+                    sc.HANDOFF_REASON: "needs flight data",
+                },
+            ),
+            tracer.start_as_current_span(
+                "invoke_agent researcher",
+                attributes={sc.GEN_AI_OPERATION_NAME: "invoke_agent", sc.GEN_AI_AGENT_NAME: "researcher"},
+            ),
         ):
             with tracer.start_as_current_span(
                 "chat gpt-4o",

@@ -24,25 +24,71 @@ from tests.collector.test_durability import stored_spans
 SEED = 20261201
 _EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 _KEYS = [
-    "gen_ai.operation.name", "gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", "gen_ai.usage.prompt_tokens",
-    "llm.token_count.prompt", "gen_ai.usage.cache_read_input_tokens", "tracehouse.retry.attempt", "tracehouse.cost.usd",
-    "llm.cost.total", "gen_ai.agent.name", "gen_ai.tool.name", "gen_ai.request.model", "gen_ai.input.messages",
-    "gen_ai.output.messages", "gen_ai.response.finish_reasons", "openinference.span.kind", "traceloop.span.kind",
-    "gen_ai.prompt.0.content", "gen_ai.completion.0.role", "tracehouse.handoff.target", "error.type", "service.name",
-]  # fmt: skip
+    "gen_ai.operation.name",
+    "gen_ai.usage.input_tokens",
+    "gen_ai.usage.output_tokens",
+    "gen_ai.usage.prompt_tokens",
+    "llm.token_count.prompt",
+    "gen_ai.usage.cache_read_input_tokens",
+    "tracehouse.retry.attempt",
+    "tracehouse.cost.usd",
+    "llm.cost.total",
+    "gen_ai.agent.name",
+    "gen_ai.tool.name",
+    "gen_ai.request.model",
+    "gen_ai.input.messages",
+    "gen_ai.output.messages",
+    "gen_ai.response.finish_reasons",
+    "openinference.span.kind",
+    "traceloop.span.kind",
+    "gen_ai.prompt.0.content",
+    "gen_ai.completion.0.role",
+    "tracehouse.handoff.target",
+    "error.type",
+    "service.name",
+]
 _OPS = ["chat", "execute_tool", "invoke_agent", "embeddings", "LLM", "TOOL", "AGENT", "workflow", "", "x" * 300]
 
 
 def _number(rnd: random.Random) -> Any:
-    return rnd.choice([0, 1, -1, 2**31, 2**32 - 1, 2**32, 2**40, 2**63 - 1, -(2**63), 1e300, -1e-300, 0.5,
-                       float("inf"), float("-inf"), float("nan"), rnd.randint(-(2**63), 2**63 - 1)])  # fmt: skip
+    return rnd.choice(
+        [
+            0,
+            1,
+            -1,
+            2**31,
+            2**32 - 1,
+            2**32,
+            2**40,
+            2**63 - 1,
+            -(2**63),
+            1e300,
+            -1e-300,
+            0.5,
+            float("inf"),
+            float("-inf"),
+            float("nan"),
+            rnd.randint(-(2**63), 2**63 - 1),
+        ]
+    )
 
 
 def _text(rnd: random.Random) -> str:
-    return rnd.choice([
-        "", "chat", "9" * 40, "1e400", "-5", "[1,2", '[{"finish_reason":"stop","name":"transfer_to_b"}]', "{" * 200,
-        "\u0000\u202e\U0001f600", "x" * rnd.randint(0, 10_000), json.dumps([{"role": "user", "content": "hi"}]),
-    ])  # fmt: skip
+    return rnd.choice(
+        [
+            "",
+            "chat",
+            "9" * 40,
+            "1e400",
+            "-5",
+            "[1,2",
+            '[{"finish_reason":"stop","name":"transfer_to_b"}]',
+            "{" * 200,
+            "\u0000\u202e\U0001f600",
+            "x" * rnd.randint(0, 10_000),
+            json.dumps([{"role": "user", "content": "hi"}]),
+        ]
+    )
 
 
 def _value(rnd: random.Random, depth: int = 0) -> AnyValue:
@@ -68,8 +114,19 @@ def _value(rnd: random.Random, depth: int = 0) -> AnyValue:
 
 
 def _time(rnd: random.Random, now: int) -> int:
-    return rnd.choice([0, 1, now, now + rnd.randint(-(10**12), 10**12), 2**63 - 1, 2**63, 2**64 - 1,
-                       now + 2 * 86_400 * 10**9, 946_684_800 * 10**9 - 1])  # fmt: skip
+    return rnd.choice(
+        [
+            0,
+            1,
+            now,
+            now + rnd.randint(-(10**12), 10**12),
+            2**63 - 1,
+            2**63,
+            2**64 - 1,
+            now + 2 * 86_400 * 10**9,
+            946_684_800 * 10**9 - 1,
+        ]
+    )
 
 
 def _structured(rnd: random.Random) -> bytes:
@@ -134,8 +191,9 @@ def _json_body(rnd: random.Random) -> bytes:
 
 
 def _post(server: Any, body: bytes, kind: str) -> int:
-    r = httpx.post(f"{server.url}/v1/traces", content=body, timeout=30,
-                   headers={**server.headers, "content-type": kind})  # fmt: skip
+    r = httpx.post(
+        f"{server.url}/v1/traces", content=body, timeout=30, headers={**server.headers, "content-type": kind}
+    )
     return r.status_code
 
 
@@ -181,8 +239,10 @@ def test_fuzzed_bodies_get_clean_answers_and_the_writer_keeps_writing(server: An
     now = time.time_ns()
     for _ in range(5):
         trace_id = os.urandom(16)
-        spans = [make_span(f"canary {i}", trace_id=trace_id, span_id=os.urandom(8), start=now, end=now + 10**6)
-                 for i in range(3)]  # fmt: skip
+        spans = [
+            make_span(f"canary {i}", trace_id=trace_id, span_id=os.urandom(8), start=now, end=now + 10**6)
+            for i in range(3)
+        ]
         assert _post(server, make_request(*spans).SerializeToString(), "application/x-protobuf") == 200
         canaries[trace_id.hex()] = 3
     assert stored_spans(server, list(canaries), timeout=60) == canaries

@@ -43,8 +43,12 @@ def test_bad_grpc_body_is_invalid_argument(server: Any) -> None:
 
 
 def test_50_mb_body_is_413_not_a_reset(server: Any) -> None:
-    r = httpx.post(f"{server.url}/v1/traces", content=b"\0" * (50 * 1024 * 1024), timeout=60,
-                   headers={**server.headers, "content-type": "application/x-protobuf"})  # fmt: skip
+    r = httpx.post(
+        f"{server.url}/v1/traces",
+        content=b"\0" * (50 * 1024 * 1024),
+        timeout=60,
+        headers={**server.headers, "content-type": "application/x-protobuf"},
+    )
     assert r.status_code == 413
 
 
@@ -68,8 +72,17 @@ def test_crash_loop_makes_progress_through_a_backlog(make_server: Any, tmp_path:
     now = time.time_ns()
     for _ in range(200):
         trace_id = os.urandom(16)
-        spans = [make_span(f"s{i}", trace_id=trace_id, span_id=os.urandom(8), start=now, end=now + 1000,
-                           attrs={"gen_ai.operation.name": "chat", "pad": "x" * 400}) for i in range(50)]  # fmt: skip
+        spans = [
+            make_span(
+                f"s{i}",
+                trace_id=trace_id,
+                span_id=os.urandom(8),
+                start=now,
+                end=now + 1000,
+                attrs={"gen_ai.operation.name": "chat", "pad": "x" * 400},
+            )
+            for i in range(50)
+        ]
         spool.append("default", make_request(*spans).SerializeToString())
         sent[trace_id.hex()] = 50
     spool.close()

@@ -26,8 +26,11 @@ def test_span_links_join_traces_in_both_directions_and_group_them_in_the_list(se
         make_span("autogen process worker", {}, trace_id=second, links=[(first, sender)], start=now, end=now + 10**6),
         make_span("unrelated", {}, trace_id=other, start=now, end=now + 10**6),
     ]
-    r = httpx.post(f"{server.url}/v1/traces", content=make_request(*spans).SerializeToString(),
-                   headers={**server.headers, "content-type": "application/x-protobuf"})  # fmt: skip
+    r = httpx.post(
+        f"{server.url}/v1/traces",
+        content=make_request(*spans).SerializeToString(),
+        headers={**server.headers, "content-type": "application/x-protobuf"},
+    )
     assert r.status_code == 200
     wait_for(lambda: _linked(server, first.hex()) == [second.hex()])
     assert _linked(server, second.hex()) == [first.hex()]

@@ -515,8 +515,7 @@ def test_span_becomes_expected_step(
 
 def test_identity_times_service_scope_and_resource() -> None:
     parent = new_span_id()
-    span = make_span("chat gpt-4o-mini", {"gen_ai.operation.name": "chat"}, parent=parent, start=T0 + 10,
-                     end=T0 + 35)  # fmt: skip
+    span = make_span("chat gpt-4o-mini", {"gen_ai.operation.name": "chat"}, parent=parent, start=T0 + 10, end=T0 + 35)
     request = make_request(span, service="checkout", scope="openinference.instrumentation.openai", resource={"x": 1})
     (step,) = normalise_request(request, "proj-a", PRICES).steps
     assert step.project_id == "proj-a"
@@ -648,8 +647,12 @@ def test_attribute_bounds_are_counted_not_silent() -> None:
     attrs = {f"k{i}": "v" for i in range(6)}
     attrs["k0"] = "x" * 50  # kept but shortened
     events: list[tuple[str, dict[str, Any]]] = [("e1", {}), ("e2", {}), ("e3", {})]
-    span = make_span("s", {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.call.arguments": "abcdefgh", **attrs},
-                     events=events, links=[(TRACE_ID, b"\x09" * 8)] * 3)
+    span = make_span(
+        "s",
+        {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.call.arguments": "abcdefgh", **attrs},
+        events=events,
+        links=[(TRACE_ID, b"\x09" * 8)] * 3,
+    )
     request = make_request(span, resource={f"r{i}": i for i in range(5)})
     result = normalise_request(request, "p", PRICES, limits)
     (step,) = result.steps
@@ -666,8 +669,14 @@ def test_attribute_bounds_are_counted_not_silent() -> None:
 
 def test_fields_are_read_even_from_attributes_the_bounds_drop() -> None:
     attrs: dict[str, Any] = {f"pad{i}": i for i in range(10)}
-    attrs.update({"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o-mini",
-                  "gen_ai.usage.input_tokens": 10, "gen_ai.usage.output_tokens": 10})
+    attrs.update(
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": "gpt-4o-mini",
+            "gen_ai.usage.input_tokens": 10,
+            "gen_ai.usage.output_tokens": 10,
+        }
+    )
     result = normalise_request(make_request(make_span("c", attrs)), "p", PRICES, Limits(max_attributes=3))
     (step,) = result.steps
     assert (step.step_type, step.input_tokens, step.request_model) == (StepType.LLM, 10, "gpt-4o-mini")
@@ -691,15 +700,17 @@ def test_content_hash_equal_for_equal_input_and_empty_without_content() -> None:
 
 
 def test_span_carried_content_hash_wins() -> None:
-    step = one_step("chat", {"gen_ai.operation.name": "chat", "tracehouse.content.hash": "ab" * 32,
-                             "gen_ai.input.messages": "[]"})
+    step = one_step(
+        "chat", {"gen_ai.operation.name": "chat", "tracehouse.content.hash": "ab" * 32, "gen_ai.input.messages": "[]"}
+    )
     assert step.content_hash == "ab" * 32
 
 
 def test_older_genai_prompt_event_feeds_preview_and_hash() -> None:
     events = [("gen_ai.content.prompt", {"gen_ai.prompt": '[{"role": "user", "content": "hi"}]'})]
-    step = one_step("chat gpt-4o-mini", {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o-mini"},
-                    events=events)
+    step = one_step(
+        "chat gpt-4o-mini", {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o-mini"}, events=events
+    )
     assert step.input_preview == '[{"role": "user", "content": "hi"}]'
     assert step.content_hash == content_hash(["chat", "gpt-4o-mini", [{"role": "user", "content": "hi"}]])
 
@@ -708,20 +719,46 @@ def test_older_genai_prompt_event_feeds_preview_and_hash() -> None:
 def _multi_agent_trace() -> dict[str, Any]:
     ids = {k: new_span_id() for k in ("wf", "agent", "chat", "tool", "wrapper")}
     spans = {
-        "wf": make_span("invoke_workflow support", {"gen_ai.operation.name": "invoke_workflow",
-                                                    "gen_ai.agent.name": "support"}, span_id=ids["wf"]),
-        "agent": make_span("invoke_agent triage", {"gen_ai.operation.name": "invoke_agent",
-                                                   "gen_ai.agent.name": "triage"},
-                           span_id=ids["agent"], parent=ids["wf"]),
-        "wrapper": make_span("ChatOpenAI", {"openinference.span.kind": "LLM", "llm.model_name": "gpt-4o-mini",
-                                            "llm.token_count.prompt": 100, "llm.token_count.completion": 20},
-                             span_id=ids["wrapper"], parent=ids["agent"], status=OK),
-        "chat": make_span("chat gpt-4o-mini", {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o-mini",
-                                               "gen_ai.usage.input_tokens": 100, "gen_ai.usage.output_tokens": 20},
-                          span_id=ids["chat"], parent=ids["wrapper"]),
-        "tool": make_span("execute_tool lookup", {"gen_ai.operation.name": "execute_tool",
-                                                  "gen_ai.tool.name": "lookup"},
-                          span_id=ids["tool"], parent=ids["agent"]),
+        "wf": make_span(
+            "invoke_workflow support",
+            {"gen_ai.operation.name": "invoke_workflow", "gen_ai.agent.name": "support"},
+            span_id=ids["wf"],
+        ),
+        "agent": make_span(
+            "invoke_agent triage",
+            {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "triage"},
+            span_id=ids["agent"],
+            parent=ids["wf"],
+        ),
+        "wrapper": make_span(
+            "ChatOpenAI",
+            {
+                "openinference.span.kind": "LLM",
+                "llm.model_name": "gpt-4o-mini",
+                "llm.token_count.prompt": 100,
+                "llm.token_count.completion": 20,
+            },
+            span_id=ids["wrapper"],
+            parent=ids["agent"],
+            status=OK,
+        ),
+        "chat": make_span(
+            "chat gpt-4o-mini",
+            {
+                "gen_ai.operation.name": "chat",
+                "gen_ai.request.model": "gpt-4o-mini",
+                "gen_ai.usage.input_tokens": 100,
+                "gen_ai.usage.output_tokens": 20,
+            },
+            span_id=ids["chat"],
+            parent=ids["wrapper"],
+        ),
+        "tool": make_span(
+            "execute_tool lookup",
+            {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "lookup"},
+            span_id=ids["tool"],
+            parent=ids["agent"],
+        ),
     }
     return {"ids": ids, "spans": spans}
 
@@ -754,8 +791,11 @@ def test_wrapper_usage_is_not_counted_twice() -> None:
 
 def test_agent_span_with_aggregate_usage_loses_it_to_its_calls() -> None:
     agent_id = new_span_id()
-    agent = make_span("invoke_agent a", {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "a",
-                                         "gen_ai.usage.input_tokens": 30}, span_id=agent_id)
+    agent = make_span(
+        "invoke_agent a",
+        {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "a", "gen_ai.usage.input_tokens": 30},
+        span_id=agent_id,
+    )
     chat = make_span("chat", {"gen_ai.operation.name": "chat", "gen_ai.usage.input_tokens": 30}, parent=agent_id)
     steps = {s.name: s for s in normalise_request(make_request(agent, chat), "p", PRICES).steps}
     assert steps["invoke_agent a"].input_tokens is None
@@ -765,13 +805,22 @@ def test_agent_span_with_aggregate_usage_loses_it_to_its_calls() -> None:
 def test_handoff_as_explicit_span_gets_source_from_its_agent() -> None:
     agent_id, handoff_id = new_span_id(), new_span_id()
     spans = [
-        make_span("invoke_agent triage", {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "triage"},
-                  span_id=agent_id),
-        make_span("execute_tool transfer_to_billing", {"gen_ai.operation.name": "execute_tool",
-                                                       "gen_ai.tool.name": "transfer_to_billing"},
-                  span_id=handoff_id, parent=agent_id),
-        make_span("invoke_agent billing", {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "billing"},
-                  parent=handoff_id),
+        make_span(
+            "invoke_agent triage",
+            {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "triage"},
+            span_id=agent_id,
+        ),
+        make_span(
+            "execute_tool transfer_to_billing",
+            {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "transfer_to_billing"},
+            span_id=handoff_id,
+            parent=agent_id,
+        ),
+        make_span(
+            "invoke_agent billing",
+            {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "billing"},
+            parent=handoff_id,
+        ),
     ]
     steps = {s.name: s for s in normalise_request(make_request(*spans), "p", PRICES).steps}
     handoff = steps["execute_tool transfer_to_billing"]
@@ -782,13 +831,24 @@ def test_handoff_as_explicit_span_gets_source_from_its_agent() -> None:
 
 def test_handoff_as_transfer_to_tool_call_in_model_output() -> None:
     agent_id = new_span_id()
-    output = [{"role": "assistant", "parts": [{"type": "tool_call", "id": "c1", "name": "transfer_to_refunds",
-                                               "arguments": {}}], "finish_reason": "tool_call"}]
+    output = [
+        {
+            "role": "assistant",
+            "parts": [{"type": "tool_call", "id": "c1", "name": "transfer_to_refunds", "arguments": {}}],
+            "finish_reason": "tool_call",
+        }
+    ]
     spans = [
-        make_span("invoke_agent triage", {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "triage"},
-                  span_id=agent_id),
-        make_span("chat gpt-4o-mini", {"gen_ai.operation.name": "chat", "gen_ai.output.messages": json.dumps(output)},
-                  parent=agent_id),
+        make_span(
+            "invoke_agent triage",
+            {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "triage"},
+            span_id=agent_id,
+        ),
+        make_span(
+            "chat gpt-4o-mini",
+            {"gen_ai.operation.name": "chat", "gen_ai.output.messages": json.dumps(output)},
+            parent=agent_id,
+        ),
     ]
     steps = {s.name: s for s in normalise_request(make_request(*spans), "p", PRICES).steps}
     chat = steps["chat gpt-4o-mini"]

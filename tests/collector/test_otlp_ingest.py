@@ -50,8 +50,10 @@ def test_multi_agent_trace_round_trips_field_by_field(server: Any, protocol: str
     mini = steps["chat gpt-4o-mini"][0]
     assert mini["step_type"] == "llm" and mini["agent"] == "planner"  # inherited from its agent ancestor
     assert (mini["provider"], mini["request_model"], mini["response_model"]) == (
-        "openai", "gpt-4o-mini", "gpt-4o-mini-2024-07-18",
-    )  # fmt: skip
+        "openai",
+        "gpt-4o-mini",
+        "gpt-4o-mini-2024-07-18",
+    )
     assert (mini["input_tokens"], mini["output_tokens"]) == (1000, 200)
     assert mini["cost_usd"] == pytest.approx((1000 * 0.15 + 200 * 0.60) / 1e6)
     assert mini["parent_span_id"] == planner["span_id"]

@@ -58,11 +58,21 @@ def test_poison_value_is_refused_in_partial_success(label: str, kwargs: dict[str
 def test_values_in_range_scan_agrees_with_the_attribute_walk() -> None:
     from tracehouse.collector.normalise._validate import values_in_range
 
-    fine = {"gen_ai.usage.input_tokens": 2**32 - 1, "gen_ai.usage.prompt_tokens": "12", "tracehouse.cost.usd": 0.5,
-            "tracehouse.retry.attempt": 65_535, "other": 2**63 - 1, "x" * 200: "9" * 40}  # fmt: skip
+    fine = {
+        "gen_ai.usage.input_tokens": 2**32 - 1,
+        "gen_ai.usage.prompt_tokens": "12",
+        "tracehouse.cost.usd": 0.5,
+        "tracehouse.retry.attempt": 65_535,
+        "other": 2**63 - 1,
+        "x" * 200: "9" * 40,
+    }
     assert values_in_range(make_request(_span(os.urandom(16), "ok", attrs=fine)).SerializeToString())
-    for bad in ({"gen_ai.usage.input_tokens": 2**32}, {"tracehouse.retry.attempt": "65536"},
-                {"llm.cost.total": float("-inf")}, {"gen_ai.usage.output_tokens": "1" + "0" * 300}):  # fmt: skip
+    for bad in (
+        {"gen_ai.usage.input_tokens": 2**32},
+        {"tracehouse.retry.attempt": "65536"},
+        {"llm.cost.total": float("-inf")},
+        {"gen_ai.usage.output_tokens": "1" + "0" * 300},
+    ):
         request = make_request(_span(os.urandom(16), "ok", attrs={**fine, **bad}))
         assert not values_in_range(request.SerializeToString()), bad
 
@@ -72,16 +82,24 @@ def test_poison_spans_never_stop_writing_and_their_neighbours_are_stored(server:
     for label, kwargs, reason in TRIGGERS:
         trace_id = os.urandom(16)
         request = make_request(_span(trace_id, "good a"), _span(trace_id, label, **kwargs), _span(trace_id, "good b"))
-        r = httpx.post(f"{server.url}/v1/traces", content=request.SerializeToString(),
-                       headers={**server.headers, "content-type": "application/x-protobuf"}, timeout=10)  # fmt: skip
+        r = httpx.post(
+            f"{server.url}/v1/traces",
+            content=request.SerializeToString(),
+            headers={**server.headers, "content-type": "application/x-protobuf"},
+            timeout=10,
+        )
         assert r.status_code == 200, (label, r.text)
         partial = ExportTraceServiceResponse.FromString(r.content).partial_success
         assert partial.rejected_spans == 1 and reason in partial.error_message, (label, partial)
         stored[trace_id.hex()] = 2
     canary = os.urandom(16)
     request = make_request(_span(canary, "canary"))
-    httpx.post(f"{server.url}/v1/traces", content=request.SerializeToString(),
-               headers={**server.headers, "content-type": "application/x-protobuf"}, timeout=10)  # fmt: skip
+    httpx.post(
+        f"{server.url}/v1/traces",
+        content=request.SerializeToString(),
+        headers={**server.headers, "content-type": "application/x-protobuf"},
+        timeout=10,
+    )
     assert [s["name"] for s in steps_of(server, canary.hex(), 1)] == ["canary"]
     for hex_id, count in stored.items():
         assert sorted(s["name"] for s in steps_of(server, hex_id, count)) == ["good a", "good b"]

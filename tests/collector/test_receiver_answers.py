@@ -158,6 +158,11 @@ def test_health_readiness_and_metrics(server: Any) -> None:
     assert httpx.get(f"{server.url}/readyz").json()["status"] == "ready"
     post(server, json.dumps(otlp_json([json_span(os.urandom(16).hex(), os.urandom(8).hex(), "m")])).encode())
     text = httpx.get(f"{server.url}/metrics").text
-    for name in ("tracehouse_spans_accepted_total", "tracehouse_spans_rejected_total", "tracehouse_spool_bytes",
-                 "tracehouse_spans_written_total", "tracehouse_write_errors_total"):  # fmt: skip
+    for name in (
+        "tracehouse_spans_accepted_total",
+        "tracehouse_spans_rejected_total",
+        "tracehouse_spool_bytes",
+        "tracehouse_spans_written_total",
+        "tracehouse_write_errors_total",
+    ):
         assert name in text

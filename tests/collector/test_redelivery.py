@@ -20,16 +20,34 @@ def _summary(server: Any, trace_id: str) -> dict[str, Any]:
 
 def test_span_resent_with_other_usage_counts_its_newest_version_once(server: Any) -> None:
     trace_id, agent_id, chat_id = os.urandom(16).hex(), os.urandom(8).hex(), os.urandom(8).hex()
-    agent = span(trace_id, agent_id, "", "invoke_agent planner",
-                 {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "planner"})  # fmt: skip
+    agent = span(
+        trace_id,
+        agent_id,
+        "",
+        "invoke_agent planner",
+        {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "planner"},
+    )
     chat = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o-mini", "gen_ai.response.model": "m"}
-    first = span(trace_id, chat_id, agent_id, "chat gpt-4o-mini",
-                 {**chat, "gen_ai.usage.input_tokens": 5000, "gen_ai.usage.output_tokens": 7})  # fmt: skip
+    first = span(
+        trace_id,
+        chat_id,
+        agent_id,
+        "chat gpt-4o-mini",
+        {**chat, "gen_ai.usage.input_tokens": 5000, "gen_ai.usage.output_tokens": 7},
+    )
     assert post(server, json.dumps(otlp_json([agent, first])).encode()).status_code == 200
     wait_for(lambda: _summary(server, trace_id).get("input_tokens") == 5000)
 
-    again = {**first, "attributes": span(trace_id, chat_id, agent_id, "x",
-             {**chat, "gen_ai.usage.input_tokens": 1000, "gen_ai.usage.output_tokens": 7})["attributes"]}  # fmt: skip
+    again = {
+        **first,
+        "attributes": span(
+            trace_id,
+            chat_id,
+            agent_id,
+            "x",
+            {**chat, "gen_ai.usage.input_tokens": 1000, "gen_ai.usage.output_tokens": 7},
+        )["attributes"],
+    }
     assert post(server, json.dumps(otlp_json([again])).encode()).status_code == 200
     wait_for(lambda: _summary(server, trace_id).get("input_tokens") == 1000)
 

@@ -22,8 +22,13 @@ _GARBAGE = b"\x0a\xff\xff\xff\xff\x0f not a protobuf"
 
 
 def spool_cmd(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tracehouse", "spool", *args, "--data-dir", str(data)],
-                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "tracehouse", "spool", *args, "--data-dir", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def _request(trace_id: bytes, spans: int) -> bytes:
@@ -80,8 +85,24 @@ def test_a_second_process_on_one_spool_is_refused_in_one_line(tmp_path: Path) ->
     """One process per spool: two would interleave appends and both claim the spool's id."""
     held = Spool(tmp_path / "spool", max_bytes=1 << 20)
     try:
-        r = subprocess.run([sys.executable, "-m", "tracehouse", "serve", "--data-dir", str(tmp_path), "--port", "0",
-                            "--grpc-port", "0"], capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tracehouse",
+                "serve",
+                "--data-dir",
+                str(tmp_path),
+                "--port",
+                "0",
+                "--grpc-port",
+                "0",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         assert r.returncode == 1 and "Traceback" not in r.stderr
         expected = f"tracehouse: spool {tmp_path / 'spool'} is open in another process (a running server?)"
         assert r.stderr.strip() == expected

@@ -15,18 +15,44 @@ from tracehouse.domain.model import Status, Step, StepType
 def make_trace(project: str, i: int, agent: str, cost: float, error: bool = False) -> list[Step]:
     trace_id = uuid.uuid4().hex
     t0 = time.time_ns() - (100 - i) * 1_000_000_000
-    root = Step(project, trace_id, uuid.uuid4().hex[:16], "", t0, t0 + 5_000_000, f"invoke_workflow run{i}",
-                step_type=StepType.WORKFLOW, workflow=f"run{i}", service="svc")  # fmt: skip
-    call = Step(project, trace_id, uuid.uuid4().hex[:16], root.span_id, t0 + 1000, t0 + 4_000_000, "chat gpt-4o",
-                step_type=StepType.LLM, agent=agent, request_model="gpt-4o", input_tokens=100, output_tokens=10,
-                cost_usd=cost, status=Status.ERROR if error else Status.OK, service="svc")  # fmt: skip
+    root = Step(
+        project,
+        trace_id,
+        uuid.uuid4().hex[:16],
+        "",
+        t0,
+        t0 + 5_000_000,
+        f"invoke_workflow run{i}",
+        step_type=StepType.WORKFLOW,
+        workflow=f"run{i}",
+        service="svc",
+    )
+    call = Step(
+        project,
+        trace_id,
+        uuid.uuid4().hex[:16],
+        root.span_id,
+        t0 + 1000,
+        t0 + 4_000_000,
+        "chat gpt-4o",
+        step_type=StepType.LLM,
+        agent=agent,
+        request_model="gpt-4o",
+        input_tokens=100,
+        output_tokens=10,
+        cost_usd=cost,
+        status=Status.ERROR if error else Status.OK,
+        service="svc",
+    )
     return [root, call]
 
 
 @pytest.fixture
 def traces(store: Store, project_id: str) -> list[list[Step]]:
-    made = [make_trace(project_id, i, "alpha" if i % 2 else "beta", cost=0.001 * (i % 7), error=i % 5 == 0)
-            for i in range(12)]  # fmt: skip
+    made = [
+        make_trace(project_id, i, "alpha" if i % 2 else "beta", cost=0.001 * (i % 7), error=i % 5 == 0)
+        for i in range(12)
+    ]
     for n, steps in enumerate(made):
         insert_steps(store, steps, version=1, dedup_token=f"{project_id}-{n}")
     insert_steps(store, made[3], version=2, dedup_token=f"{project_id}-again")  # a re-sent trace counts once
@@ -76,8 +102,9 @@ def test_group_stats_count_each_span_once(store: Store, project_id: str, traces:
     )
 
 
-def test_another_project_sees_nothing_and_bad_filters_say_why(store: Store, project_id: str,
-                                                               traces: list[list[Step]]) -> None:  # fmt: skip
+def test_another_project_sees_nothing_and_bad_filters_say_why(
+    store: Store, project_id: str, traces: list[list[Step]]
+) -> None:
     assert list_traces(store, project_id + "x", TraceFilter()).traces == []
     with pytest.raises(BadFilter, match="cursor"):
         list_traces(store, project_id, TraceFilter(cursor="garbage!"))

@@ -62,8 +62,9 @@ def trace_ids(requests: Iterable[ExportTraceServiceRequest]) -> set[str]:
     return {s.trace_id.hex() for r in requests for rs in r.resource_spans for ss in rs.scope_spans for s in ss.spans}
 
 
-def one_span_per_request(requests: list[ExportTraceServiceRequest], *, shuffle: random.Random | None = None
-                         ) -> list[ExportTraceServiceRequest]:  # fmt: skip
+def one_span_per_request(
+    requests: list[ExportTraceServiceRequest], *, shuffle: random.Random | None = None
+) -> list[ExportTraceServiceRequest]:
     """Every span in a request of its own: children before parents (deepest first), or in a random order."""
     singles: list[tuple[int, ExportTraceServiceRequest]] = []
     depth = _depths(requests)
@@ -85,8 +86,13 @@ def one_span_per_request(requests: list[ExportTraceServiceRequest], *, shuffle: 
 
 
 def _depths(requests: list[ExportTraceServiceRequest]) -> dict[bytes, int]:
-    parent = {s.span_id: s.parent_span_id for r in requests for rs in r.resource_spans for ss in rs.scope_spans
-              for s in ss.spans}  # fmt: skip
+    parent = {
+        s.span_id: s.parent_span_id
+        for r in requests
+        for rs in r.resource_spans
+        for ss in rs.scope_spans
+        for s in ss.spans
+    }
     depth: dict[bytes, int] = {}
     for span_id in parent:
         d, cur, seen = 0, parent.get(span_id), {span_id}

@@ -17,10 +17,25 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 CORPUS = Path(__file__).resolve().parent
 FIXTURES = sorted(p.name for p in (CORPUS / "fixtures").iterdir() if (p / "expected.json").is_file())
 KEYS = {
-    "scenario", "framework", "instrumentation", "convention", "traces", "llm_calls", "input_tokens", "output_tokens",
-    "models", "agents", "llm_calls_by_agent", "tools_executed", "tools_requested", "handoffs", "failed_tools", "emits",
-    "planted", "notes",
-}  # fmt: skip
+    "scenario",
+    "framework",
+    "instrumentation",
+    "convention",
+    "traces",
+    "llm_calls",
+    "input_tokens",
+    "output_tokens",
+    "models",
+    "agents",
+    "llm_calls_by_agent",
+    "tools_executed",
+    "tools_requested",
+    "handoffs",
+    "failed_tools",
+    "emits",
+    "planted",
+    "notes",
+}
 EMITS = {"agent_names", "usage", "tool_spans", "handoff_spans"}
 BUDGET_BYTES = 300 * 1024
 

@@ -16,10 +16,25 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 NAMES = sorted(p.name for p in FIXTURES.iterdir() if (p / "expected.json").is_file()) if FIXTURES.is_dir() else []
 KEYS = {
-    "scenario", "framework", "instrumentation", "convention", "traces", "llm_calls", "input_tokens", "output_tokens",
-    "models", "agents", "llm_calls_by_agent", "tools_executed", "tools_requested", "handoffs", "failed_tools", "emits",
-    "planted", "notes",
-}  # fmt: skip
+    "scenario",
+    "framework",
+    "instrumentation",
+    "convention",
+    "traces",
+    "llm_calls",
+    "input_tokens",
+    "output_tokens",
+    "models",
+    "agents",
+    "llm_calls_by_agent",
+    "tools_executed",
+    "tools_requested",
+    "handoffs",
+    "failed_tools",
+    "emits",
+    "planted",
+    "notes",
+}
 MAX_FIXTURE_BYTES = 300 * 1024
 
 

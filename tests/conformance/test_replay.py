@@ -48,8 +48,12 @@ def replay_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPr
 
 
 def _post(server: ServerProcess, request: ExportTraceServiceRequest) -> None:
-    r = httpx.post(f"{server.url}/v1/traces", content=request.SerializeToString(), timeout=10,
-                   headers={**server.headers, "content-type": "application/x-protobuf"})  # fmt: skip
+    r = httpx.post(
+        f"{server.url}/v1/traces",
+        content=request.SerializeToString(),
+        timeout=10,
+        headers={**server.headers, "content-type": "application/x-protobuf"},
+    )
     assert r.status_code == 200, r.text
 
 

@@ -19,10 +19,20 @@ MIN = 60 * 1_000_000_000
 # A cookie-authenticated API change must come from the dashboard's origin with a JSON body (the CSRF guard).
 SAME_ORIGIN_JSON = {"origin": "http://testserver", "content-type": "application/json"}
 RULE = {
-    "name": "checkout-errors", "metric": "error_rate", "op": ">=", "threshold": "0.1", "window": "1h", "for": "",
-    "severity": "critical", "group_by": "", "agent": "", "model": "", "provider": "", "description": "checkout fails",
+    "name": "checkout-errors",
+    "metric": "error_rate",
+    "op": ">=",
+    "threshold": "0.1",
+    "window": "1h",
+    "for": "",
+    "severity": "critical",
+    "group_by": "",
+    "agent": "",
+    "model": "",
+    "provider": "",
+    "description": "checkout fails",
     "enabled": "on",
-}  # fmt: skip
+}
 
 
 def api_rules(client: TestClient) -> dict[str, dict[str, Any]]:

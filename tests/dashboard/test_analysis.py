@@ -173,9 +173,17 @@ def test_an_agent_run_beside_the_one_that_handed_off_to_it_is_reached_by_the_han
         st("w", "", 0, 100, workflow="Agent workflow", step_type=StepType.WORKFLOW),
         st("a", "w", 1, 50, agent="Triage", step_type=StepType.AGENT),
         st("turn", "a", 2, 49, agent="Triage"),
-        st("h", "turn", 40, 41, agent="Triage", step_type=StepType.HANDOFF, handoff_source="Triage",
-           handoff_target="Weather specialist"),
+        st(
+            "h",
+            "turn",
+            40,
+            41,
+            agent="Triage",
+            step_type=StepType.HANDOFF,
+            handoff_source="Triage",
+            handoff_target="Weather specialist",
+        ),
         st("b", "w", 51, 99, agent="Weather specialist", step_type=StepType.AGENT),
-    ]  # fmt: skip
+    ]
     edges = {(e.source, e.target, e.kind) for e in analysis.agent_graph(analysis.build_tree(steps)).edges}
     assert edges == {(analysis.ENTRY, "Triage", "call"), ("Triage", "Weather specialist", "handoff")}

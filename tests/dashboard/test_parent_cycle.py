@@ -16,12 +16,22 @@ def test_a_three_span_parent_cycle_renders_the_trace_page_and_its_json(server: A
     trace_id, now = os.urandom(16), time.time_ns()
     a, b, c = os.urandom(8), os.urandom(8), os.urandom(8)
     spans = [
-        make_span(name, {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": name}, trace_id=trace_id,
-                  span_id=sid, parent=parent, start=now + i, end=now + 10**6)
+        make_span(
+            name,
+            {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": name},
+            trace_id=trace_id,
+            span_id=sid,
+            parent=parent,
+            start=now + i,
+            end=now + 10**6,
+        )
         for i, (name, sid, parent) in enumerate((("a", a, c), ("b", b, a), ("c", c, b)))
-    ]  # fmt: skip
-    r = httpx.post(f"{server.url}/v1/traces", content=make_request(*spans).SerializeToString(),
-                   headers={**server.headers, "content-type": "application/x-protobuf"})  # fmt: skip
+    ]
+    r = httpx.post(
+        f"{server.url}/v1/traces",
+        content=make_request(*spans).SerializeToString(),
+        headers={**server.headers, "content-type": "application/x-protobuf"},
+    )
     assert r.status_code == 200
     api = f"{server.url}/api/traces/{trace_id.hex()}"
     wait_for(lambda: httpx.get(api, headers=server.headers).status_code == 200)

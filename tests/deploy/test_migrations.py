@@ -39,8 +39,16 @@ def _step(trace_id: str, span_id: str, parent: str, start_ns: int, end_ns: int, 
 
 def _steps(trace_id: str, start_ns: int, n: int = 3) -> list[Step]:
     """A workflow root and n-1 priced LLM calls under it."""
-    root = _step(trace_id, f"{trace_id[:8]}00000000", "", start_ns, start_ns + 10**9, "invoke_workflow w",
-                 workflow="w", step_type=StepType.WORKFLOW)  # fmt: skip
+    root = _step(
+        trace_id,
+        f"{trace_id[:8]}00000000",
+        "",
+        start_ns,
+        start_ns + 10**9,
+        "invoke_workflow w",
+        workflow="w",
+        step_type=StepType.WORKFLOW,
+    )
     llm = {"step_type": StepType.LLM, "request_model": "m", "input_tokens": 10, "output_tokens": 5, "cost_usd": 0.01}
     calls = [
         _step(trace_id, f"{trace_id[:8]}{i:08x}", root.span_id, start_ns + i, start_ns + i + 10**6, "chat m", **llm)
@@ -146,8 +154,10 @@ def test_v1_store_keeps_its_trace_summaries_through_the_v2_migration(fresh: Stor
     fresh.command(f"CREATE DATABASE IF NOT EXISTS {fresh.database}")
     for statement in MIGRATIONS[1]:
         fresh.command(render(statement, options))
-    fresh.command("CREATE TABLE {db}.schema_migrations (version UInt32, applied_at DateTime DEFAULT now())"
-                  " ENGINE = ReplacingMergeTree ORDER BY version")  # fmt: skip
+    fresh.command(
+        "CREATE TABLE {db}.schema_migrations (version UInt32, applied_at DateTime DEFAULT now())"
+        " ENGINE = ReplacingMergeTree ORDER BY version"
+    )
     fresh.insert("schema_migrations", [[1]], ["version"])
     trace_id = uuid.uuid4().hex
     steps = _steps(trace_id, time.time_ns() - 60 * 10**9)

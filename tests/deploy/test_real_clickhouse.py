@@ -50,15 +50,52 @@ def server_store() -> Iterator[Store]:
 
 
 def _trace(trace_id: str, start_ns: int) -> list[Step]:
-    root = Step("real", trace_id, trace_id[:16], "", start_ns, start_ns + 2 * 10**9, "invoke_workflow triage",
-                status=Status.OK, service="svc", workflow="triage", step_type=StepType.WORKFLOW)  # fmt: skip
-    agent = Step("real", trace_id, trace_id[16:], root.span_id, start_ns + 10**6, start_ns + 10**9,
-                 "invoke_agent router", status=Status.OK, service="svc", agent="router",
-                 step_type=StepType.AGENT, operation="invoke_agent")  # fmt: skip
-    chat = Step("real", trace_id, uuid.uuid4().hex[:16], agent.span_id, start_ns + 2 * 10**6,
-                start_ns + 5 * 10**8, "chat gpt-4o-mini", status=Status.ERROR, service="svc", agent="router",
-                step_type=StepType.LLM, operation="chat", request_model="gpt-4o-mini", input_tokens=100,
-                output_tokens=20, cost_usd=0.002, retry_attempt=2)  # fmt: skip
+    root = Step(
+        "real",
+        trace_id,
+        trace_id[:16],
+        "",
+        start_ns,
+        start_ns + 2 * 10**9,
+        "invoke_workflow triage",
+        status=Status.OK,
+        service="svc",
+        workflow="triage",
+        step_type=StepType.WORKFLOW,
+    )
+    agent = Step(
+        "real",
+        trace_id,
+        trace_id[16:],
+        root.span_id,
+        start_ns + 10**6,
+        start_ns + 10**9,
+        "invoke_agent router",
+        status=Status.OK,
+        service="svc",
+        agent="router",
+        step_type=StepType.AGENT,
+        operation="invoke_agent",
+    )
+    chat = Step(
+        "real",
+        trace_id,
+        uuid.uuid4().hex[:16],
+        agent.span_id,
+        start_ns + 2 * 10**6,
+        start_ns + 5 * 10**8,
+        "chat gpt-4o-mini",
+        status=Status.ERROR,
+        service="svc",
+        agent="router",
+        step_type=StepType.LLM,
+        operation="chat",
+        request_model="gpt-4o-mini",
+        input_tokens=100,
+        output_tokens=20,
+        cost_usd=0.002,
+        retry_attempt=2,
+    )
     return [root, agent, chat]
 
 

@@ -28,9 +28,7 @@ def test_demo_faults_are_found_and_clean_runs_have_no_findings(server) -> None: 
         found = {}
         for f in body["findings"]:
             found.setdefault(f["trace_id"], set()).add(f["kind"])
-        cycle_seen = any(
-            f["trace_id"] == planted["handoff_loop"] and "→" in f["explanation"] for f in body["findings"]
-        )
+        cycle_seen = any(f["trace_id"] == planted["handoff_loop"] and "→" in f["explanation"] for f in body["findings"])
         if cycle_seen and all(EXPECTED_KIND[fault] in found.get(trace, set()) for fault, trace in planted.items()):
             break
         time.sleep(1)
@@ -41,5 +39,15 @@ def test_demo_faults_are_found_and_clean_runs_have_no_findings(server) -> None: 
     [loop] = [f for f in body["findings"] if f["trace_id"] == planted["handoff_loop"] and "→" in f["explanation"]]
     assert len(loop["agents"]) >= 2 and "→" in loop["explanation"] and loop["span_ids"]
     for f in body["findings"]:
-        assert set(f) >= {"id", "kind", "severity", "trace_id", "span_ids", "agents", "wasted_tokens",
-                          "wasted_cost_usd", "explanation", "detected_at"}  # fmt: skip
+        assert set(f) >= {
+            "id",
+            "kind",
+            "severity",
+            "trace_id",
+            "span_ids",
+            "agents",
+            "wasted_tokens",
+            "wasted_cost_usd",
+            "explanation",
+            "detected_at",
+        }

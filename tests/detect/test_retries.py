@@ -55,9 +55,15 @@ def test_a_retry_inside_a_retried_call_is_a_cascade() -> None:
     root = b.agent("supervisor", duration=10_000_000_000)
     for outer in (1, 2):
         task = b.step(
-            StepType.TOOL, "supervisor", root, tool="delegate", content_hash="t", attempt=outer,
-            error=outer == 1, duration=1_000_000_000,
-        )  # fmt: skip
+            StepType.TOOL,
+            "supervisor",
+            root,
+            tool="delegate",
+            content_hash="t",
+            attempt=outer,
+            error=outer == 1,
+            duration=1_000_000_000,
+        )
         b.llm("worker", task, content_hash="inner", attempt=1, error=True)
         b.llm("worker", task, content_hash="inner", attempt=2, error=outer == 1)
     [f] = detect_retry_storms(b.steps)

@@ -67,10 +67,23 @@ def test_rules_applied_again_change_nothing_and_own_values_restore_the_span() ->
 
 def test_one_handoff_with_three_kinds_of_evidence_counts_once_with_the_agents_real_name() -> None:
     triage = st("triage", step_type=StepType.AGENT, agent="Triage")
-    ask = st("response", triage, t=1, step_type=StepType.LLM, response_model="m", input_tokens=5,
-             tool_calls=[ToolCall("c1", "transfer_to_weather_specialist")])  # fmt: skip
-    tool = st("transfer_to_weather_specialist", triage, t=2, step_type=StepType.HANDOFF,
-              tool_name="transfer_to_weather_specialist", tool_call_id="c1")  # fmt: skip
+    ask = st(
+        "response",
+        triage,
+        t=1,
+        step_type=StepType.LLM,
+        response_model="m",
+        input_tokens=5,
+        tool_calls=[ToolCall("c1", "transfer_to_weather_specialist")],
+    )
+    tool = st(
+        "transfer_to_weather_specialist",
+        triage,
+        t=2,
+        step_type=StepType.HANDOFF,
+        tool_name="transfer_to_weather_specialist",
+        tool_call_id="c1",
+    )
     span = st("handoff", triage, t=3, step_type=StepType.HANDOFF, handoff_target="Weather specialist")
     target = st("weather", step_type=StepType.AGENT, agent="Weather specialist", t=4)
     steps = attribute([ask, tool, span, target, triage]).steps
@@ -83,8 +96,14 @@ def test_a_handoff_loop_keeps_every_handoff() -> None:
     steps: list[Step] = []
     for i in range(3):
         a = st("a", step_type=StepType.AGENT, agent="a", t=i * 100)
-        ask = st("ask", a, t=i * 100 + 1, step_type=StepType.LLM, response_model="m",
-                 tool_calls=[ToolCall(f"c{i}", "transfer_to_b")])  # fmt: skip
+        ask = st(
+            "ask",
+            a,
+            t=i * 100 + 1,
+            step_type=StepType.LLM,
+            response_model="m",
+            tool_calls=[ToolCall(f"c{i}", "transfer_to_b")],
+        )
         steps += [a, ask, st("transfer_to_b", a, t=i * 100 + 2, step_type=StepType.HANDOFF, tool_name="transfer_to_b")]
         steps.append(st("b", step_type=StepType.AGENT, agent="b", t=i * 100 + 50))
     assert [(h.handoff_source, h.handoff_target) for h in handoffs(attribute(steps).steps)] == [("a", "b")] * 3

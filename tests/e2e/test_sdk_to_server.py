@@ -52,9 +52,12 @@ def test_sdk_instrumented_script_lands_field_by_field(server: Any, tmp_path: Any
     script = tmp_path / "agents.py"
     script.write_text(SCRIPT)
     proc = subprocess.run(
-        [sys.executable, str(script), server.url, server.api_key], capture_output=True, text=True, timeout=60,
+        [sys.executable, str(script), server.url, server.api_key],
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACEHOUSE_"))},
-    )  # fmt: skip
+    )
     assert proc.returncode == 0, proc.stderr
     trace_id = proc.stdout.strip().splitlines()[-1]
 
@@ -72,8 +75,11 @@ def test_sdk_instrumented_script_lands_field_by_field(server: Any, tmp_path: Any
 
     (wf,) = by_name["invoke_workflow book-trip"]
     assert (wf["step_type"], wf["workflow"], wf["service"], wf["parent_span_id"]) == (
-        "workflow", "book-trip", "trip-planner", "",
-    )  # fmt: skip
+        "workflow",
+        "book-trip",
+        "trip-planner",
+        "",
+    )
     (planner,) = by_name["invoke_agent planner"]
     assert planner["agent"] == "planner" and planner["parent_span_id"] == wf["span_id"]
 
@@ -91,8 +97,11 @@ def test_sdk_instrumented_script_lands_field_by_field(server: Any, tmp_path: Any
 
     (mini,) = by_name["chat gpt-4o-mini"]
     assert (mini["agent"], mini["provider"], mini["request_model"], mini["response_model"]) == (
-        "researcher", "openai", "gpt-4o-mini", "gpt-4o-mini-2024-07-18",
-    )  # fmt: skip
+        "researcher",
+        "openai",
+        "gpt-4o-mini",
+        "gpt-4o-mini-2024-07-18",
+    )
     assert (mini["input_tokens"], mini["output_tokens"], mini["cache_read_tokens"]) == (400, 100, 100)
     assert mini["cost_usd"] == pytest.approx((300 * 0.15 + 100 * 0.075 + 100 * 0.60) / 1e6)
     assert mini["finish_reasons"] == ["stop"]

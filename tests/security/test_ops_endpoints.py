@@ -14,9 +14,14 @@ OPS = ("/metrics", "/docs", "/openapi.json")
 
 @pytest.mark.parametrize(
     ("host", "flag", "public"),
-    [("127.0.0.1", None, True), ("::1", None, True), ("0.0.0.0", None, False), ("0.0.0.0", True, True),
-     ("127.0.0.1", False, False)],
-)  # fmt: skip
+    [
+        ("127.0.0.1", None, True),
+        ("::1", None, True),
+        ("0.0.0.0", None, False),
+        ("0.0.0.0", True, True),
+        ("127.0.0.1", False, False),
+    ],
+)
 def test_default_is_public_on_loopback_only(host: str, flag: bool | None, public: bool) -> None:
     assert load_settings(host=host, public_metrics=flag).ops_public is public
 

@@ -25,9 +25,13 @@ from tests.conftest import ServerProcess, free_port
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tracehouse", *args], capture_output=True, text=True, timeout=120, check=False,
+        [sys.executable, "-m", "tracehouse", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
         env={**os.environ, **(env or {})},
-    )  # fmt: skip
+    )
 
 
 def test_first_key_is_never_in_the_server_log(make_server: Any) -> None:
@@ -43,8 +47,18 @@ def test_first_key_is_shown_on_a_terminal(tmp_path: Path) -> None:
     data_dir, port = tmp_path / "data", free_port()
     master, slave = pty.openpty()
     log = (tmp_path / "serve.log").open("w")
-    cmd = [sys.executable, "-m", "tracehouse", "serve", "--port", str(port), "--grpc-port", str(free_port()),
-           "--data-dir", str(data_dir)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "tracehouse",
+        "serve",
+        "--port",
+        str(port),
+        "--grpc-port",
+        str(free_port()),
+        "--data-dir",
+        str(data_dir),
+    ]
     proc = subprocess.Popen(cmd, stdout=log, stderr=slave)
     os.close(slave)
     seen = b""
