@@ -71,12 +71,12 @@ def test_pending_then_firing_once_then_resolved_with_history_and_signed_webhooks
     with webhook_receiver() as hook:
         engine = _engine(store, project_id, hook.url, **{"for": "30s"})
         try:
-            engine.evaluate_all_projects(now)
+            engine.evaluate_project(project_id, now)
             assert _states(engine, project_id) == ["pending"]
-            engine.evaluate_all_projects(now + timedelta(seconds=31))
-            engine.evaluate_all_projects(now + timedelta(seconds=35))  # still firing: no second notification
+            engine.evaluate_project(project_id, now + timedelta(seconds=31))
+            engine.evaluate_project(project_id, now + timedelta(seconds=35))  # still firing: no second notification
             assert _states(engine, project_id) == ["firing"]
-            engine.evaluate_all_projects(now + timedelta(seconds=200))  # the storm left the window
+            engine.evaluate_project(project_id, now + timedelta(seconds=200))  # the storm left the window
             assert _states(engine, project_id) == ["resolved"]
             assert engine.dispatcher.wait_idle(10)
         finally:
@@ -96,11 +96,11 @@ def test_state_survives_a_restart_without_renotifying(store: Store, project_id: 
     _calls(store, project_id, now - timedelta(seconds=5), calls=10, retries=6)
     with webhook_receiver() as hook:
         first = _engine(store, project_id, hook.url)
-        first.evaluate_all_projects(now)
+        first.evaluate_project(project_id, now)
         first.dispatcher.wait_idle(10)
         first.dispatcher.stop()
         second = _engine(store, project_id, hook.url)  # a restarted server
-        second.evaluate_all_projects(now + timedelta(seconds=5))
+        second.evaluate_project(project_id, now + timedelta(seconds=5))
         second.dispatcher.wait_idle(10)
         second.dispatcher.stop()
         assert _states(second, project_id) == ["firing"]
@@ -113,7 +113,7 @@ def test_repeat_interval_renotifies_a_long_firing(store: Store, project_id: str)
     with webhook_receiver() as hook:
         engine = _engine(store, project_id, hook.url, window="1h", repeat_interval="10m")
         for minutes in (0, 5, 11):
-            engine.evaluate_all_projects(now + timedelta(minutes=minutes))
+            engine.evaluate_project(project_id, now + timedelta(minutes=minutes))
         engine.dispatcher.wait_idle(10)
         engine.dispatcher.stop()
         assert [(r.json()["status"], r.json()["repeat"]) for r in hook.requests] == [
@@ -135,10 +135,12 @@ def test_a_silence_suppresses_notifications_but_not_state(store: Store, project_
             ends_at=now + timedelta(minutes=1),
             comment="deploying",
         )
-        engine.evaluate_all_projects(now)
+        engine.evaluate_project(project_id, now)
         assert _states(engine, project_id) == ["firing"]
         assert engine.instances(project_id, "storm")[0].silenced
-        engine.evaluate_all_projects(now + timedelta(minutes=2))  # silence over, still firing: now it is announced
+        engine.evaluate_project(
+            project_id, now + timedelta(minutes=2)
+        )  # silence over, still firing: now it is announced
         engine.dispatcher.wait_idle(10)
         engine.dispatcher.stop()
         assert [r.json()["status"] for r in hook.requests] == ["firing"]
@@ -149,7 +151,7 @@ def test_a_failing_notifier_is_retried_with_backoff_and_its_failure_recorded(sto
     _calls(store, project_id, now - timedelta(seconds=5), calls=10, retries=6)
     with webhook_receiver(statuses=[500, 503]) as flaky:
         engine = _engine(store, project_id, flaky.url)
-        engine.evaluate_all_projects(now)
+        engine.evaluate_project(project_id, now)
         engine.dispatcher.wait_idle(10)
         engine.dispatcher.stop()
         assert len(flaky.requests) == 3  # two failures, then delivered
@@ -161,7 +163,7 @@ def test_a_failing_notifier_is_retried_with_backoff_and_its_failure_recorded(sto
     with webhook_receiver(statuses=[500] * 10) as dead:
         engine = _engine(store, other, dead.url)
         started = time.perf_counter()
-        engine.evaluate_all_projects(now)
+        engine.evaluate_project(other, now)
         assert time.perf_counter() - started < 2.0  # delivery never blocks evaluation
         engine.dispatcher.wait_idle(10)
         engine.dispatcher.stop()
@@ -181,7 +183,7 @@ def test_group_by_gives_one_alert_per_agent(store: Store, project_id: str) -> No
     _calls(store, project_id, now - timedelta(seconds=5), calls=10, retries=0, agent="steady")
     with webhook_receiver() as hook:
         engine = _engine(store, project_id, hook.url, group_by="agent", metric="error_rate")
-        engine.evaluate_all_projects(now)
+        engine.evaluate_project(project_id, now)
         engine.dispatcher.wait_idle(10)
         engine.dispatcher.stop()
         states = {i.instance: i.state for i in engine.instances(project_id, "storm")}
@@ -244,7 +246,7 @@ def test_findings_and_eval_pass_rate_metrics(store: Store, project_id: str) -> N
         }
     )
     engine = AlertEngine(store, config)
-    engine.evaluate_all_projects(now + timedelta(seconds=1))
+    engine.evaluate_project(project_id, now + timedelta(seconds=1))
     engine.dispatcher.wait_idle(5)
     assert [i.state for i in engine.instances(project_id, "loops")] == ["firing"]
     [quality] = engine.instances(project_id, "quality")
@@ -256,7 +258,7 @@ def test_spend_spike_needs_the_baseline(store: Store, project_id: str) -> None:
     _calls(store, project_id, now - timedelta(minutes=5), calls=20, retries=0)  # $0.20 in 15 min: $0.8/h
     config = RulesFile.model_validate({"include_defaults": True})
     engine = AlertEngine(store, config)
-    engine.evaluate_all_projects(now)
+    engine.evaluate_project(project_id, now)
     assert [i.state for i in engine.instances(project_id, "spend-spike")] == ["inactive"]  # no baseline: no spike
 
 

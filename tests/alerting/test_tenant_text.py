@@ -70,7 +70,7 @@ def test_webhook_labels_tenant_text_and_keeps_operator_text_apart(store: Store, 
                 },
                 create=True,
             )
-            engine.evaluate_all_projects()
+            engine.evaluate_project(project_id)
             assert engine.dispatcher.wait_idle(10)
         finally:
             engine.dispatcher.stop()
