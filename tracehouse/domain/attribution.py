@@ -67,7 +67,9 @@ def attribute(steps: Iterable[Step]) -> Attributed:
     latest: dict[str, Step] = {}
     for step in steps:
         latest[step.span_id] = step
-    before = {sid: _snapshot(s) for sid, s in latest.items()}
+    # A step that had no own values changed exactly when it has some now (each records a field a rule changed);
+    # only steps that carried own values from an earlier application need comparing in full.
+    before = {sid: _snapshot(s) for sid, s in latest.items() if s.own}
     for step in latest.values():
         restore_own(step)
     tree = TraceTree(latest.values())
@@ -79,7 +81,8 @@ def attribute(steps: Iterable[Step]) -> Attributed:
     _handoffs(tree, agents)
     for step in latest.values():
         _forget_unchanged(step)
-    return Attributed(list(latest.values()), [s for sid, s in latest.items() if _snapshot(s) != before[sid]])
+    changed = [s for sid, s in latest.items() if (_snapshot(s) != before[sid] if sid in before else bool(s.own))]
+    return Attributed(list(latest.values()), changed)
 
 
 def has_usage(step: Step) -> bool:
