@@ -60,11 +60,12 @@ class BatchEncoder:
         dropped = 0
         for record in records:
             request = ExportTraceServiceRequest.FromString(record.payload)
-            result = normalise_request(request, record.project_id, self._prices, self._limits, record.payload)
+            result = normalise_request(
+                request, record.project_id, self._prices, self._limits, record.payload, apply_rules=False
+            )
             steps.extend(result.steps)
             dropped += result.dropped_attributes
-        if len(records) > 1:  # each request's traces were attributed alone: settle those spread over requests
-            steps = attribute_by_trace(steps)
+        steps = attribute_by_trace(steps)  # once over the batch: a trace sent in several requests is whole here
         if not steps:
             return Encoded(b"", 0, dropped)
         context = InsertContext(

@@ -23,14 +23,17 @@ def normalise_request(
     prices: PriceTable,
     limits: Limits = DEFAULT_LIMITS,
     payload: bytes | None = None,
+    *,
+    apply_rules: bool = True,
 ) -> NormaliseResult:
     """Every valid span of `request` as a `Step` of `project_id`; invalid spans are counted and skipped.
 
     `payload`, the bytes `request` was parsed from, lets validation skip attribute walks (see `_validate`); pass the
     same bytes the receiver validated, so both refuse the same spans.
 
-    The trace rules (`tracehouse.domain.attribution`) are applied to each trace's steps in the request; a trace
-    spread over several requests is settled by the writer's batch pass and, for good, by the trace finaliser.
+    The trace rules (`tracehouse.domain.attribution`) are applied to each trace's steps in the request, unless
+    `apply_rules` is off because the caller applies them to a larger batch (the writer does, once per batch); a trace
+    spread over several batches is settled by the trace finaliser.
     """
     result = NormaliseResult()
     rejections = Rejections()
@@ -54,7 +57,8 @@ def normalise_request(
                 steps.append(made.step)
                 result.dropped_attributes += made.dropped_attributes
                 result.dropped_events += made.dropped_events
-    result.steps = attribute_by_trace(steps)
+    if apply_rules:
+        result.steps = attribute_by_trace(steps)
     result.rejected_spans = rejections.count
     result.error_message = rejections.message()
     return result
