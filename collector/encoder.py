@@ -20,8 +20,8 @@ from pathlib import Path
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tracehouse.collector.normalise import Limits, attribute_by_trace, normalise_request
-from tracehouse.collector.store.steps import STEP_COLUMNS, step_columns
 from tracehouse.sdk.pricing import PriceTable, load_prices
+from tracehouse.store.steps import STEP_COLUMNS, step_columns
 
 
 @dataclass(frozen=True, slots=True)

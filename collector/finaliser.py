@@ -5,7 +5,7 @@ The writer already applies the rules to each batch, so a trace that arrived in o
 written by more than one batch (spans split over export requests, a restart, another collector, a re-delivery) may
 not be: a model call stored before its agent's span, an agent's summed usage stored after its calls. Such a trace
 (`batches >= 2` in the summary) is settled here when no batch has touched it for `quiet_s`, or every `max_delay_s`
-while it keeps growing. A correction carries a correction version (`collector/store/versions.py`), newer than every row
+while it keeps growing. A correction carries a correction version (`tracehouse/store/versions.py`), newer than every row
 it replaces, and is not itself a batch, so it never makes its trace a candidate again.
 
 Where it got to is kept in the store (`job_cursors`), so a restart resumes. It is a cluster-wide job
@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tracehouse.collector.store import Store
-from tracehouse.collector.store.cursors import read_cursor, write_cursor
-from tracehouse.collector.store.steps import STEP_COLUMNS, step_columns, trace_steps_since
-from tracehouse.collector.store.versions import batch_version, correction_version
 from tracehouse.domain.attribution import attribute
 from tracehouse.domain.model import Step
+from tracehouse.store import Store
+from tracehouse.store.cursors import read_cursor, write_cursor
+from tracehouse.store.steps import STEP_COLUMNS, step_columns, trace_steps_since
+from tracehouse.store.versions import batch_version, correction_version
 
 CURSOR = "finaliser"
 _LOOKBACK_DAYS = 2  # a trace whose first span started earlier than this is not re-read

@@ -36,9 +36,9 @@ from tracehouse.collector.metrics import CollectorMetrics
 from tracehouse.collector.normalise import Limits
 from tracehouse.collector.quarantine import Quarantine
 from tracehouse.collector.spool import Intent, Record, Spool
-from tracehouse.collector.store import Store, StoreError, StoreUnavailable
-from tracehouse.collector.store.steps import STEP_COLUMNS
-from tracehouse.collector.store.versions import batch_version
+from tracehouse.store import Store, StoreError, StoreUnavailable
+from tracehouse.store.steps import STEP_COLUMNS
+from tracehouse.store.versions import batch_version
 
 log = logging.getLogger(__name__)
 

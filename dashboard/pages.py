@@ -14,9 +14,6 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from tracehouse.collector.deps import KEY_COOKIE, StoreDep, get_keyring, is_cross_origin
-from tracehouse.collector.store import Store
-from tracehouse.collector.store.steps import TopBy
 from tracehouse.dashboard import views
 from tracehouse.dashboard.params import TraceQuery, page_trace_query
 from tracehouse.dashboard.web import (
@@ -33,6 +30,9 @@ from tracehouse.evals.alerting.api import Alerts
 from tracehouse.evals.alerting.engine import RuleConflict, RuleNotFound
 from tracehouse.evals.alerting.rules import GroupBy, Op, RuleFileError, SeverityName, parse_duration
 from tracehouse.evals.alerting.service import AlertService
+from tracehouse.store import Store
+from tracehouse.store.steps import TopBy
+from tracehouse.web.deps import KEY_COOKIE, StoreDep, get_keyring, is_cross_origin
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 

@@ -10,8 +10,8 @@ from urllib.parse import urlencode
 
 from fastapi import Query
 
-from tracehouse.collector.store import BadFilter, TraceFilter
 from tracehouse.dashboard.web import RANGE_PATTERN, RANGES, make_window
+from tracehouse.store import BadFilter, TraceFilter
 
 SortKey = Literal["start_time", "duration", "cost", "spans", "errors"]
 # a status the store filters by; any other value in the URL filters nothing

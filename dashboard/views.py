@@ -13,7 +13,12 @@ from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any, Literal
 
-from tracehouse.collector.store import (
+from tracehouse.dashboard import analysis
+from tracehouse.dashboard.web import PageError, Window
+from tracehouse.domain.model import Step
+from tracehouse.evals.alerting.rules import DEFAULT_RULES
+from tracehouse.evals.alerting.service import AlertService
+from tracehouse.store import (
     GroupStats,
     Store,
     TraceFilter,
@@ -26,9 +31,9 @@ from tracehouse.collector.store import (
     list_traces,
     time_series,
 )
-from tracehouse.collector.store.alerts import AlertEventRow, AlertState, alert_history, alert_states
-from tracehouse.collector.store.costs import CostPoint, UnpricedModel, costs
-from tracehouse.collector.store.findings import (
+from tracehouse.store.alerts import AlertEventRow, AlertState, alert_history, alert_states
+from tracehouse.store.costs import CostPoint, UnpricedModel, costs
+from tracehouse.store.findings import (
     FindingRow,
     finding_counts,
     findings_by_agent,
@@ -36,7 +41,7 @@ from tracehouse.collector.store.findings import (
     trace_findings,
     traces_with_findings,
 )
-from tracehouse.collector.store.scores import (
+from tracehouse.store.scores import (
     EvalRunRow,
     Score,
     ScoreGroup,
@@ -49,7 +54,7 @@ from tracehouse.collector.store.scores import (
     trace_scores,
     traces_scored_below,
 )
-from tracehouse.collector.store.steps import (
+from tracehouse.store.steps import (
     Facets,
     StepRow,
     TopBy,
@@ -60,11 +65,6 @@ from tracehouse.collector.store.steps import (
     top_steps,
     trace_facets,
 )
-from tracehouse.dashboard import analysis
-from tracehouse.dashboard.web import PageError, Window
-from tracehouse.domain.model import Step
-from tracehouse.evals.alerting.rules import DEFAULT_RULES
-from tracehouse.evals.alerting.service import AlertService
 
 BIG_TRACE = 300  # above this many steps, only the top tree levels that fit in ROW_BUDGET start expanded
 ROW_BUDGET = 250

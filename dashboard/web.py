@@ -20,10 +20,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
-from tracehouse.collector.deps import resolve_project
-from tracehouse.collector.store import BadFilter, StoreError, StoreUnavailable
-from tracehouse.collector.store.client import as_utc
 from tracehouse.dashboard import format as fmt
+from tracehouse.store import BadFilter, StoreError, StoreUnavailable
+from tracehouse.store.client import as_utc
+from tracehouse.web.deps import resolve_project
 
 log = logging.getLogger(__name__)
 

@@ -3,12 +3,12 @@
 from tracehouse.evals import Suite, load_suite, run_suite, scorer, ScoreResult
 """
 
-from tracehouse.collector.store.scores import EvalRun, Score
 from tracehouse.evals.datasets import Case, Dataset, load_dataset
 from tracehouse.evals.model import ScoreResult, TraceData
 from tracehouse.evals.registry import ScorerError, get_scorer, scorer
 from tracehouse.evals.runner import RunResult, run_suite, score_trace
 from tracehouse.evals.suite import ScorerSpec, Selection, Suite, SuiteError, Target, load_suite
+from tracehouse.store.scores import EvalRun, Score
 
 __all__ = [
     "Case",

@@ -14,18 +14,6 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from tracehouse.collector.deps import Project, StoreDep, is_json
-from tracehouse.collector.store.scores import (
-    MAX_SCORES,
-    EvalRun,
-    Score,
-    agent_quality,
-    failure_shares,
-    insert_scores,
-    list_eval_runs,
-    list_scores,
-    upsert_eval_run,
-)
 from tracehouse.evals.api_models import (
     AgentsQuality,
     EvalRunAccepted,
@@ -36,6 +24,18 @@ from tracehouse.evals.api_models import (
     ScoresAccepted,
 )
 from tracehouse.evals.suite import explain
+from tracehouse.store.scores import (
+    MAX_SCORES,
+    EvalRun,
+    Score,
+    agent_quality,
+    failure_shares,
+    insert_scores,
+    list_eval_runs,
+    list_scores,
+    upsert_eval_run,
+)
+from tracehouse.web.deps import Project, StoreDep, is_json
 
 router = APIRouter(prefix="/api", tags=["evals"])
 

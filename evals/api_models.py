@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from tracehouse.collector.store.scores import AgentQuality, FailureShare
+from tracehouse.store.scores import AgentQuality, FailureShare
 
 
 class ScoreOut(BaseModel):

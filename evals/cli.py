@@ -17,10 +17,10 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from tracehouse.collector.store import BadFilter, Store, StoreError
 from tracehouse.evals.datasets import DatasetError
 from tracehouse.evals.registry import ScorerError
 from tracehouse.evals.suite import SuiteError, load_suite, parse_when
+from tracehouse.store import BadFilter, Store, StoreError
 
 DEFAULT_URL = "http://127.0.0.1:4318"
 EXIT_THRESHOLD = 1

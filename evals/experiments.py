@@ -31,7 +31,6 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.trace import StatusCode
 
 from tracehouse.collector.normalise import normalise_request
-from tracehouse.collector.store.traces import TraceSummary
 from tracehouse.domain.model import Step
 from tracehouse.domain.outcome import failed
 from tracehouse.evals.datasets import Case, Dataset
@@ -40,6 +39,7 @@ from tracehouse.evals.runner import CASE_ID_ATTR, score_trace
 from tracehouse.evals.suite import ScorerSpec, Suite
 from tracehouse.sdk import semconv as sc
 from tracehouse.sdk.pricing import default_prices
+from tracehouse.store.traces import TraceSummary
 
 EXPERIMENT_ATTR = "tracehouse.eval.experiment"
 PREVIEW_CHARS = 2000

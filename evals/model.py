@@ -6,10 +6,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from tracehouse.collector.store.scores import EvalRun, Score
-from tracehouse.collector.store.traces import TraceSummary
 from tracehouse.domain.model import Step, StepType
 from tracehouse.sdk import semconv as sc
+from tracehouse.store.scores import EvalRun, Score
+from tracehouse.store.traces import TraceSummary
 
 __all__ = ["EvalRun", "Score", "ScoreResult", "TraceData"]
 

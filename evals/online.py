@@ -22,15 +22,15 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tracehouse.collector.store import Store, get_trace_steps, get_trace_summary
-from tracehouse.collector.store.findings import findings_as_dicts
-from tracehouse.collector.store.scope import ALL_PROJECTS
-from tracehouse.collector.store.scores import EvalRun, finished_traces, insert_scores, upsert_eval_run
-from tracehouse.collector.store.traces import TraceSummary
 from tracehouse.evals.model import TraceData
 from tracehouse.evals.runner import attach_expected, score_trace
 from tracehouse.evals.sources import sampled
 from tracehouse.evals.suite import Suite, load_suite
+from tracehouse.store import Store, get_trace_steps, get_trace_summary
+from tracehouse.store.findings import findings_as_dicts
+from tracehouse.store.scope import ALL_PROJECTS
+from tracehouse.store.scores import EvalRun, finished_traces, insert_scores, upsert_eval_run
+from tracehouse.store.traces import TraceSummary
 
 log = logging.getLogger("tracehouse.evals.online")
 

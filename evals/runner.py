@@ -17,13 +17,13 @@ from typing import Any
 
 import pandas as pd
 
-from tracehouse.collector.store.scores import EvalRun, Score
-from tracehouse.collector.store.traces import TraceSummary
 from tracehouse.domain.model import Step
 from tracehouse.evals.datasets import CaseMatcher, load_dataset
 from tracehouse.evals.model import ScoreResult, TraceData, plain_text, step_input, step_output
 from tracehouse.evals.sources import ScoreSink, TraceSource
 from tracehouse.evals.suite import ScorerSpec, Suite
+from tracehouse.store.scores import EvalRun, Score
+from tracehouse.store.traces import TraceSummary
 
 CASE_ID_ATTR = "tracehouse.eval.case_id"
 SOURCE = "eval"

@@ -16,12 +16,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tracehouse.collector.store.traces import TraceSummary
 from tracehouse.domain.model import Step, StepType
 from tracehouse.domain.outcome import failed
 from tracehouse.evals.model import ScoreResult, TraceData
 from tracehouse.evals.registry import scorer
 from tracehouse.sdk import semconv as sc
+from tracehouse.store.traces import TraceSummary
 
 _TRUE = {"1", "true", "yes"}
 

@@ -12,13 +12,13 @@ from typing import Any, Protocol
 
 import httpx
 
-from tracehouse.collector.store import Store, TraceFilter, TraceSummary, get_trace_steps, list_traces
-from tracehouse.collector.store.findings import findings_as_dicts
-from tracehouse.collector.store.scores import EvalRun, Score, insert_scores, upsert_eval_run
-from tracehouse.collector.store.traces import MAX_PAGE
 from tracehouse.domain.model import Event, Link, Status, Step, StepType
 from tracehouse.evals.model import TraceData
 from tracehouse.evals.suite import Selection
+from tracehouse.store import Store, TraceFilter, TraceSummary, get_trace_steps, list_traces
+from tracehouse.store.findings import findings_as_dicts
+from tracehouse.store.scores import EvalRun, Score, insert_scores, upsert_eval_run
+from tracehouse.store.traces import MAX_PAGE
 
 
 class SourceError(RuntimeError):

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tracehouse.collector.store import Store
+from tracehouse.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"

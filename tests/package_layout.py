@@ -27,7 +27,7 @@ def package_folders() -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Module:
-    name: str  # the installed name, e.g. tracehouse.collector.store.client
+    name: str  # the installed name, e.g. tracehouse.store.client
     path: Path
     is_package: bool  # an __init__.py: its relative imports resolve against itself
 

@@ -1,9 +1,11 @@
 """The dependency rule between tracehouse's parts, checked on the source: every import of every module is read with
 `ast` (nothing is imported, so a lazy import inside a function counts as much as one at the top).
 
-The rule as it holds today: the SDK installs without the server, so it imports nothing of ours but the version; the
-orchestrator is built on the SDK only; the dashboard is wired in by the server's composition root and the CLI only;
-the domain rules are pure and know only themselves and the semantic-convention names.
+The rule: the SDK installs without the server, so it imports nothing of ours but the version; the orchestrator is
+built on the SDK only; the collector (receive, spool, write, normalise, settle) uses the store, the domain and the web
+plumbing, and only the server's composition root and the commands that run its parts import it; the store and the web
+plumbing never reach up into the parts; the dashboard and evals read through the store, the domain and web; the
+domain rules are pure and know only themselves and the semantic-convention names.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ def within(name: str, *packages: str) -> bool:
     return any(name == p or name.startswith(p + ".") for p in packages)
 
 
+COMPOSITION_ROOT = ("tracehouse.server", "tracehouse.serve_cli", "tracehouse.spool_cli")
+
 RULES = (
     Rule(
         "sdk imports nothing of tracehouse's but tracehouse._version",
@@ -50,6 +54,62 @@ RULES = (
         lambda t: not within(t, "tracehouse.dashboard"),
     ),
     Rule(
+        "nothing imports tracehouse.collector except the server's composition root (tracehouse.server) and the "
+        "commands that run the collector's parts (tracehouse.serve_cli, tracehouse.spool_cli)",
+        lambda m: not within(m, "tracehouse.collector", *COMPOSITION_ROOT),
+        lambda t: not within(t, "tracehouse.collector"),
+    ),
+    Rule(
+        "collector imports only itself, the store, the domain, web, the jobs runner and sdk (names, prices)",
+        lambda m: within(m, "tracehouse.collector"),
+        lambda t: (
+            within(
+                t,
+                "tracehouse.collector",
+                "tracehouse.store",
+                "tracehouse.domain",
+                "tracehouse.web",  # the OTLP/HTTP route shares the project dependency with every other route
+                "tracehouse.jobs",
+                "tracehouse.sdk",
+            )
+            or t in ("tracehouse", "tracehouse._version", "tracehouse.errors")
+        ),
+    ),
+    Rule(
+        "the store imports only itself, the domain, sdk and the error root (never web, collector, dashboard, evals)",
+        lambda m: within(m, "tracehouse.store"),
+        lambda t: (
+            within(t, "tracehouse.store", "tracehouse.domain", "tracehouse.sdk")
+            or t in ("tracehouse", "tracehouse._version", "tracehouse.errors")
+        ),
+    ),
+    Rule(
+        "tracehouse.web imports only itself, the store, the domain and the settings",
+        lambda m: within(m, "tracehouse.web"),
+        lambda t: (
+            within(t, "tracehouse.web", "tracehouse.store", "tracehouse.domain")
+            or t in ("tracehouse", "tracehouse._version", "tracehouse.errors", "tracehouse.settings")
+        ),
+    ),
+    Rule(
+        "dashboard and evals read through the store, the domain and web (and sdk's names); evals never import the"
+        " dashboard",
+        lambda m: within(m, "tracehouse.dashboard", "tracehouse.evals"),
+        lambda t: (
+            within(
+                t,
+                "tracehouse.dashboard",
+                "tracehouse.evals",
+                "tracehouse.store",
+                "tracehouse.domain",
+                "tracehouse.web",
+                "tracehouse.sdk",
+                "tracehouse.jobs",
+            )
+            or t in ("tracehouse", "tracehouse._version", "tracehouse.errors", "tracehouse.settings")
+        ),
+    ),
+    Rule(
         "tracehouse.domain imports only tracehouse.domain and tracehouse.sdk.semconv",
         lambda m: within(m, "tracehouse.domain"),
         lambda t: within(t, "tracehouse.domain") or t == "tracehouse.sdk.semconv",
@@ -62,6 +122,9 @@ KNOWN_EXCEPTIONS = {
     # `tracehouse demo` scores the demo's traces with the example eval suite when the server extra is installed
     # (a guarded lazy import), until the command is wired from the CLI's composition root.
     ("tracehouse.orchestrator.cli", "tracehouse.evals.demo_scoring"),
+    # An experiment captures its target's spans in memory and normalises them in process, until experiments export
+    # through the server and read their steps back from the store (issue 17).
+    ("tracehouse.evals.experiments", "tracehouse.collector.normalise"),
 }
 
 
@@ -123,9 +186,9 @@ def check(name: str, source: str, *, is_package: bool = False) -> list[str]:
 
 
 def test_an_sdk_module_importing_the_collector_is_named() -> None:
-    found = check("tracehouse.sdk._spans", "def f():\n    from tracehouse.collector import store\n")
+    found = check("tracehouse.sdk._spans", "def f():\n    from tracehouse import store\n")
     assert found == [
-        "x.py:2: tracehouse.sdk._spans imports tracehouse.collector.store, but sdk imports nothing of tracehouse's "
+        "x.py:2: tracehouse.sdk._spans imports tracehouse.store, but sdk imports nothing of tracehouse's "
         "but tracehouse._version"
     ]
     assert check("tracehouse.sdk._spans", "from tracehouse._version import __version__\nfrom . import semconv\n") == []
@@ -133,9 +196,9 @@ def test_an_sdk_module_importing_the_collector_is_named() -> None:
 
 def test_relative_and_from_package_imports_resolve_to_the_module() -> None:
     assert check("tracehouse.orchestrator.runtime", "from tracehouse import sdk\nfrom .nodes import Agent\n") == []
-    found = check("tracehouse.orchestrator.runtime", "from ..collector.store import Store\n")
+    found = check("tracehouse.orchestrator.runtime", "from ..store import Store\n")
     assert found == [
-        "x.py:1: tracehouse.orchestrator.runtime imports tracehouse.collector.store, but orchestrator imports only "
+        "x.py:1: tracehouse.orchestrator.runtime imports tracehouse.store, but orchestrator imports only "
         "sdk (and itself)"
     ]
     found = check("tracehouse.domain", "from .. import dashboard\nimport tracehouse.sdk.semconv\n", is_package=True)

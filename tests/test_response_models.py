@@ -20,8 +20,6 @@ from fastapi.testclient import TestClient
 from tests.dashboard.conftest import multi_agent_trace
 from tests.detect.traces import TraceBuilder
 from tracehouse import admin
-from tracehouse.collector.auth import KeyRing
-from tracehouse.collector.store import Store, insert_steps
 from tracehouse.dashboard.api import overview as overview_api
 from tracehouse.domain.model import StepType
 from tracehouse.evals import api as evals_api
@@ -29,6 +27,8 @@ from tracehouse.evals.alerting import api as alerts_api
 from tracehouse.evals.alerting.service import AlertService
 from tracehouse.evals.detect import api as findings_api
 from tracehouse.settings import load_settings
+from tracehouse.store import Store, insert_steps
+from tracehouse.store.keys import KeyRing
 
 ROUTERS = (overview_api.router, findings_api.router, alerts_api.router, evals_api.router, admin.router)
 MIN = timedelta(minutes=1)

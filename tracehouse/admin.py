@@ -20,8 +20,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
-from tracehouse.collector.auth import KeyRecord, KeyRing
-from tracehouse.collector.deps import get_keyring
+from tracehouse.store.keys import KeyRecord, KeyRing
+from tracehouse.web.deps import get_keyring
 
 ADMIN_HEADER = "x-tracehouse-admin"
 ADMIN_FILE = "admin"

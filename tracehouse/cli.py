@@ -147,12 +147,12 @@ def keys_revoke(prefix: str, **flags: Any) -> None:
 @click.option("--cluster", help="Render the sharded, replicated DDL for this ClickHouse cluster.")
 def schema(apply_: bool, cluster: str | None, **flags: Any) -> None:
     """Print (or apply) the ClickHouse schema."""
-    from tracehouse.collector.store import DSN, Store, StoreError
-    from tracehouse.collector.store.schema import SchemaOptions, single_node_ddl
+    from tracehouse.store import DSN, Store, StoreError
+    from tracehouse.store.schema import SchemaOptions, single_node_ddl
 
     settings = settings_from(**flags)
     options = SchemaOptions(database=settings.database, retention_days=settings.retention_days, cluster=cluster)
-    from tracehouse.collector.store.cluster import (
+    from tracehouse.store.cluster import (
         ClusterDDLError,
         apply_cluster_schema,
         cluster_ddl,

@@ -18,8 +18,8 @@ import time
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
-from tracehouse.collector.store.client import StoreError
-from tracehouse.collector.store.leases import Lease
+from tracehouse.store.client import StoreError
+from tracehouse.store.leases import Lease
 
 log = logging.getLogger("tracehouse.jobs")
 

@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 
 from tracehouse.admin import ADMIN_FILE, ADMIN_HEADER, AdminEndpoint, proof, read_admin_file, record_json
-from tracehouse.collector.auth import KeyRing
-from tracehouse.collector.store import DSN, Store, StoreError
 from tracehouse.settings import Settings
+from tracehouse.store import DSN, Store, StoreError
+from tracehouse.store.keys import KeyRing
 
 
 class KeyAdminError(RuntimeError):

@@ -81,10 +81,10 @@ def serve(**flags: Any) -> None:
     import uvicorn
 
     from tracehouse.collector.spool import SpoolLocked, check_unlocked
-    from tracehouse.collector.store import StoreError
     from tracehouse.evals.alerting import RuleFileError
     from tracehouse.evals.suite import SuiteError
     from tracehouse.server import build_app
+    from tracehouse.store import StoreError
 
     flags["online_suites"] = list(flags["online_suites"]) or None
     settings = settings_from(**flags)

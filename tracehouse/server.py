@@ -24,16 +24,12 @@ from swagger_ui_bundle import swagger_ui_path
 
 from tracehouse import admin
 from tracehouse._version import __version__
-from tracehouse.collector.auth import DEFAULT_PROJECT, KeyRing
-from tracehouse.collector.deps import require_project
 from tracehouse.collector.finaliser import Finaliser
 from tracehouse.collector.metrics import CollectorMetrics
 from tracehouse.collector.receiver import http as otlp_http
 from tracehouse.collector.receiver.grpc import GrpcReceiver
 from tracehouse.collector.receiver.ingest import Ingest
 from tracehouse.collector.spool import Spool
-from tracehouse.collector.store import DSN, BadFilter, Store, StoreError, StoreUnavailable
-from tracehouse.collector.store.leases import Lease
 from tracehouse.collector.writer import Writer
 from tracehouse.dashboard.api import overview as overview_api
 from tracehouse.dashboard.api import traces as traces_api
@@ -48,6 +44,10 @@ from tracehouse.evals.online import OnlineEvaluator
 from tracehouse.jobs import JobRunner
 from tracehouse.sdk.pricing import load_prices
 from tracehouse.settings import Settings
+from tracehouse.store import DSN, BadFilter, Store, StoreError, StoreUnavailable
+from tracehouse.store.keys import DEFAULT_PROJECT, KeyRing
+from tracehouse.store.leases import Lease
+from tracehouse.web.deps import require_project
 
 log = logging.getLogger("tracehouse")
 

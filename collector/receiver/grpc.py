@@ -21,7 +21,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from tracehouse.collector.receiver.decode import decode_protobuf
 from tracehouse.collector.receiver.errors import IngestError, Overloaded, Unauthorized
 from tracehouse.collector.receiver.ingest import Ingest
-from tracehouse.collector.store import StoreUnavailable
+from tracehouse.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,6 @@ from google.rpc.status_pb2 import Status
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from pydantic import BaseModel, Field
 
-from tracehouse.collector.deps import resolve_project
 from tracehouse.collector.receiver.decode import PROTOBUF, decode, media_type
 from tracehouse.collector.receiver.errors import (
     BadRequest,
@@ -22,7 +21,8 @@ from tracehouse.collector.receiver.errors import (
     UnsupportedMediaType,
 )
 from tracehouse.collector.receiver.ingest import Ingest, IngestResult
-from tracehouse.collector.store import StoreUnavailable
+from tracehouse.store import StoreUnavailable
+from tracehouse.web.deps import resolve_project
 
 router = APIRouter(tags=["otlp"])
 

@@ -10,10 +10,10 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
 
-from tracehouse.collector.deps import Project, StoreDep
 from tracehouse.dashboard import views
 from tracehouse.dashboard.api.overview_models import AgentsOverview, AlertsPageOverview, EvalsOverview, ModelsOverview
 from tracehouse.dashboard.web import ApiRoute, WeekWindowDep, Window, WindowDep
+from tracehouse.web.deps import Project, StoreDep
 
 router = APIRouter(prefix="/api", tags=["dashboard"], route_class=ApiRoute)
 

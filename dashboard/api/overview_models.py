@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from tracehouse.collector.store import GroupStats
-from tracehouse.collector.store.costs import UnpricedModel
 from tracehouse.dashboard.views import Spend
 from tracehouse.evals.alerting.api_models import Evaluation, RuleStatus, SilenceOut
 from tracehouse.evals.api_models import ScoreOut
+from tracehouse.store import GroupStats
+from tracehouse.store.costs import UnpricedModel
 
 
 class WindowOut(BaseModel):

@@ -12,18 +12,6 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
-from tracehouse.collector.deps import Project, StoreDep
-from tracehouse.collector.store import (
-    Store,
-    TraceSummary,
-    get_trace_steps,
-    get_trace_summary,
-    group_stats,
-    linked_trace_ids,
-    time_series,
-)
-from tracehouse.collector.store.stats import GroupBy
-from tracehouse.collector.store.steps import get_steps_by_id
 from tracehouse.dashboard import views
 from tracehouse.dashboard.api.trace_models import (
     AnalysisOut,
@@ -38,6 +26,18 @@ from tracehouse.dashboard.params import TraceQuery, api_trace_query
 from tracehouse.dashboard.web import ApiRoute, PageError
 from tracehouse.domain.model import Step
 from tracehouse.domain.tree import TraceTree
+from tracehouse.store import (
+    Store,
+    TraceSummary,
+    get_trace_steps,
+    get_trace_summary,
+    group_stats,
+    linked_trace_ids,
+    time_series,
+)
+from tracehouse.store.stats import GroupBy
+from tracehouse.store.steps import get_steps_by_id
+from tracehouse.web.deps import Project, StoreDep
 
 router = APIRouter(prefix="/api", tags=["traces"], route_class=ApiRoute)
 

@@ -9,8 +9,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
-from tracehouse.collector.deps import Project, StoreDep
-from tracehouse.collector.store.alerts import list_events
 from tracehouse.evals.alerting.api_models import (
     AlertHistory,
     AlertsCheck,
@@ -22,6 +20,8 @@ from tracehouse.evals.alerting.api_models import (
 from tracehouse.evals.alerting.engine import RuleConflict, RuleNotFound
 from tracehouse.evals.alerting.rules import RuleFileError, parse_duration
 from tracehouse.evals.alerting.service import AlertService
+from tracehouse.store.alerts import list_events
+from tracehouse.web.deps import Project, StoreDep
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
 

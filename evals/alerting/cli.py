@@ -76,8 +76,8 @@ def alerts_validate(rules_file: str) -> None:
 
 
 def _check_direct(dsn: str, project: str, rules_file: str | None) -> dict[str, Any]:
-    from tracehouse.collector.store import Store, StoreError
     from tracehouse.evals.alerting.service import AlertService
+    from tracehouse.store import Store, StoreError
 
     try:
         store = Store(dsn)

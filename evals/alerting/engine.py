@@ -24,17 +24,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
 
-from tracehouse.collector.store.alerts import (
-    PENDING_DELIVERY,
-    MetricRow,
-    load_records,
-    metric_values,
-    undelivered_events,
-    write_events,
-    write_records,
-)
-from tracehouse.collector.store.client import Store, StoreError
-from tracehouse.collector.store.scope import ALL_PROJECTS, Scope
 from tracehouse.evals.alerting.notifiers import Delivery, Dispatcher, Notification
 from tracehouse.evals.alerting.rules import (
     Notifier,
@@ -45,6 +34,17 @@ from tracehouse.evals.alerting.rules import (
     format_duration,
     parse_rule,
 )
+from tracehouse.store.alerts import (
+    PENDING_DELIVERY,
+    MetricRow,
+    load_records,
+    metric_values,
+    undelivered_events,
+    write_events,
+    write_records,
+)
+from tracehouse.store.client import Store, StoreError
+from tracehouse.store.scope import ALL_PROJECTS, Scope
 
 log = logging.getLogger("tracehouse.alerts")
 

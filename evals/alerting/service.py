@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tracehouse.collector.store.client import Store, StoreError
 from tracehouse.evals.alerting.engine import AlertEngine, Transition
 from tracehouse.evals.alerting.rules import METRICS, RulesFile, load_rules_file
+from tracehouse.store.client import Store, StoreError
 
 log = logging.getLogger("tracehouse.alerts")
 

@@ -8,9 +8,9 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from tracehouse.collector.deps import Project, StoreDep
-from tracehouse.collector.store.findings import list_findings
 from tracehouse.evals.detect.service import run_window
+from tracehouse.store.findings import list_findings
+from tracehouse.web.deps import Project, StoreDep
 
 router = APIRouter(prefix="/api", tags=["findings"])
 

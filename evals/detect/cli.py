@@ -50,8 +50,8 @@ def detect_run(
 
 
 def _run_direct(dsn: str, project: str, lo: datetime, hi: datetime, cross_trace: bool) -> dict[str, Any]:
-    from tracehouse.collector.store import Store, StoreError
     from tracehouse.evals.detect.service import run_window
+    from tracehouse.store import Store, StoreError
 
     try:
         store = Store(dsn)

@@ -10,21 +10,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from tracehouse.collector.store.client import Store, StoreError
-from tracehouse.collector.store.findings import (
+from tracehouse.domain.model import Step
+from tracehouse.evals.detect.duplicates import detect_cross_trace_duplicates, detect_duplicate_work
+from tracehouse.evals.detect.loops import detect_loops
+from tracehouse.evals.detect.model import DetectConfig, Finding, Kind, Severity, finding_id
+from tracehouse.evals.detect.retries import detect_retry_storms
+from tracehouse.store.client import Store, StoreError
+from tracehouse.store.findings import (
     EndedTrace,
     retry_rates,
     steps_for_traces,
     traces_ended_between,
     write_findings,
 )
-from tracehouse.collector.store.scope import ALL_PROJECTS, Scope
-from tracehouse.collector.store.versions import version_time_ns
-from tracehouse.domain.model import Step
-from tracehouse.evals.detect.duplicates import detect_cross_trace_duplicates, detect_duplicate_work
-from tracehouse.evals.detect.loops import detect_loops
-from tracehouse.evals.detect.model import DetectConfig, Finding, Kind, Severity, finding_id
-from tracehouse.evals.detect.retries import detect_retry_storms
+from tracehouse.store.scope import ALL_PROJECTS, Scope
+from tracehouse.store.versions import version_time_ns
 
 log = logging.getLogger(__name__)
 

@@ -13,12 +13,12 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tracehouse.collector.store import Store, insert_steps
-from tracehouse.collector.store.alerts import list_events, write_records
-from tracehouse.collector.store.findings import write_findings
 from tracehouse.evals.alerting import AlertEngine, AlertService, RulesFile, verify
 from tracehouse.evals.alerting.api import router as alerts_router
 from tracehouse.evals.detect import Finding, Kind, Severity
+from tracehouse.store import Store, insert_steps
+from tracehouse.store.alerts import list_events, write_records
+from tracehouse.store.findings import write_findings
 
 from ..detect.traces import TraceBuilder
 from .receiver import webhook_receiver

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tracehouse.collector.store import Store, insert_steps
 from tracehouse.evals.alerting import AlertEngine, RulesFile
 from tracehouse.evals.alerting.rules import DESCRIPTION_MAX, RuleFileError
+from tracehouse.store import Store, insert_steps
 
 from ..detect.traces import TraceBuilder
 from .receiver import webhook_receiver

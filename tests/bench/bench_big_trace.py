@@ -37,11 +37,11 @@ sys.path.insert(0, str(ROOT))
 from tests.conftest import ServerProcess, free_port  # noqa: E402
 from tests.dashboard.bigtrace import FANOUT_100K, big_trace_steps  # noqa: E402
 from tests.dashboard.conftest import build_app  # noqa: E402
-from tracehouse.collector.auth import DEFAULT_PROJECT  # noqa: E402
-from tracehouse.collector.store import Store, get_trace_steps, get_trace_summary  # noqa: E402
-from tracehouse.collector.store.steps import STEP_COLUMNS, step_columns  # noqa: E402
 from tracehouse.dashboard.api.traces import step_json  # noqa: E402
 from tracehouse.domain.tree import TraceTree  # noqa: E402
+from tracehouse.store import Store, get_trace_steps, get_trace_summary  # noqa: E402
+from tracehouse.store.keys import DEFAULT_PROJECT  # noqa: E402
+from tracehouse.store.steps import STEP_COLUMNS, step_columns  # noqa: E402
 
 BATCH = 20_000
 

@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from tests.dashboard.conftest import build_app  # noqa: E402
-from tracehouse.collector.store import Store, insert_steps  # noqa: E402
 from tracehouse.domain.model import Status, Step, StepType  # noqa: E402
+from tracehouse.store import Store, insert_steps  # noqa: E402
 
 AGENTS = ["planner", "researcher", "coder", "reviewer", "router", "writer"]
 MODELS = ["gpt-4o", "gpt-4o-mini", "claude-sonnet-4", "unpriced-local"]

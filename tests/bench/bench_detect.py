@@ -13,11 +13,11 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from tracehouse.collector.store import Store, insert_steps
-from tracehouse.collector.store.findings import traces_ended_between
 from tracehouse.domain.model import Status, Step, StepType
 from tracehouse.evals.alerting import AlertEngine, RulesFile
 from tracehouse.evals.detect import scan_traces
+from tracehouse.store import Store, insert_steps
+from tracehouse.store.findings import traces_ended_between
 
 PROJECT = "bench"
 STEPS_PER_TRACE = 20

@@ -26,8 +26,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from tracehouse.collector.store import Store, insert_steps
 from tracehouse.domain.model import Status, Step, StepType
+from tracehouse.store import Store, insert_steps
 
 GOAL_BYTES_PER_SPAN = 150
 SERVICES = ("support-bot", "research-crew", "billing-agents")

@@ -19,8 +19,8 @@ from tests.collector.otlp_builders import make_request, make_span
 from tracehouse.collector.metrics import CollectorMetrics
 from tracehouse.collector.quarantine import Quarantine
 from tracehouse.collector.spool import Spool
-from tracehouse.collector.store import Store, StoreError
 from tracehouse.collector.writer import Writer
+from tracehouse.store import Store, StoreError
 
 
 def _payload(trace_id: bytes, spans: int) -> bytes:

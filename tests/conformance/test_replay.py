@@ -28,11 +28,11 @@ from tests.conftest import ServerProcess, free_port
 from tracehouse.collector.finaliser import Finaliser
 from tracehouse.collector.metrics import CollectorMetrics
 from tracehouse.collector.spool import Spool
-from tracehouse.collector.store import Store, get_trace_steps
 from tracehouse.collector.writer import Writer
 from tracehouse.dashboard.api.traces import step_json
 from tracehouse.domain.attribution import attribute
 from tracehouse.evals.detect import detect_trace
+from tracehouse.store import Store, get_trace_steps
 
 FIXTURES = fixtures()
 # The finaliser settles a trace written by several batches once it is quiet this long (default 3 s).

@@ -14,8 +14,6 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tracehouse.collector.auth import KeyRing
-from tracehouse.collector.store import Store, insert_steps
 from tracehouse.dashboard.api import overview as overview_api
 from tracehouse.dashboard.api import traces as traces_api
 from tracehouse.dashboard.pages import mount_static
@@ -24,6 +22,8 @@ from tracehouse.domain.model import Status, Step, StepType
 from tracehouse.evals.alerting.api import router as alerts_router
 from tracehouse.evals.alerting.service import AlertService
 from tracehouse.settings import load_settings
+from tracehouse.store import Store, insert_steps
+from tracehouse.store.keys import KeyRing
 
 _ids = itertools.count(1)
 _versions = itertools.count(1)

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tests.dashboard.conftest import build_app, multi_agent_trace
-from tracehouse.collector.store import Store
+from tracehouse.store import Store
 
 MIN = 60 * 1_000_000_000
 # A cookie-authenticated API change must come from the dashboard's origin with a JSON body (the CSRF guard).

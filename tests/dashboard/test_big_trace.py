@@ -16,12 +16,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.dashboard.bigtrace import big_trace_steps
-from tracehouse.collector.store import Store, insert_steps
 from tracehouse.dashboard import analysis, views
 from tracehouse.dashboard.views import MAX_ROWS
 from tracehouse.domain.model import Step
 from tracehouse.domain.tree import TraceTree
 from tracehouse.evals.sources import ApiClient, ApiSource, summary_from_json
+from tracehouse.store import Store, insert_steps
 
 N = 3000
 FANOUT = (6, 8, 8, 10)

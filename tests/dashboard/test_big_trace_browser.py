@@ -8,8 +8,8 @@ import time
 
 from tests.dashboard.conftest import TraceBuilder
 from tests.dashboard.test_browser import browser, live_app, pytestmark  # noqa: F401  (fixtures and markers)
-from tracehouse.collector.store import Store
 from tracehouse.domain.model import StepType
+from tracehouse.store import Store
 
 EVIL = "<img src=x onerror=\"document.title='pwned'\">"
 

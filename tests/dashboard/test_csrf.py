@@ -12,10 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.evals.conftest import make_app
-from tracehouse.collector.store import Store
 from tracehouse.evals.alerting.api import router as alerts_router
 from tracehouse.evals.alerting.service import AlertService
 from tracehouse.settings import load_settings
+from tracehouse.store import Store
 
 SCORE = '{"trace_id": "' + "a" * 32 + '", "name": "forged", "value": 0}'
 ORIGIN = "http://testserver"

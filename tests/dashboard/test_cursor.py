@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.dashboard.conftest import multi_agent_trace
-from tracehouse.collector.store import Store
+from tracehouse.store import Store
 
 
 def forged(value: object, trace_id: object = "0" * 32) -> str:

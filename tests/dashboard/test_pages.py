@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.dashboard.conftest import TraceBuilder, multi_agent_trace
-from tracehouse.collector.store import Store
 from tracehouse.domain.model import Status, StepType
+from tracehouse.store import Store
 
 NOW = time.time_ns()
 MIN = 60 * 1_000_000_000

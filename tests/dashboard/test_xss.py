@@ -7,8 +7,8 @@ import time
 from fastapi.testclient import TestClient
 
 from tests.dashboard.conftest import TraceBuilder
-from tracehouse.collector.store import Store
 from tracehouse.domain.model import StepType
+from tracehouse.store import Store
 
 SCRIPT = "<script>alert('xss')</script>"
 IMG = '"><img src=x onerror=alert(1)>'

@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from tracehouse.collector.store import Store
-from tracehouse.collector.store import cluster as cluster_module
-from tracehouse.collector.store.cluster import (
+from tracehouse.store import Store
+from tracehouse.store import cluster as cluster_module
+from tracehouse.store.cluster import (
     SHARDING,
     ClusterDDLError,
     cluster_ddl,
     public_tables,
     statements_text,
 )
-from tracehouse.collector.store.schema import MIGRATIONS, SchemaOptions
+from tracehouse.store.schema import MIGRATIONS, SchemaOptions
 
 STORE_DIR = Path(__file__).resolve().parents[2] / "collector" / "store"
 OPTIONS = SchemaOptions(database="tracehouse", retention_days=14, cluster="tracehouse")

@@ -9,12 +9,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from tracehouse.collector.store import DSN, Store, get_trace_steps, get_trace_summary, insert_steps
-from tracehouse.collector.store.cluster import public_tables
-from tracehouse.collector.store.migrations import apply_retention, retention_ttls, table_retention_days
-from tracehouse.collector.store.schema import MIGRATIONS, SCHEMA_VERSION, SchemaOptions, render, single_node_ddl
-from tracehouse.collector.store.steps import STEP_COLUMNS, step_columns
 from tracehouse.domain.model import Status, Step, StepType
+from tracehouse.store import DSN, Store, get_trace_steps, get_trace_summary, insert_steps
+from tracehouse.store.cluster import public_tables
+from tracehouse.store.migrations import apply_retention, retention_ttls, table_retention_days
+from tracehouse.store.schema import MIGRATIONS, SCHEMA_VERSION, SchemaOptions, render, single_node_ddl
+from tracehouse.store.steps import STEP_COLUMNS, step_columns
 
 DAY_NS = 86_400 * 10**9
 

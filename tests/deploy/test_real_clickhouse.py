@@ -16,7 +16,8 @@ from urllib.parse import urlparse, urlunparse
 
 import pytest
 
-from tracehouse.collector.store import (
+from tracehouse.domain.model import Status, Step, StepType
+from tracehouse.store import (
     Store,
     TraceFilter,
     get_trace_steps,
@@ -26,10 +27,9 @@ from tracehouse.collector.store import (
     list_traces,
     time_series,
 )
-from tracehouse.collector.store.cluster import apply_cluster_schema
-from tracehouse.collector.store.migrations import apply_retention, retention_ttls
-from tracehouse.collector.store.schema import SCHEMA_VERSION, SchemaOptions
-from tracehouse.domain.model import Status, Step, StepType
+from tracehouse.store.cluster import apply_cluster_schema
+from tracehouse.store.migrations import apply_retention, retention_ttls
+from tracehouse.store.schema import SCHEMA_VERSION, SchemaOptions
 
 URL = os.environ.get("TRACEHOUSE_TEST_CLICKHOUSE_URL", "")
 CLUSTER = os.environ.get("TRACEHOUSE_TEST_CLICKHOUSE_CLUSTER") or None

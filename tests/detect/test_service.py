@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tracehouse.collector.store import Store, insert_steps
-from tracehouse.collector.store.findings import list_findings
 from tracehouse.domain.model import StepType
 from tracehouse.evals.detect import DetectConfig, DetectionService, detect_retry_rate_spikes, run_window
 from tracehouse.evals.detect.api import router
+from tracehouse.store import Store, insert_steps
+from tracehouse.store.findings import list_findings
 
 from .traces import TraceBuilder
 

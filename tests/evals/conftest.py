@@ -16,12 +16,12 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tests.conftest import free_port
-from tracehouse.collector.auth import KeyRing
-from tracehouse.collector.store import Store, insert_steps
 from tracehouse.dashboard.api.traces import router as traces_router
 from tracehouse.evals.api import router as evals_router
 from tracehouse.evals.model import TraceData
 from tracehouse.settings import load_settings
+from tracehouse.store import Store, insert_steps
+from tracehouse.store.keys import KeyRing
 
 
 def make_app(store: Store, data_dir: Path) -> FastAPI:

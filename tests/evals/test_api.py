@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tracehouse.collector.store import Store
-from tracehouse.collector.store.scores import Score, insert_scores
+from tracehouse.store import Store
+from tracehouse.store.scores import Score, insert_scores
 
 from .conftest import EvalApp
 

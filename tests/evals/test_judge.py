@@ -12,10 +12,10 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from tracehouse.collector.store.scores import Score
 from tracehouse.evals import score_trace
 from tracehouse.evals.judge import parse_verdict
 from tracehouse.evals.suite import validate_suite
+from tracehouse.store.scores import Score
 
 from .fake_openai import FakeOpenAI
 from .traces import simple

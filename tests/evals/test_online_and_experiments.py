@@ -14,11 +14,11 @@ import pandas as pd
 import pytest
 
 from tracehouse import sdk
-from tracehouse.collector.store import Store
-from tracehouse.collector.store.scores import list_eval_runs, list_scores
 from tracehouse.evals import Suite, load_dataset
 from tracehouse.evals.experiments import Experiment, compare, run_experiment
 from tracehouse.evals.online import OnlineEvaluator
+from tracehouse.store import Store
+from tracehouse.store.scores import list_eval_runs, list_scores
 
 from .conftest import store_trace
 from .traces import simple

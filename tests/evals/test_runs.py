@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from tracehouse.collector.store import Store
-from tracehouse.collector.store.scores import failure_shares, list_eval_runs, list_scores
 from tracehouse.domain.model import Status
 from tracehouse.evals import load_suite, run_suite
 from tracehouse.evals.sources import ApiClient, ApiSink, ApiSource, StoreSink, StoreSource
+from tracehouse.store import Store
+from tracehouse.store.scores import failure_shares, list_eval_runs, list_scores
 
 from .conftest import EvalApp, store_trace
 from .traces import simple

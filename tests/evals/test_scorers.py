@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from tracehouse.collector.store.scores import Score
 from tracehouse.domain.model import Status, StepType
 from tracehouse.evals import Suite, score_trace
 from tracehouse.evals.model import TraceData
 from tracehouse.evals.suite import validate_suite
+from tracehouse.store.scores import Score
 
 from .traces import simple, step, trace
 

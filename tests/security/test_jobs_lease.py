@@ -12,11 +12,11 @@ from typing import Any
 
 from tests.alerting.receiver import webhook_receiver
 from tests.detect.traces import TraceBuilder
-from tracehouse.collector.store import Store, insert_steps
-from tracehouse.collector.store.alerts import list_events
-from tracehouse.collector.store.leases import Lease, current_lease
 from tracehouse.evals.alerting import AlertEngine, AlertService, RulesFile
 from tracehouse.jobs import Job, JobRunner
+from tracehouse.store import Store, insert_steps
+from tracehouse.store.alerts import list_events
+from tracehouse.store.leases import Lease, current_lease
 
 TTL, SETTLE = 1.5, 0.1
 

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from tests.conftest import ServerProcess, free_port
-from tracehouse.collector.auth import KeyRing
-from tracehouse.collector.store import Store, StoreUnavailable
+from tracehouse.store import Store, StoreUnavailable
+from tracehouse.store.keys import KeyRing
 
 OTLP_JSON = b'{"resourceSpans": []}'
 

@@ -24,7 +24,7 @@ Why the tables look the way they do (the dashboard's and the evals' queries deci
 - `api_keys`: hashed keys -> project. Tiny; ReplacingMergeTree keyed by the hash so revocation is an insert.
 - `leases` (migration 3): who runs the cluster-wide jobs (alert evaluation, detectors, ...). One row per (lease, term,
   owner); a renewal replaces the owner's row of its term. The holder is the earliest claim of the highest term,
-  read with FINAL: a few rows, read every few seconds by each replica (see `collector/store/leases.py`).
+  read with FINAL: a few rows, read every few seconds by each replica (see `tracehouse/store/leases.py`).
 """
 
 from __future__ import annotations

@@ -3,10 +3,10 @@
 Every function takes the project id explicitly; nothing here can read across projects by accident.
 """
 
-from tracehouse.collector.store.client import DSN, BadDSN, Store, StoreError, StoreUnavailable
-from tracehouse.collector.store.stats import GroupStats, SeriesPoint, group_stats, time_series
-from tracehouse.collector.store.steps import get_trace_steps, insert_steps
-from tracehouse.collector.store.traces import (
+from tracehouse.store.client import DSN, BadDSN, Store, StoreError, StoreUnavailable
+from tracehouse.store.stats import GroupStats, SeriesPoint, group_stats, time_series
+from tracehouse.store.steps import get_trace_steps, insert_steps
+from tracehouse.store.traces import (
     BadFilter,
     TraceFilter,
     TracePage,

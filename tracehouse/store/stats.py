@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from tracehouse.collector.store.client import Store
-from tracehouse.collector.store.traces import BadFilter
 from tracehouse.domain.outcome import FAILED_SQL
+from tracehouse.store.client import Store
+from tracehouse.store.traces import BadFilter
 
 GroupBy = Literal["agent", "model", "operation", "service", "provider", "step_type"]
 GROUP_COLUMNS: dict[str, str] = {

@@ -19,7 +19,7 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 from clickhouse_connect.driver.query import QueryResult
 
-from tracehouse.collector.store.schema import (
+from tracehouse.store.schema import (
     DEFAULT_RETENTION_DAYS,
     SCHEMA_VERSION,
     SchemaOptions,
@@ -216,7 +216,7 @@ class Store:
         if current < SCHEMA_VERSION:
             self.insert("schema_migrations", [[SCHEMA_VERSION]], ["version"])
         if retention_days is not None:  # only when asked: a bare migrate() must not reset every TTL to the default
-            from tracehouse.collector.store.migrations import apply_retention  # it imports this module
+            from tracehouse.store.migrations import apply_retention  # it imports this module
 
             apply_retention(self, retention_days)
         return SCHEMA_VERSION

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from tracehouse.collector.store.client import Store, as_utc
-from tracehouse.collector.store.scope import Scope, project_filter
 from tracehouse.domain.outcome import FAILED_SQL
+from tracehouse.store.client import Store, as_utc
+from tracehouse.store.scope import Scope, project_filter
 
 STATE_COLUMNS: tuple[str, ...] = (
     "project_id",

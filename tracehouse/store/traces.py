@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from tracehouse.collector.store.client import Store, as_utc
+from tracehouse.store.client import Store, as_utc
 
 SortKey = Literal["start_time", "duration", "cost", "spans", "errors"]
 SORT_KEYS: tuple[str, ...] = ("start_time", "duration", "cost", "spans", "errors")

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from tracehouse.collector.store.client import Store
 from tracehouse.domain.model import Event, Link, Status, Step, StepType, ToolCall
+from tracehouse.store.client import Store
 
 # Column order of an insert; names are Step's fields (the table adds duration_ns and version).
 STEP_COLUMNS: tuple[str, ...] = (

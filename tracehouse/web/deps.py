@@ -15,8 +15,8 @@ from urllib.parse import urlparse
 
 from fastapi import Depends, HTTPException, Request
 
-from tracehouse.collector.auth import DEFAULT_PROJECT, KeyRing
-from tracehouse.collector.store.client import Store
+from tracehouse.store.client import Store
+from tracehouse.store.keys import DEFAULT_PROJECT, KeyRing
 
 KEY_HEADER = "x-tracehouse-key"
 KEY_COOKIE = "tracehouse_key"

@@ -9,9 +9,9 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from tracehouse.collector.store.client import Store, as_utc
-from tracehouse.collector.store.scope import Scope, project_filter
 from tracehouse.domain.model import Status, Step, StepType
+from tracehouse.store.client import Store, as_utc
+from tracehouse.store.scope import Scope, project_filter
 
 FINDING_COLUMNS: tuple[str, ...] = (
     "project_id",
@@ -63,7 +63,7 @@ class EndedTrace:
     start_time: datetime
     end_time: datetime
     spans: int
-    last_version: int = 0  # the newest row version of the trace (collector/store/versions.py): when it was last written
+    last_version: int = 0  # the newest row version of the trace (store/versions.py): when it was last written
 
 
 def write_findings(store: Store, project_id: str, findings: Sequence[FindingLike]) -> None:

@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from tracehouse.collector.store.client import Store, StoreError, StoreUnavailable
+from tracehouse.store.client import Store, StoreError, StoreUnavailable
 
 KEY_PREFIX = "th_"
 DEFAULT_PROJECT = "default"

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tracehouse.collector.store import BadFilter, Store, TraceFilter, group_stats, insert_steps, list_traces
 from tracehouse.domain.model import Status, Step, StepType
+from tracehouse.store import BadFilter, Store, TraceFilter, group_stats, insert_steps, list_traces
 
 
 def make_trace(project: str, i: int, agent: str, cost: float, error: bool = False) -> list[Step]:

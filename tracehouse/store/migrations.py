@@ -16,8 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tracehouse.collector.store.client import Store
-from tracehouse.collector.store.schema import MIGRATIONS
+from tracehouse.store.client import Store
+from tracehouse.store.schema import MIGRATIONS
 
 MIN_RETENTION_DAYS = 1
 MAX_RETENTION_DAYS = 3650

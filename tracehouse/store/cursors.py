@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tracehouse.collector.store.client import Store
+from tracehouse.store.client import Store
 
 
 def read_cursor(store: Store, name: str) -> int | None:

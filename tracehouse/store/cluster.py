@@ -29,8 +29,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from tracehouse.collector.store.client import Store
-from tracehouse.collector.store.schema import MIGRATIONS, SCHEMA_VERSION, SchemaOptions, render
+from tracehouse.store.client import Store
+from tracehouse.store.schema import MIGRATIONS, SCHEMA_VERSION, SchemaOptions, render
 
 LOCAL_SUFFIX = "_local"
 SHARD_PATH = "/clickhouse/tables/{shard}/{database}/{table}"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from tracehouse.collector.store.client import Store
+from tracehouse.store.client import Store
 
 CostKey = Literal["model", "agent"]
 _WINDOW = (

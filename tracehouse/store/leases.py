@@ -21,7 +21,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from tracehouse.collector.store.client import Store, as_utc
+from tracehouse.store.client import Store, as_utc
 
 _COLUMNS = "name, term, owner, claimed_at, expires_at, updated_at"
 
