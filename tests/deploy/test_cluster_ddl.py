@@ -20,7 +20,7 @@ from tracehouse.store.cluster import (
 )
 from tracehouse.store.schema import MIGRATIONS, SchemaOptions
 
-STORE_DIR = Path(__file__).resolve().parents[2] / "collector" / "store"
+STORE_DIR = Path(__file__).resolve().parents[2] / "tracehouse" / "store"
 OPTIONS = SchemaOptions(database="tracehouse", retention_days=14, cluster="tracehouse")
 
 

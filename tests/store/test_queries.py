@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from tracehouse.domain.model import Status, Step, StepType
-from tracehouse.store import BadFilter, Store, TraceFilter, group_stats, insert_steps, list_traces
+from tracehouse.store import BadFilter, Store, TraceFilter, get_trace_summary, group_stats, insert_steps, list_traces
+from tracehouse.store.traces import trace_days
 
 
 def make_trace(project: str, i: int, agent: str, cost: float, error: bool = False) -> list[Step]:
@@ -110,3 +112,33 @@ def test_another_project_sees_nothing_and_bad_filters_say_why(
         list_traces(store, project_id, TraceFilter(cursor="garbage!"))
     with pytest.raises(BadFilter, match="limit"):
         list_traces(store, project_id, TraceFilter(limit=0))
+
+
+def test_one_trace_across_midnight_is_found_whole_by_id(store: Store, project_id: str) -> None:
+    """The summary lookup starts from the days a trace has steps on: a trace whose steps straddle midnight counts
+    every span of both days, and an unknown id (or another project's) is None."""
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    t0 = int((midnight - timedelta(seconds=2)).timestamp() * 1e9)
+    steps = make_trace(project_id, 0, "alpha", cost=0.01)
+    late = make_trace(project_id, 1, "beta", cost=0.02)[1]
+    steps = [
+        replace(steps[0], start_time_ns=t0, end_time_ns=t0 + 4_000_000_000),
+        replace(steps[1], start_time_ns=t0 + 1_000, end_time_ns=t0 + 1_000_000_000),
+        replace(
+            late,
+            trace_id=steps[0].trace_id,
+            parent_span_id=steps[0].span_id,
+            start_time_ns=t0 + 3_000_000_000,
+            end_time_ns=t0 + 3_500_000_000,
+        ),
+    ]
+    insert_steps(store, steps, version=1, dedup_token=f"{project_id}-midnight")
+    trace_id = steps[0].trace_id
+
+    assert len(trace_days(store, project_id, trace_id)) == 2
+    summary = get_trace_summary(store, project_id, trace_id)
+    assert summary is not None
+    assert (summary.spans, summary.llm_calls, sorted(summary.agents)) == (3, 2, ["alpha", "beta"])
+    assert summary.cost_usd == pytest.approx(0.03)
+    assert get_trace_summary(store, project_id, uuid.uuid4().hex) is None
+    assert get_trace_summary(store, "other" + project_id, trace_id) is None

@@ -44,6 +44,7 @@ SHARDING: dict[str, str | None] = {
     "scores": "cityHash64(trace_id)",
     "findings": "cityHash64(trace_id)",
     "trace_links": "cityHash64(trace_id)",
+    "trace_days": "cityHash64(trace_id)",
     "eval_runs": None,
     "alerts": None,
     "alert_events": None,

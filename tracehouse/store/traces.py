@@ -11,7 +11,7 @@ import binascii
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from tracehouse.store.client import Store, as_utc
@@ -290,11 +290,25 @@ def list_traces(store: Store, project_id: str, flt: TraceFilter) -> TracePage:
     return TracePage(traces=traces, next_cursor=next_cursor)
 
 
-def get_trace_summary(store: Store, project_id: str, trace_id: str) -> TraceSummary | None:
-    """The summary of one trace, or None when this project has no such trace."""
+def trace_days(store: Store, project_id: str, trace_id: str) -> list[date]:
+    """The days a trace has steps on (usually one), from the `trace_days` point lookup ordered by trace id."""
     rows = store.rows(
-        _SUMMARY_SELECT + " WHERE project_id = {p:String} AND trace_id = {t:String} GROUP BY trace_id",
+        "SELECT DISTINCT day FROM {db}.trace_days WHERE project_id = {p:String} AND trace_id = {t:String}",
         {"p": project_id, "t": trace_id},
+    )
+    return sorted(r["day"] for r in rows)
+
+
+def get_trace_summary(store: Store, project_id: str, trace_id: str) -> TraceSummary | None:
+    """The summary of one trace, or None when this project has no such trace. Its days come first, so the summary
+    is read from those days' granules only instead of every day of retention."""
+    days = trace_days(store, project_id, trace_id)
+    if not days:
+        return None
+    rows = store.rows(
+        _SUMMARY_SELECT
+        + " WHERE project_id = {p:String} AND day IN {days:Array(Date)} AND trace_id = {t:String} GROUP BY trace_id",
+        {"p": project_id, "t": trace_id, "days": days},
     )
     return _summary(rows[0]) if rows else None
 
