@@ -16,19 +16,22 @@ from tracehouse.evals.detect.loops import detect_loops
 from tracehouse.evals.detect.model import DetectConfig, Finding, Kind, Severity, finding_id
 from tracehouse.evals.detect.retries import detect_retry_storms
 from tracehouse.store.client import Store, StoreError
+from tracehouse.store.cursors import read_cursor, write_cursor
 from tracehouse.store.findings import (
     EndedTrace,
+    WrittenPosition,
     retry_rates,
     steps_for_traces,
     traces_ended_between,
+    traces_written_between,
     write_findings,
 )
 from tracehouse.store.scope import ALL_PROJECTS, Scope
-from tracehouse.store.versions import version_time_ns
 
 log = logging.getLogger(__name__)
 
 BATCH_TRACES = 500
+CURSOR = "detect"
 
 
 def detect_trace(steps: Sequence[Step], config: DetectConfig | None = None) -> list[Finding]:
@@ -178,12 +181,15 @@ def detect_retry_rate_spikes(
 class DetectionService:
     """Background detection for `tracehouse serve`.
 
-    Every `interval_s` it asks the trace summaries which traces ended in the last minutes but at least `quiet_s`
-    ago, skips those already scanned with the same end and span count (a trace that grew is scanned again — ids are
-    deterministic, so that replaces its findings), and scans the rest in batches. Every `rate_interval_s` it runs
-    the window-level retry-rate detector. Errors are logged and retried on the next tick; `stop()` joins the thread.
-    In `tracehouse serve` it is a cluster-wide job instead (`tracehouse.jobs`: `run_once()` on the lease holder only,
-    and `take_over()` rescans the lookback window, which the previous holder may have left half done).
+    Every `interval_s` it reads, in the order they were last written, the traces written since its cursor and quiet
+    for `quiet_s` (`traces_written_between`), scans them in batches until it has caught up (or `max_pass_s` passed),
+    and stores the cursor (`job_cursors`). A trace written again — a late span, a replayed batch, the finaliser's
+    correction — moves to its new place in that order and is scanned again (finding ids are deterministic, so that
+    replaces its findings); nothing is re-read by time window, so the pass keeps up with any rate it can scan. Every
+    `rate_interval_s` it runs the window-level retry-rate detector. Errors are logged and retried on the next tick.
+    In `tracehouse serve` it is a cluster-wide job (`tracehouse.jobs`: `run_once()` on the lease holder only;
+    `take_over()` resumes from the stored cursor, re-scanning at most the traces written at that very instant).
+    The cursor is the engine's insert clock; on a cluster, node clocks must agree to well within `quiet_s`.
     """
 
     name = "detect"
@@ -197,19 +203,20 @@ class DetectionService:
         quiet_s: float = 5.0,
         lookback_s: float = 900.0,
         rate_interval_s: float = 60.0,
-        rescan_margin_s: float = 600.0,
+        max_pass_s: float = 10.0,
+        page_traces: int = 2000,
     ) -> None:
         self.store = store
         self.config = config or DetectConfig()
         self.interval_s = interval_s
         self.quiet_s = quiet_s
-        self.lookback_s = lookback_s
+        self.lookback_s = lookback_s  # where a store without a stored cursor starts
         self.rate_interval_s = rate_interval_s
-        self.rescan_margin_s = rescan_margin_s
+        self.max_pass_s = max_pass_s
+        self.page_traces = page_traces
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._scanned: dict[tuple[str, str], tuple[datetime, int, int]] = {}
-        self._watermark: datetime | None = None
+        self._position: WrittenPosition | None = None
         self._last_rate_check = 0.0
         self.traces_scanned = 0
         self.findings_written = 0
@@ -252,36 +259,36 @@ class DetectionService:
             log.exception("detection pass failed")
 
     def take_over(self) -> None:
-        self._watermark = None
-        self._scanned = {}
+        self._position = None
         self._last_rate_check = 0.0
 
     def scan_once(self, now: datetime | None = None) -> RunReport:
-        """One pass: scan every trace that has been quiet for `quiet_s` and was not scanned in this shape."""
+        """One pass: scan every trace written since the cursor and quiet for `quiet_s`, page by page."""
         now = now or datetime.now(UTC)
-        hi = now - timedelta(seconds=self.quiet_s)
-        # Re-read a margin behind the last pass: a late span can extend a trace already scanned.
-        first = self._watermark is None
-        lo = hi - timedelta(seconds=self.lookback_s if first else max(self.rescan_margin_s, 2 * self.interval_s))
-        ended = traces_ended_between(self.store, lo, hi, scope=ALL_PROJECTS, limit=20_000)
-        todo: dict[str, list[EndedTrace]] = {}
-        quiet_since = int(hi.timestamp() * 1e9)
-        for t in ended:
-            # Written since the quiet mark (a late span, or the finaliser settling it): scan it in a later pass.
-            if version_time_ns(t.last_version) > quiet_since:
-                continue
-            if self._scanned.get((t.project_id, t.trace_id)) != (t.end_time, t.spans, t.last_version):
-                todo.setdefault(t.project_id, []).append(t)
+        upto = now - timedelta(seconds=self.quiet_s)
+        if self._position is None:
+            stored = read_cursor(self.store, CURSOR)
+            start = datetime.fromtimestamp(stored / 1e6, UTC) if stored else now - timedelta(seconds=self.lookback_s)
+            self._position = WrittenPosition(start)
         report = RunReport()
-        for project, traces in todo.items():
-            part = scan_traces(self.store, project, traces, self.config)
-            report.traces += part.traces
-            report.steps += part.steps
-            report.findings.extend(part.findings)
-            for t in traces:
-                self._scanned[(t.project_id, t.trace_id)] = (t.end_time, t.spans, t.last_version)
-        self._watermark = hi
-        self._scanned = {k: v for k, v in self._scanned.items() if v[0] > lo}
+        deadline = time.monotonic() + self.max_pass_s
+        while True:
+            page = traces_written_between(self.store, self._position, upto, scope=ALL_PROJECTS, limit=self.page_traces)
+            by_project: dict[str, list[EndedTrace]] = {}
+            for t in page:
+                by_project.setdefault(t.project_id, []).append(t)
+            for project, traces in by_project.items():
+                part = scan_traces(self.store, project, traces, self.config)
+                report.traces += part.traces
+                report.steps += part.steps
+                report.findings.extend(part.findings)
+            if page:
+                last = page[-1]
+                assert last.written_at is not None
+                self._position = WrittenPosition(last.written_at, last.project_id, last.trace_id)
+                write_cursor(self.store, CURSOR, int(last.written_at.timestamp() * 1e6))
+            if len(page) < self.page_traces or time.monotonic() > deadline:
+                break
         self.traces_scanned += report.traces
         self.findings_written += len(report.findings)
         return report

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from tracehouse.domain.model import StepType
 from tracehouse.evals.detect import DetectConfig, DetectionService, detect_retry_rate_spikes, run_window
 from tracehouse.evals.detect.api import router
+from tracehouse.evals.detect.service import RunReport
 from tracehouse.store import Store, insert_steps
 from tracehouse.store.findings import list_findings
 
@@ -50,10 +51,11 @@ def test_service_scans_quiet_traces_once_and_redetection_replaces(store: Store, 
     )
     insert_steps(store, loop.steps + clean.steps, version=1, dedup_token=uuid.uuid4().hex)
     service = DetectionService(store, quiet_s=5.0)
-    first = service.scan_once(now)
+    assert loop.trace_id not in _scanned(service.scan_once(now))  # written just now: not quiet yet
+    first = service.scan_once(now + timedelta(seconds=6))
     mine = [f for f in first.findings if f.trace_id in (loop.trace_id, clean.trace_id)]
     assert [f.trace_id for f in mine] == [loop.trace_id]
-    assert service.scan_once(now + timedelta(seconds=2)).traces == 0  # nothing new: nothing rescanned
+    assert service.scan_once(now + timedelta(seconds=8)).traces == 0  # nothing new: nothing rescanned
     run_window(store, project_id, now - timedelta(minutes=5), now)  # on-demand re-detection of the same trace
     stored = list_findings(store, project_id)
     assert len(stored) == 1 and stored[0]["kind"] == "loop" and stored[0]["details"]["repeats"] == 2
@@ -103,3 +105,35 @@ def test_window_retry_rate_against_baseline(store: Store, project_id: str) -> No
     assert all(f.kind == "retry_storm" and f.trace_id == "" for f in found)
     calm = detect_retry_rate_spikes(store, now - timedelta(minutes=20), DetectConfig(), scope=project_id)
     assert calm == {}
+
+
+def _scanned(report: RunReport) -> set[str]:
+    return {f.trace_id for f in report.findings}
+
+
+def test_a_trace_written_again_is_scanned_again_and_a_restart_resumes_from_the_stored_cursor(
+    store: Store, project_id: str
+) -> None:
+    now = datetime.now(UTC)
+    loop = _loop_trace(project_id, now - timedelta(seconds=30))
+    insert_steps(store, loop.steps[:7], version=1, dedup_token=uuid.uuid4().hex)
+    service = DetectionService(store, quiet_s=0.0)
+    service.scan_once()
+    assert loop.trace_id not in _scanned(service.scan_once())  # one repeat is not a loop yet
+    insert_steps(store, loop.steps[7:], version=2, dedup_token=uuid.uuid4().hex)  # the late spans
+    assert loop.trace_id in _scanned(service.scan_once())
+    restarted = DetectionService(store, quiet_s=0.0)  # another replica takes over: it reads the stored cursor
+    assert restarted.scan_once().traces <= 1  # at most the traces written at the cursor's very instant
+
+
+def test_a_pass_pages_through_more_traces_than_a_page_holds(store: Store, project_id: str) -> None:
+    """The old scan re-read a fixed window capped at 20,000 traces and fell behind above that; paging by the
+    write cursor reaches every trace however many were written."""
+    service = DetectionService(store, quiet_s=0.0, page_traces=40, max_pass_s=120)
+    service.scan_once()  # caught up with whatever other tests wrote
+    now = datetime.now(UTC)
+    traces = [_loop_trace(project_id, now - timedelta(seconds=60 - i / 10)) for i in range(130)]
+    for t in traces:  # one insert each: 130 distinct write times
+        insert_steps(store, t.steps, version=1, dedup_token=uuid.uuid4().hex)
+    report = service.scan_once()
+    assert {t.trace_id for t in traces} <= _scanned(report)

@@ -64,6 +64,7 @@ class EndedTrace:
     end_time: datetime
     spans: int
     last_version: int = 0  # the newest row version of the trace (store/versions.py): when it was last written
+    written_at: datetime | None = None  # the engine's clock at the trace's last insert (the detectors' cursor)
 
 
 def write_findings(store: Store, project_id: str, findings: Sequence[FindingLike]) -> None:
@@ -169,6 +170,64 @@ def traces_ended_between(
     )
     return [
         EndedTrace(r["project_id"], r["trace_id"], as_utc(r["start_at"]), as_utc(r["end_at"]), int(r["n"]), int(r["v"]))
+        for r in rows
+    ]
+
+
+@dataclass(frozen=True)
+class WrittenPosition:
+    """A position in the order traces were last written: (insert time, project, trace), exclusive."""
+
+    written_at: datetime
+    project_id: str = ""
+    trace_id: str = ""
+
+
+def traces_written_between(
+    store: Store, after: WrittenPosition, upto: datetime, *, scope: Scope, limit: int = 5000
+) -> list[EndedTrace]:
+    """Traces whose last insert is after `after` and at or before `upto`, in that order (key-set paging: pass the
+    last one back as `after`). A trace written again later comes back again, at its new place.
+
+    The inner read finds the traces written since `after` by the minmax index on `written_at`; the outer one merges
+    each such trace's whole summary. Only traces started within two days of `after` are seen.
+    """
+    params: dict[str, Any] = {
+        "after": as_utc(after.written_at),
+        "ap": after.project_id,
+        "at": after.trace_id,
+        "upto": as_utc(upto),
+        "limit": limit,
+    }
+    scoped = project_filter(scope, params)
+    rows = store.rows(
+        f"""
+        SELECT project_id, trace_id, min(start_time) AS start_at, max(end_time) AS end_at,
+               uniqExactMerge(spans) AS n, max(last_version) AS v, max(written_at) AS w
+        FROM {{db}}.traces
+        WHERE day >= toDate({{after:DateTime64(6, 'UTC')}}) - 2 AND {scoped} AND (project_id, trace_id) IN (
+            SELECT project_id, trace_id FROM {{db}}.traces
+            WHERE day >= toDate({{after:DateTime64(6, 'UTC')}}) - 2 AND {scoped}
+              AND written_at >= {{after:DateTime64(6, 'UTC')}}
+        )
+        GROUP BY project_id, trace_id
+        HAVING w <= {{upto:DateTime64(6, 'UTC')}} AND (w, project_id, trace_id) > ({{after:DateTime64(6, 'UTC')}},
+               {{ap:String}}, {{at:String}})
+        ORDER BY w, project_id, trace_id
+        LIMIT {{limit:UInt32}}
+        """,
+        params,
+    )
+    return [
+        EndedTrace(
+            r["project_id"],
+            r["trace_id"],
+            as_utc(r["start_at"]),
+            as_utc(r["end_at"]),
+            int(r["n"]),
+            int(r["v"]),
+            as_utc(r["w"]),
+        )
         for r in rows
     ]
 

@@ -415,7 +415,21 @@ _V9: list[str] = [
     "INSERT INTO {db}.trace_days" + _DAYS_SELECT,
 ]
 
-MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 9: _V9}
+# 10: when each trace was last written, by the engine's clock at insert time. Row versions are fixed when a batch
+# forms, so a spool replay after an outage writes versions older than anything a background job has passed; the
+# insert time never goes back, so the detectors (and any job that waits for a trace to go quiet) keep a cursor on it
+# and neither re-read a window nor miss a late batch.
+_V10: list[str] = [
+    "ALTER TABLE {db}.traces ADD COLUMN IF NOT EXISTS written_at SimpleAggregateFunction(max, DateTime64(6, 'UTC'))",
+    "ALTER TABLE {db}.traces ADD INDEX IF NOT EXISTS idx_written_at written_at TYPE minmax GRANULARITY 1",
+    "DROP VIEW IF EXISTS {db}.traces_mv",
+    "CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.traces_mv TO {db}.traces AS"
+    + _SUMMARY_SELECT.replace(
+        "max(version) AS last_version", "max(version) AS last_version,\n        max(now64(6, 'UTC')) AS written_at"
+    ),
+]
+
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 9: _V9, 10: _V10}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
