@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import queue
 import threading
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from opentelemetry import trace as otel_trace
 from opentelemetry.sdk.trace import Span as SDKSpan
 from opentelemetry.trace import Link, Status, StatusCode
 
+from tracehouse import sdk
 from tracehouse.sdk import semconv as sc
 
 from .breaker import Transition
@@ -44,6 +46,25 @@ def pausable(cm: AbstractContextManager[S]) -> Iterator[S]:
             raise
     else:
         cm.__exit__(None, None, None)
+
+
+def interrupt_attrs(interrupt_id: str, kind: str, payload: Any, status: str = "pending") -> dict[str, Any]:
+    """What a paused step's span says about its interrupt, so a dashboard reading the trace can list and answer it:
+    id, kind, status, the schema an answer must fit (declared by code, bounded), and the question (content: only
+    when capture is on, redacted and truncated by the SDK's content policy)."""
+    attrs: dict[str, Any] = {sc.INTERRUPT_ID: interrupt_id, sc.INTERRUPT_KIND: kind, sc.INTERRUPT_STATUS: status}
+    schema = payload.get("schema") if isinstance(payload, dict) else None
+    if schema is not None:
+        attrs[sc.INTERRUPT_SCHEMA] = json.dumps(schema, sort_keys=True)[:MAX_SCHEMA_CHARS]
+    if status == "pending":
+        asked = payload.get("question") if isinstance(payload, dict) and "question" in payload else payload
+        question = sdk.captured(asked)
+        if question is not None:
+            attrs[sc.INTERRUPT_QUESTION] = question
+    return attrs
+
+
+MAX_SCHEMA_CHARS = 8000
 
 
 def transition_attrs(t: Transition) -> dict[str, Any]:

@@ -217,6 +217,15 @@ class LLMSpan(StepSpan):
             self._span.set_attribute(sc.COST_USD, usd)
 
 
+def captured(value: Any) -> str | None:
+    """`value` as a content attribute under the active content policy (redacted, truncated), or None when content
+    capture is off or nothing is traced: for content set on a span the caller did not open with this SDK."""
+    rt = runtime()
+    if rt is None or not rt.policy.capture:
+        return None
+    return rt.policy.render(value)
+
+
 class _NoopSpan(LLMSpan):
     """The handle every step yields when tracing is off: same methods, nothing recorded, nothing computed."""
 
