@@ -415,7 +415,24 @@ _V9: list[str] = [
     "INSERT INTO {db}.trace_days" + _DAYS_SELECT,
 ]
 
-MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 9: _V9}
+# 7: answers a person gave in the dashboard to an orchestrator run's interrupt (`tracehouse/store/interrupts.py`).
+_V7: list[str] = [
+    """
+    CREATE TABLE IF NOT EXISTS {db}.interrupt_answers
+    (
+        project_id    LowCardinality(String),
+        trace_id      String,
+        interrupt_id  String,
+        answer        String CODEC(ZSTD(3)),
+        answered_at   DateTime64(3, 'UTC')
+    )
+    ENGINE = {replacing}(answered_at)
+    ORDER BY (project_id, trace_id, interrupt_id)
+    TTL toDateTime(answered_at) + INTERVAL {ttl_days} DAY
+    """,
+]
+
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 7: _V7, 9: _V9}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
