@@ -6,6 +6,7 @@ the answer into the run's own SQLite state. One server for the module."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,9 +18,12 @@ from click.testing import CliRunner
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from pydantic import BaseModel
 
-from tests.conftest import ServerProcess, free_port
+from tests.conftest import ARTIFACTS, ServerProcess, free_port
 from tracehouse.orchestrator import Agent, FakeProvider, Orchestrator, OrchestratorError, SQLiteStateStore
 from tracehouse.orchestrator.cli import runs_group
+
+CHROMIUM = "/usr/bin/chromium"
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 
 
 class Address(BaseModel):
@@ -163,3 +167,42 @@ def test_resuming_from_a_server_that_refuses_says_so(tmp_path: Path, server: Ser
     assert refused.exit_code != 0 and "refused" in refused.output and "Traceback" not in refused.output
     out = CliRunner().invoke(runs_group, [*args, "--api-key", server.api_key])
     assert out.exit_code == 0 and "no answer on" in out.output  # nothing answered on the server for this run
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} missing: apt-get install -y chromium")
+def test_a_person_answers_on_the_interrupts_page_in_a_browser(
+    server: ServerProcess, spans: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    _capture_content(monkeypatch)
+    shipped: list[str] = []
+    db = tmp_path / "runs.db"
+    paused = _orch(db, shipped).run({})
+    _send(server, spans, paused.trace_id)
+    [item] = _listed(server, paused.trace_id, 1)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(f"{server.url}/login")
+            page.fill("#key", server.api_key)
+            page.click("button[type=submit]")
+            page.click("nav >> text=Interrupts")
+            row = page.locator("tr", has=page.locator(f"form[action='/interrupts/{item['interrupt_id']}/answer']"))
+            expect(row).to_contain_text("Where should parcel <b>7</b> go?")  # shown as text, not markup
+            row.locator("textarea[name=answer]").fill('{"street": "2 Rue", "city": "Nantes"}')
+            row.locator("button[type=submit]").click()
+            answered = page.locator("tr", has=page.locator(f"form[action='/interrupts/{item['interrupt_id']}/answer']"))
+            expect(answered).to_contain_text("answered")
+            expect(answered).to_contain_text("Nantes")
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "dashboard-interrupts.png"), full_page=True)
+            assert errors == []
+        finally:
+            browser.close()
+    done = _orch(db, shipped).resume(paused.trace_id, server=server.url, api_key=server.api_key)
+    assert done.ok and shipped == ["Nantes"]
