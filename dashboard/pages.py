@@ -1,4 +1,5 @@
-"""The dashboard's HTML pages: traces (/), one trace, agents, models / cost, evals, alerts, and the login form.
+"""The dashboard's HTML pages: traces (/), one trace, agents, models / cost, evals, alerts, interrupts, and the login
+form.
 
 Each page reads through `views` (shared with its JSON twin under /api) and renders a Jinja template with autoescape on;
 no page carries inline script, data for charts travels in `<script type="application/json">` blocks.
@@ -10,7 +11,7 @@ import re
 from typing import Annotated, Any, Literal, get_args
 from urllib.parse import parse_qs, urlparse
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -31,6 +32,7 @@ from tracehouse.evals.alerting.engine import RuleConflict, RuleNotFound
 from tracehouse.evals.alerting.rules import GroupBy, Op, RuleFileError, SeverityName, parse_duration
 from tracehouse.evals.alerting.service import AlertService
 from tracehouse.store import Store
+from tracehouse.store.interrupts import BadAnswer, InterruptNotPending, answer_interrupt, parse_answer
 from tracehouse.store.steps import TopBy
 from tracehouse.web.deps import KEY_COOKIE, StoreDep, get_keyring, is_cross_origin
 
@@ -389,3 +391,40 @@ def logout() -> Response:
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(KEY_COOKIE, path="/", httponly=True, samesite="strict")
     return response
+
+
+def _interrupts(
+    request: Request,
+    project: str,
+    store: Store,
+    error: str | None = None,
+    form: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    view = views.interrupt_list(store, project)
+    context = {"view": view, "error": error, "form": form or {}, "nav": "interrupts", "project": project}
+    return render(request, "interrupts.html", context, status)
+
+
+@router.get("/interrupts", response_class=HTMLResponse)
+def interrupts_page(request: Request, project: PageProject, store: StoreDep) -> Response:
+    return _interrupts(request, project, store)
+
+
+@router.post("/interrupts/{interrupt_id}/answer", response_class=HTMLResponse)
+async def answer_interrupt_form(
+    request: Request, project: PageProject, store: StoreDep, interrupt_id: str = Path(pattern=r"^[0-9a-f]{32}$")
+) -> Response:
+    form = await _read_form(request)
+    trace_id = form.get("trace_id", "")
+    try:
+        answer = parse_answer(form.get("answer", ""))
+        answer_interrupt(store, project, interrupt_id, answer, trace_id=trace_id if _HEX32.match(trace_id) else None)
+    except BadAnswer as exc:
+        return _interrupts(request, project, store, str(exc), {**form, "interrupt_id": interrupt_id}, 400)
+    except InterruptNotPending as exc:
+        raise PageError(404, str(exc)) from None
+    return RedirectResponse("/interrupts", status_code=303)
+
+
+_HEX32 = re.compile(r"^[0-9a-f]{32}$")

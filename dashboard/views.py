@@ -41,6 +41,7 @@ from tracehouse.store.findings import (
     trace_findings,
     traces_with_findings,
 )
+from tracehouse.store.interrupts import InterruptRecord, list_interrupts
 from tracehouse.store.scores import (
     EvalRunRow,
     Score,
@@ -762,3 +763,14 @@ def alerts_view(store: Store, project: str, window: Window, service: AlertServic
         view.rules = [{**r, "source": _rule_source(service, r["name"], r["origin"])} for r in overview["rules"]]
         view.silences, view.evaluation, view.metrics = overview["silences"], overview["evaluation"], overview["metrics"]
     return view
+
+
+def interrupt_json(record: InterruptRecord) -> dict[str, Any]:
+    """One interrupt for the API and the page: the record's fields, its status, the schema under `answer_schema`."""
+    out = {k: v for k, v in dataclasses.asdict(record).items() if k != "schema"}
+    return {**out, "status": record.status, "answer_schema": record.schema}
+
+
+def interrupt_list(store: Store, project: str, trace_id: str | None = None) -> list[dict[str, Any]]:
+    """The Interrupts page and `GET /api/interrupts`: runs paused for a person, newest first."""
+    return [interrupt_json(r) for r in list_interrupts(store, project, trace_id=trace_id)]

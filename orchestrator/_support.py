@@ -10,10 +10,12 @@ from typing import Any
 
 from .state import StateSchema, Write, apply_writes
 
+_ENCODE = json.JSONEncoder(sort_keys=True, default=repr).encode  # once: json.dumps with options builds one a call
+
 
 def roundtrip(value: Any) -> Any:
     """What a value looks like after the journal (JSON) — fresh runs return this too, so resume is deep-equal."""
-    return json.loads(json.dumps(value, sort_keys=True, default=repr))
+    return json.loads(_ENCODE(value))
 
 
 def step_key(trace_id: str, path: str) -> str:

@@ -88,11 +88,19 @@ class Usage:
     retries: int = 0
 
     def add(self, other: Usage) -> None:
-        for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        # field by field, not through dataclasses.fields(): this runs several times on every step
+        self.cost_usd += other.cost_usd
+        self.input_tokens += other.input_tokens
+        self.output_tokens += other.output_tokens
+        self.model_calls += other.model_calls
+        self.tool_calls += other.tool_calls
+        self.steps += other.steps
+        self.hops += other.hops
+        self.first_attempts += other.first_attempts
+        self.retries += other.retries
 
     def as_dict(self) -> dict[str, float]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)}
+        return {name: value for name in _USAGE_FIELDS if (value := getattr(self, name))}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, float]) -> Usage:
@@ -101,6 +109,9 @@ class Usage:
             if f.name != "cost_usd":
                 setattr(out, f.name, int(data.get(f.name, 0)))
         return out
+
+
+_USAGE_FIELDS = tuple(f.name for f in fields(Usage))
 
 
 @dataclass

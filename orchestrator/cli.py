@@ -14,6 +14,8 @@ from typing import Any
 import click
 
 from .demo import DEFAULT_ENDPOINT, run_demo
+from .errors import OrchestratorError
+from .remote import pull_answers
 from .state import Interrupt, InterruptNotFound, SQLiteStateStore, answer_interrupt
 from .tracing import run_id
 
@@ -178,6 +180,24 @@ def answer(db: Path, trace_id: str, interrupt_id: str, answer: str) -> None:
     value = _parse_answer(answer)
     done = _with_store(db, lambda store: answer_interrupt(store, run_id(trace_id), interrupt_id, value))
     click.echo(f"answered {done.kind} interrupt {done.interrupt_id[:12]} of run {trace_id}: resume the run to continue")
+
+
+@runs_group.command("pull")
+@DB_OPTION
+@click.argument("trace_id")
+@click.option("--server", required=True, help="The tracehouse server whose dashboard holds the answers.")
+@click.option("--api-key", envvar="TRACEHOUSE_API_KEY", default=None, help="The project's key [$TRACEHOUSE_API_KEY].")
+def pull(db: Path, trace_id: str, server: str, api_key: str | None) -> None:
+    """Take the answers people gave in the dashboard to run TRACE_ID's pending interrupts (then resume the run, or
+    call `Orchestrator.resume(run, server=...)`, which does both)."""
+    try:
+        taken = _with_store(db, lambda store: pull_answers(store, run_id(trace_id), server, api_key))
+    except OrchestratorError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not taken:
+        click.echo(f"no answer on {server} for a pending interrupt of run {trace_id}")
+        return
+    click.echo(f"took {len(taken)} answer(s) for run {trace_id}: {', '.join(i[:12] for i in taken)}; resume the run")
 
 
 def _with_store(db: Path, action: Any) -> Any:

@@ -27,6 +27,7 @@ from .loops import LoopPolicy
 from .nodes import Node
 from .providers.base import Provider
 from .providers.openai_compat import OpenAICompatibleProvider
+from .remote import pull_answers
 from .retry import RetryBudgetConfig, RetryPolicy
 from .runtime import (
     Frame,
@@ -219,10 +220,14 @@ class Orchestrator:
         branch: str = "main",
         answers: Mapping[str, Any] | None = None,
         limits: Limits | None = None,
+        server: str | None = None,
+        api_key: str | None = None,
     ) -> RunResult:
-        """Continue a run from its frontier: finished steps are not re-run (their recorded results are reused)."""
+        """Continue a run from its frontier: finished steps are not re-run (their recorded results are reused).
+        `server` (a tracehouse server's URL, with the project's `api_key` or $TRACEHOUSE_API_KEY): first take the
+        answers people gave to this run's interrupts in its dashboard."""
         trace_id = run_id(trace_id)
-        record = self._prepare_resume(trace_id, answers)
+        record = self._prepare_resume(trace_id, answers, server, api_key)
         return self._execute(record, None, trace_id, branch, limits, self._fork_of(trace_id, branch))
 
     async def aresume(
@@ -232,9 +237,11 @@ class Orchestrator:
         branch: str = "main",
         answers: Mapping[str, Any] | None = None,
         limits: Limits | None = None,
+        server: str | None = None,
+        api_key: str | None = None,
     ) -> RunResult:
         trace_id = run_id(trace_id)
-        record = self._prepare_resume(trace_id, answers)
+        record = self._prepare_resume(trace_id, answers, server, api_key)
         return await self._aexecute(record, None, trace_id, branch, limits, self._fork_of(trace_id, branch))
 
     def fork(
@@ -278,7 +285,13 @@ class Orchestrator:
 
     # -- internals ---------------------------------------------------------------------------------------------
 
-    def _prepare_resume(self, trace_id: str, answers: Mapping[str, Any] | None) -> RunRecord:
+    def _prepare_resume(
+        self,
+        trace_id: str,
+        answers: Mapping[str, Any] | None,
+        server: str | None = None,
+        api_key: str | None = None,
+    ) -> RunRecord:
         record = self.store.get_run(trace_id)
         if record is None:
             raise OrchestratorError(f"no run {trace_id} in the store")
@@ -286,6 +299,8 @@ class Orchestrator:
             raise GraphFingerprintMismatch(trace_id, record.fingerprint, self.fingerprint)
         for interrupt_id, answer in (answers or {}).items():
             answer_interrupt(self.store, trace_id, interrupt_id, answer)
+        if server is not None:
+            pull_answers(self.store, trace_id, server, api_key)
         return record
 
     def _fork_of(self, trace_id: str, branch: str) -> tuple[str, int, dict[str, Any]] | None:

@@ -162,6 +162,9 @@ class RunCore:
         self.flushing = cfg.flush_spans  # off for the rest of the run once a flush times out
         # per conversation (frame path): messages covered, their hash, and what they were compacted to
         self.compactions: dict[str, tuple[int, str, list[dict[str, Any]]]] = {}
+        # per conversation (frame path), with a context policy: the last prompt sent (length, hash) and the
+        # provider's count of its tokens, which the next prompt's window check starts from
+        self.prompt_reports: dict[str, tuple[int, str, int]] = {}
 
     def emit(self, event: StepEvent) -> None:
         if self.sink is not None:
@@ -210,7 +213,7 @@ class RunCore:
         error: str | None = None,
     ) -> str | None:
         """Journal row + writes + checkpoint in one transaction; then the writes become visible in the scope."""
-        writes = [(k, v) for k, v in roundtrip([list(w) for w in writes])]
+        writes = [(k, v) for k, v in roundtrip([list(w) for w in writes])] if writes else []
         span_id = None
         if span is not None and span.span.get_span_context().is_valid:
             span_id = format(span.span.get_span_context().span_id, "016x")

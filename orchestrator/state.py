@@ -291,8 +291,7 @@ CREATE TABLE IF NOT EXISTS interrupts (
 """
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=repr)
+_dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=repr).encode  # one encoder, built once
 
 
 class SQLiteStateStore(StateStore):

@@ -1,21 +1,25 @@
 """Summarisation checkpoints against context-window exhaustion, decided before a model call, never on its error.
 
-At 75 % of the chosen model's window (estimated at ~4 characters a token) the history except the system prompt,
-pinned messages and the last K turns is replaced by one summary message. At most one compaction per call; if the
-prompt is still too large, the oldest unpinned turns are truncated; if even that fails, `ContextOverflow`.
+At 75 % of the chosen model's window the history except the system prompt, pinned messages and the last K turns is
+replaced by one summary message. The prompt's size is what the caller counts (`Count`): in a run, the provider's own
+count of the previous prompt of the conversation plus an estimate of what was added since (see
+`ModelUnit._window_tokens`), never less than ~4 characters a token, which alone under-counts JSON-heavy prompts.
+At most one compaction per call; if the prompt is still too large, the oldest unpinned turns are truncated; if even
+that fails, `ContextOverflow`.
 The summary is journalled like any other step, so a resumed run reuses it instead of summarising again.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import ContextOverflow
 
 Message = dict[str, Any]
+Count = Callable[[Sequence[Message]], int]
 
 
 def estimate_tokens(messages: Sequence[Message]) -> int:
@@ -57,9 +61,11 @@ def _is_pinned(m: Message) -> bool:
     return m.get("role") == "system" or bool(m.get("pinned"))
 
 
-def plan_compaction(messages: Sequence[Message], policy: ContextPolicy) -> tuple[int, int] | None:
+def plan_compaction(
+    messages: Sequence[Message], policy: ContextPolicy, count: Count = estimate_tokens
+) -> tuple[int, int] | None:
     """The [start, end) range to summarise, or None when the prompt is under the threshold."""
-    if estimate_tokens(messages) < policy.threshold:
+    if count(messages) < policy.threshold:
         return None
     keep_from = max(len(messages) - policy.keep_last, 0)
     candidates = [i for i in range(keep_from) if not _is_pinned(messages[i])]
@@ -72,9 +78,9 @@ def messages_to_summarise(messages: Sequence[Message], span: tuple[int, int]) ->
     return [m for m in messages[span[0] : span[1]] if not _is_pinned(m)]
 
 
-def check_fits(messages: Sequence[Message], policy: ContextPolicy) -> None:
+def check_fits(messages: Sequence[Message], policy: ContextPolicy, count: Count = estimate_tokens) -> None:
     """Raise ContextOverflow when an uncompactable prompt is larger than the window."""
-    tokens = estimate_tokens(messages)
+    tokens = count(messages)
     if tokens > policy.window:
         raise ContextOverflow(tokens, policy.window)
 
@@ -85,22 +91,23 @@ def apply_compaction(
     span: tuple[int, int],
     summary_text: str,
     source_hash: str,
+    count: Count = estimate_tokens,
 ) -> tuple[list[Message], Compaction]:
     """Replace `span` by one summary message, then truncate the oldest unpinned turns if still over the threshold."""
-    before = estimate_tokens(messages)
+    before = count(messages)
     start, end = span
     summary = {"role": "user", "content": "Summary of earlier conversation: " + summary_text, "summary": True}
     out: list[Message] = [m for m in messages[:end] if _is_pinned(m)]
     out.insert(_after_system(out), summary)
     out.extend(messages[end:])
     truncated = 0
-    while estimate_tokens(out) >= policy.threshold:
+    while count(out) >= policy.threshold:
         victim = next((i for i, m in enumerate(out[: len(out) - policy.keep_last]) if not _is_pinned(m)), None)
         if victim is None:
-            raise ContextOverflow(estimate_tokens(out), policy.window)
+            raise ContextOverflow(count(out), policy.window)
         del out[victim]
         truncated += 1
-    return out, Compaction((start, end), before, estimate_tokens(out), source_hash, truncated)
+    return out, Compaction((start, end), before, count(out), source_hash, truncated)
 
 
 def _after_system(messages: list[Message]) -> int:

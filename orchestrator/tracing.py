@@ -4,7 +4,10 @@ attributes of loops, contract violations, breaker transitions, pauses and the ru
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
+import queue
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -14,6 +17,7 @@ from opentelemetry import trace as otel_trace
 from opentelemetry.sdk.trace import Span as SDKSpan
 from opentelemetry.trace import Link, Status, StatusCode
 
+from tracehouse import sdk
 from tracehouse.sdk import semconv as sc
 
 from .breaker import Transition
@@ -42,6 +46,25 @@ def pausable(cm: AbstractContextManager[S]) -> Iterator[S]:
             raise
     else:
         cm.__exit__(None, None, None)
+
+
+def interrupt_attrs(interrupt_id: str, kind: str, payload: Any, status: str = "pending") -> dict[str, Any]:
+    """What a paused step's span says about its interrupt, so a dashboard reading the trace can list and answer it:
+    id, kind, status, the schema an answer must fit (declared by code, bounded), and the question (content: only
+    when capture is on, redacted and truncated by the SDK's content policy)."""
+    attrs: dict[str, Any] = {sc.INTERRUPT_ID: interrupt_id, sc.INTERRUPT_KIND: kind, sc.INTERRUPT_STATUS: status}
+    schema = payload.get("schema") if isinstance(payload, dict) else None
+    if schema is not None:
+        attrs[sc.INTERRUPT_SCHEMA] = json.dumps(schema, sort_keys=True)[:MAX_SCHEMA_CHARS]
+    if status == "pending":
+        asked = payload.get("question") if isinstance(payload, dict) and "question" in payload else payload
+        question = sdk.captured(asked)
+        if question is not None:
+            attrs[sc.INTERRUPT_QUESTION] = question
+    return attrs
+
+
+MAX_SCHEMA_CHARS = 8000
 
 
 def transition_attrs(t: Transition) -> dict[str, Any]:
@@ -113,38 +136,40 @@ FLUSH_TIMEOUT_S = 0.5
 
 class _Flusher:
     """One daemon thread that runs the provider's `force_flush` on request. The OpenTelemetry SDK's batch processor
-    exports synchronously in `force_flush` and ignores its timeout, so the caller only waits here, boundedly."""
+    exports synchronously in `force_flush` and ignores its timeout, so the caller only waits here, boundedly. Each
+    request is a locked lock the thread releases once a flush that started after the request has finished; requests
+    queued meanwhile share the next flush (a lock hand-off: two wake-ups a step, no condition-variable dance)."""
 
     def __init__(self) -> None:
-        self._cv = threading.Condition()
-        self._requested = 0
-        self._done = 0
+        self._requests: queue.SimpleQueue[threading.Lock] = queue.SimpleQueue()
+        self._start = threading.Lock()
         self._thread: threading.Thread | None = None
 
     def flush(self, timeout_s: float) -> bool:
-        with self._cv:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name="tracehouse-span-flush", daemon=True)
-                self._thread.start()
-            self._requested += 1
-            wanted = self._requested
-            self._cv.notify_all()
-            return self._cv.wait_for(lambda: self._done >= wanted, timeout_s)
+        if self._thread is None:
+            with self._start:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._loop, name="tracehouse-span-flush", daemon=True)
+                    self._thread.start()
+        done = threading.Lock()
+        done.acquire()
+        self._requests.put(done)
+        return done.acquire(timeout=timeout_s)
 
     def _loop(self) -> None:
         while True:
-            with self._cv:
-                self._cv.wait_for(lambda: self._requested > self._done)
-                wanted = self._requested
+            waiting = [self._requests.get()]
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    waiting.append(self._requests.get_nowait())
             flush = getattr(otel_trace.get_tracer_provider(), "force_flush", None)
             try:
                 if flush is not None:
                     flush()
             except Exception:  # an exporter's failure is the exporter's to report; the run goes on
                 pass
-            with self._cv:
-                self._done = wanted
-                self._cv.notify_all()
+            for done in waiting:
+                done.release()
 
 
 _FLUSHER = _Flusher()

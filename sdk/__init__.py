@@ -18,7 +18,7 @@ from ._hashing import canonical_json, content_hash
 from ._instrument import instrument, uninstrument
 from ._processor import AgentNameProcessor, EnrichingExporter
 from ._propagation import extract, inject, wrap
-from ._spans import LLMSpan, StepSpan, agent, current_agent, handoff, llm_call, tool, workflow
+from ._spans import LLMSpan, StepSpan, agent, captured, current_agent, handoff, llm_call, tool, workflow
 from ._state import runtime
 
 
@@ -35,6 +35,7 @@ __all__ = [
     "StepSpan",
     "agent",
     "canonical_json",
+    "captured",
     "content_hash",
     "current_agent",
     "extract",

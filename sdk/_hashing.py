@@ -10,6 +10,7 @@ import dataclasses
 import datetime as _dt
 import enum
 import hashlib
+import json
 import math
 import uuid
 from collections.abc import Mapping
@@ -33,7 +34,7 @@ def normalise(obj: Any) -> JSONValue:
 
 def canonical_json(obj: Any) -> bytes:
     """RFC 8785 canonical JSON of `normalise(obj)`."""
-    return rfc8785.dumps(normalise(obj))
+    return _jcs(normalise(obj))
 
 
 def content_hash(obj: Any) -> str:
@@ -43,11 +44,50 @@ def content_hash(obj: Any) -> str:
 
 def step_hash(operation: str, name: str, normalised_input: JSONValue) -> str:
     """The `tracehouse.content.hash` of a step: `content_hash([operation, name, input])`."""
-    return hashlib.sha256(rfc8785.dumps([operation, name, normalised_input])).hexdigest()
+    return hashlib.sha256(_jcs([operation, name, normalised_input])).hexdigest()
+
+
+# Without floats (RFC 8785 writes them as ECMAScript does, Python does not) and with ASCII keys (RFC 8785 orders keys
+# by UTF-16 units, Python by code points), compact sorted-key JSON from the C encoder is byte-identical to RFC 8785:
+# both escape exactly `"`, `\\` and U+0000-U+001F, with the same short forms and lower-case `\u00xx`. It is many
+# times faster than the pure-Python `rfc8785`, and every span's input is hashed.
+_FAST = json.JSONEncoder(ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":")).encode
+
+
+def _jcs(value: JSONValue) -> bytes:
+    """RFC 8785 bytes of a normalised value: the C encoder when that is exact (see `_FAST`), else `rfc8785`."""
+    if _plain(value):
+        try:
+            return _FAST(value).encode()
+        except UnicodeEncodeError:  # a lone surrogate: rfc8785 raises its own error for it
+            pass
+    return rfc8785.dumps(value)
+
+
+def _plain(value: JSONValue) -> bool:
+    """No float anywhere, every key ASCII, only exact built-in types (subclasses take the exact path)."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return True
+    if kind is dict:
+        return all(type(k) is str and k.isascii() and _plain(v) for k, v in value.items())  # type: ignore[union-attr]
+    if kind is list:
+        return all(_plain(v) for v in value)  # type: ignore[union-attr]
+    return False
 
 
 def _norm(obj: Any, depth: int, seen: set[int]) -> JSONValue:
-    if obj is None or isinstance(obj, bool | str):
+    kind = type(obj)
+    if kind is str or kind is bool or obj is None:
+        return obj
+    if (kind is dict or kind is list) and depth < _MAX_DEPTH:  # the common case, without the ABC checks below
+        if id(obj) in seen:
+            return "<cycle>"
+        seen = seen | {id(obj)}
+        if kind is dict:
+            return {str(k): _norm(v, depth + 1, seen) for k, v in obj.items()}
+        return [_norm(v, depth + 1, seen) for v in obj]
+    if isinstance(obj, bool | str):
         return obj
     if isinstance(obj, int):
         return obj if -_MAX_SAFE_INT <= obj <= _MAX_SAFE_INT else str(obj)

@@ -164,13 +164,15 @@ class LLMSpan(StepSpan):
             sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: cache_write_tokens,
             sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: reasoning_tokens,
         }
+        given: dict[str, AttributeValue] = {}
         for key, value in counts.items():
             if value is not None:
                 if isinstance(value, bool) or not isinstance(value, int):
                     raise TypeError(f"set_usage: {key.rsplit('.', 1)[-1]} must be an int, got {value!r}")
                 if value < 0:
                     raise ValueError(f"set_usage: token counts cannot be negative, got {value}")
-                self._span.set_attribute(key, value)
+                given[key] = value
+        self._span.set_attributes(given)  # one call: each one takes the span's lock
         if self._rt.legacy_names:
             if input_tokens is not None:
                 self._span.set_attribute(sc.GEN_AI_USAGE_PROMPT_TOKENS, input_tokens)
@@ -182,16 +184,18 @@ class LLMSpan(StepSpan):
         self, model: str | None = None, id: str | None = None, finish_reasons: Sequence[str] | str | None = None
     ) -> None:
         """The response model (often dated), response id and finish reasons as the provider sent them."""
+        given: dict[str, AttributeValue] = {}
         if model is not None:
             self._response_model = _check_str(model, "model")
-            self._span.set_attribute(sc.GEN_AI_RESPONSE_MODEL, model)
+            given[sc.GEN_AI_RESPONSE_MODEL] = model
         if id is not None:
-            self._span.set_attribute(sc.GEN_AI_RESPONSE_ID, _check_str(id, "id"))
+            given[sc.GEN_AI_RESPONSE_ID] = _check_str(id, "id")
         if finish_reasons is not None:
             reasons = [finish_reasons] if isinstance(finish_reasons, str) else list(finish_reasons)
             if not all(isinstance(r, str) for r in reasons):
                 raise TypeError("finish_reasons must be strings")
-            self._span.set_attribute(sc.GEN_AI_RESPONSE_FINISH_REASONS, reasons)
+            given[sc.GEN_AI_RESPONSE_FINISH_REASONS] = reasons
+        self._span.set_attributes(given)
 
     def set_cost(self, usd: float) -> None:
         """An explicit cost in USD; it replaces the one computed from the price table."""
@@ -211,6 +215,15 @@ class LLMSpan(StepSpan):
         usd = default_prices().cost(self._name, inp, out, cache_read, cache_write, fallback_model=self._response_model)
         if usd is not None:
             self._span.set_attribute(sc.COST_USD, usd)
+
+
+def captured(value: Any) -> str | None:
+    """`value` as a content attribute under the active content policy (redacted, truncated), or None when content
+    capture is off or nothing is traced: for content set on a span the caller did not open with this SDK."""
+    rt = runtime()
+    if rt is None or not rt.policy.capture:
+        return None
+    return rt.policy.render(value)
 
 
 class _NoopSpan(LLMSpan):

@@ -196,6 +196,13 @@ RUN_STATUS: Final = "tracehouse.run.status"  # succeeded, failed, interrupted, b
 RESUMED_FROM: Final = "tracehouse.run.resumed_from"  # last checkpoint id of the run being resumed
 EFFECT_KEY: Final = "tracehouse.effect.key"
 INTERRUPT_ID: Final = "tracehouse.interrupt.id"
+# A step paused for a person: what it asks (`question` is content: recorded only when capture is on), the JSON schema
+# an answer must fit, and whether it is still `pending` or was `answered` (the resumed step that consumed the answer).
+# The run id is the span's trace id.
+INTERRUPT_KIND: Final = "tracehouse.interrupt.kind"  # question, approval, effect_in_doubt, escalation
+INTERRUPT_STATUS: Final = "tracehouse.interrupt.status"  # pending, answered
+INTERRUPT_QUESTION: Final = "tracehouse.interrupt.question"
+INTERRUPT_SCHEMA: Final = "tracehouse.interrupt.schema"
 VALIDATION_VERDICT: Final = "tracehouse.validation.verdict"  # accepted, rejected (a supervisor's check)
 VALIDATION_REASON: Final = "tracehouse.validation.reason"
 STATE_MACHINE_STATE: Final = "tracehouse.state_machine.state"

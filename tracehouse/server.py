@@ -31,6 +31,7 @@ from tracehouse.collector.receiver.grpc import GrpcReceiver
 from tracehouse.collector.receiver.ingest import Ingest
 from tracehouse.collector.spool import Spool
 from tracehouse.collector.writer import Writer
+from tracehouse.dashboard.api import interrupts as interrupts_api
 from tracehouse.dashboard.api import overview as overview_api
 from tracehouse.dashboard.api import traces as traces_api
 from tracehouse.dashboard.pages import mount_static
@@ -172,6 +173,7 @@ def build_app(settings: Settings) -> FastAPI:
         findings_api.router,
         alerts_api.router,
         evals_api.router,
+        interrupts_api.router,
         pages_router,
     )
     for router in routers:

@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 
 from ..errors import ProviderError, ProviderTimeout
 from .base import ModelRequest, ModelResponse, Provider
-from .wire import WIRES, ChatStream, Wire, sse_data
+from .wire import Stream, Wire, sse_data
 
 
 class HTTPProvider(Provider):
@@ -45,10 +45,14 @@ class HTTPProvider(Provider):
         self._aclient_loop: asyncio.AbstractEventLoop | None = None
 
     def _streams(self, request: ModelRequest) -> bool:
-        return request.on_token is not None and self._wire is WIRES["chat"]
+        return request.on_token is not None and self._wire.stream is not None
 
     def _stream_body(self, request: ModelRequest) -> dict[str, Any]:
-        return {**self._wire.body(request), "stream": True, "stream_options": {"include_usage": True}}
+        return {**self._wire.body(request), **(self._wire.stream_fields or {})}
+
+    def _new_stream(self) -> Stream:
+        assert self._wire.stream is not None
+        return self._wire.stream()
 
     def complete(self, request: ModelRequest) -> ModelResponse:
         if self._streams(request):
@@ -67,7 +71,7 @@ class HTTPProvider(Provider):
         return self._parse(request, resp)
 
     def _complete_streamed(self, request: ModelRequest) -> ModelResponse:
-        acc = ChatStream()
+        acc = self._new_stream()
         try:
             with self._client.stream(
                 "POST",
@@ -88,7 +92,7 @@ class HTTPProvider(Provider):
         return acc.result(request)
 
     async def _acomplete_streamed(self, request: ModelRequest) -> ModelResponse:
-        acc = ChatStream()
+        acc = self._new_stream()
         try:
             async with self._async_client().stream(
                 "POST",
@@ -109,7 +113,7 @@ class HTTPProvider(Provider):
         return acc.result(request)
 
     @staticmethod
-    def _take(request: ModelRequest, acc: ChatStream, line: str) -> None:
+    def _take(request: ModelRequest, acc: Stream, line: str) -> None:
         chunk = sse_data(line)
         if chunk is not None:
             delta = acc.feed(chunk)

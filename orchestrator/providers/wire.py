@@ -12,19 +12,34 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
+from ..errors import ProviderError
 from .base import ModelRequest, ModelResponse, ToolCall
 
 WIRE_KEYS = frozenset({"role", "content", "tool_calls", "tool_call_id", "name"})  # our own marks stay local
 Api = Literal["chat", "responses"]
 
 
+class Stream(Protocol):
+    """Assembles one streamed answer from its SSE `data:` payloads."""
+
+    def feed(self, chunk: dict[str, Any]) -> str:
+        """Take one payload; return its text delta ("" when it has none)."""
+
+    def result(self, request: ModelRequest) -> ModelResponse: ...
+
+
 @dataclass(frozen=True)
 class Wire:
+    """One API's request body and answer parser; `stream`/`stream_fields` when the API can stream (the body gains
+    `stream_fields`, and a fresh `stream()` assembles the events)."""
+
     path: str
     body: Callable[[ModelRequest], dict[str, Any]]
     parse: Callable[[dict[str, Any], ModelRequest], ModelResponse]
+    stream: Callable[[], Stream] | None = None
+    stream_fields: dict[str, Any] | None = None
 
 
 def chat_body(request: ModelRequest) -> dict[str, Any]:
@@ -182,6 +197,59 @@ class ChatStream:
         )
 
 
+class ResponsesStream:
+    """Assembles a streamed Responses API answer (`stream: true` typed events): `response.output_text.delta` text in
+    order, function calls from `response.output_item.added` plus their `response.function_call_arguments.delta`
+    fragments, and, once `response.completed` (or `response.incomplete`) arrives, the whole response it carries,
+    parsed as a non-streamed one would be (usage included). `response.failed` and `error` events raise."""
+
+    def __init__(self) -> None:
+        self.text: list[str] = []
+        self.items: dict[int, dict[str, Any]] = {}
+        self.final: dict[str, Any] | None = None
+        self.model = ""
+        self.id: str | None = None
+
+    def feed(self, chunk: dict[str, Any]) -> str:
+        kind = chunk.get("type")
+        response = chunk.get("response") or {}
+        self.model = response.get("model") or self.model
+        self.id = response.get("id") or self.id
+        if kind == "response.output_text.delta":
+            delta = str(chunk.get("delta") or "")
+            self.text.append(delta)
+            return delta
+        if kind in ("response.output_item.added", "response.output_item.done"):
+            item = dict(chunk.get("item") or {})
+            if kind == "response.output_item.added" and item.get("type") == "function_call":
+                item["arguments"] = item.get("arguments") or ""
+            self.items[int(chunk.get("output_index", len(self.items)))] = item
+        elif kind == "response.function_call_arguments.delta":
+            slot = self.items.setdefault(int(chunk.get("output_index", 0)), {"type": "function_call", "arguments": ""})
+            slot["arguments"] = (slot.get("arguments") or "") + str(chunk.get("delta") or "")
+        elif kind in ("response.completed", "response.incomplete"):
+            self.final = response
+        elif kind in ("response.failed", "error"):
+            error = response.get("error") or chunk
+            code = str(error.get("code") or "")
+            raise ProviderError(
+                f"stream failed: {code or 'error'}: {str(error.get('message') or '')[:300]}",
+                retryable=code in ("server_error", "rate_limit_exceeded", ""),
+                error_type=code or "stream_error",
+            )
+        return ""
+
+    def result(self, request: ModelRequest) -> ModelResponse:
+        if self.final is not None:
+            return responses_parse(self.final, request)
+        # The stream ended without its final event: what arrived, without usage (the orchestrator then charges the
+        # reserved worst case and marks the span's usage as estimated).
+        output = [self.items[i] for i in sorted(self.items)]
+        if self.text and not any(item.get("type") == "message" for item in output):
+            output.insert(0, {"type": "message", "content": [{"type": "output_text", "text": "".join(self.text)}]})
+        return responses_parse({"id": self.id, "model": self.model, "output": output}, request)
+
+
 def sse_data(line: str) -> dict[str, Any] | None:
     """The JSON of one `data:` line of a stream (None for other lines and the final `[DONE]`)."""
     if not line.startswith("data:"):
@@ -282,7 +350,13 @@ def anthropic_parse(data: dict[str, Any], request: ModelRequest) -> ModelRespons
 
 
 WIRES: dict[str, Wire] = {
-    "chat": Wire("/chat/completions", chat_body, chat_parse),
-    "responses": Wire("/responses", responses_body, responses_parse),
+    "chat": Wire(
+        "/chat/completions",
+        chat_body,
+        chat_parse,
+        ChatStream,
+        {"stream": True, "stream_options": {"include_usage": True}},
+    ),
+    "responses": Wire("/responses", responses_body, responses_parse, ResponsesStream, {"stream": True}),
     "anthropic": Wire("/messages", anthropic_body, anthropic_parse),
 }

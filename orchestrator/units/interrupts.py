@@ -18,6 +18,7 @@ from ..errors import HumanInputRequired, ToolDenied
 from ..events import Interrupted
 from ..journal import Frame, RunCore
 from ..state import Checkpoint, Interrupt, StepRecord
+from ..tracing import interrupt_attrs
 
 
 class InterruptUnit(RunCore):
@@ -58,6 +59,7 @@ class InterruptUnit(RunCore):
     def _reask(self, key: str, kind: str, payload: Any, cause: BaseException | None = None) -> NoReturn:
         """The answer did not fit: the interrupt is pending again, saying why, and the run pauses."""
         self.cfg.store.reopen_interrupt(self.trace_id, key, roundtrip(payload))
+        otel_trace.get_current_span().set_attributes(interrupt_attrs(key, kind, payload))
         raise HumanInputRequired(
             key, payload, f"the answer to interrupt {key} did not fit ({kind}): asked again"
         ) from cause
@@ -66,10 +68,11 @@ class InterruptUnit(RunCore):
         """The human's answer to interrupt `key`, or persist it (with a checkpoint) and pause the run."""
         for found in self.cfg.store.interrupts(self.trace_id):
             if found.interrupt_id == key and found.status == "answered":
+                span.set_attributes(interrupt_attrs(key, kind, payload, "answered"))
                 return found.answer
         self.cfg.store.put_interrupt(Interrupt(self.trace_id, key, kind, roundtrip(payload), None, "pending"))
         span.add_event(sc.EVENT_ESCALATION, {sc.INTERRUPT_ID: key, "tracehouse.escalation.kind": kind})
-        span.set_attribute(sc.INTERRUPT_ID, key)
+        span.set_attributes(interrupt_attrs(key, kind, payload))
         with self._commit_lock:
             self._seq += 1
             cp = Checkpoint(

@@ -22,7 +22,7 @@ from ..journal import Frame
 from ..nodes import Agent
 from ..providers.base import ModelRequest, ModelResponse
 from ..state import StateSchema
-from ..summarise import apply_compaction, check_fits, messages_to_summarise, plan_compaction
+from ..summarise import apply_compaction, check_fits, estimate_tokens, messages_to_summarise, plan_compaction
 from ..tools import Tool, output_format
 from .tools import ToolUnit
 
@@ -62,6 +62,7 @@ class ModelUnit(ToolUnit):
             return planned
         key, messages, choice, offer = planned
         response = self._call_model(frame, agent, key, messages, choice, max_tokens, temperature, offer)
+        self._remember_prompt(frame, messages, response)
         return self._checked(response)
 
     async def allm(
@@ -84,7 +85,27 @@ class ModelUnit(ToolUnit):
             return planned
         key, messages, choice, offer = planned
         response = await self._acall_model(frame, agent, key, messages, choice, max_tokens, temperature, offer)
+        self._remember_prompt(frame, messages, response)
         return self._checked(response)
+
+    def _remember_prompt(self, frame: Frame, messages: list[Message], response: ModelResponse) -> None:
+        """Keep the provider's count of the prompt just sent, for the next window check of this conversation."""
+        if self.cfg.context is not None and response.input_tokens is not None:
+            self.prompt_reports[frame.path] = (len(messages), sdk.content_hash(messages), response.input_tokens)
+
+    def _window_tokens(self, frame: Frame, messages: Sequence[Message]) -> int:
+        """The prompt's size against the context window. When it extends the conversation's previous prompt, that
+        prompt's tokens as the provider counted them plus the run's tokenizer's count of the messages added since;
+        never less than the ~4 characters a token estimate, which alone under-counts JSON-heavy prompts."""
+        estimate = estimate_tokens(messages)
+        known = self.prompt_reports.get(frame.path)
+        if known is None:
+            return estimate
+        n, digest, reported = known
+        if len(messages) < n or sdk.content_hash(list(messages[:n])) != digest:
+            return estimate
+        added = self.cfg.tokenizer(messages[n:], ()) if len(messages) > n else 0
+        return max(estimate, reported + added)
 
     def _checked(self, response: ModelResponse) -> ModelResponse:
         over = self.ledger.overspend()
@@ -142,9 +163,13 @@ class ModelUnit(ToolUnit):
             covered, digest, compacted_prefix = earlier
             if len(messages) >= covered and sdk.content_hash(messages[:covered]) == digest:
                 messages = [*compacted_prefix, *messages[covered:]]
-        span_range = plan_compaction(messages, policy)
+
+        def count(candidate: Sequence[Message]) -> int:
+            return self._window_tokens(frame, candidate)
+
+        span_range = plan_compaction(messages, policy, count)
         if span_range is None:
-            check_fits(messages, policy)
+            check_fits(messages, policy, count)
             return messages
         old = messages_to_summarise(messages, span_range)
         source_hash = sdk.content_hash(old)
@@ -167,7 +192,7 @@ class ModelUnit(ToolUnit):
                 max(policy.window // 8, 64),
                 0.0,
             ).text
-        compacted, record = apply_compaction(messages, policy, span_range, text, source_hash)
+        compacted, record = apply_compaction(messages, policy, span_range, text, source_hash, count)
         self.compactions[frame.path] = (len(original), sdk.content_hash(original), compacted)
         current = otel_trace.get_current_span()
         current.add_event(

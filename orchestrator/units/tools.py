@@ -21,7 +21,7 @@ from ..events import ToolCalled
 from ..journal import Frame
 from ..retry import NO_RETRY, RetryPolicy
 from ..state import Interrupt
-from ..tracing import mark_loop, pausable
+from ..tracing import interrupt_attrs, mark_loop, pausable
 from .interrupts import InterruptUnit, in_doubt_verdict
 
 T = TypeVar("T")
@@ -222,16 +222,14 @@ class ToolUnit(InterruptUnit):
         return result
 
     def _in_doubt(self, frame: Frame, key: str, name: str, effect_key: str) -> NoReturn:
+        payload = {"tool": name, "effect_key": effect_key}
         with pausable(sdk.tool(name, call_id=key[:16])) as span:
             span.set_attributes({sc.STEP_KEY: key, sc.EFFECT_KEY: effect_key})
+            span.set_attributes(interrupt_attrs(key, "effect_in_doubt", payload))
             span.add_event(
                 sc.EVENT_ESCALATION, {sc.EFFECT_KEY: effect_key, "tracehouse.escalation.kind": "effect_in_doubt"}
             )
-            self.cfg.store.put_interrupt(
-                Interrupt(
-                    self.trace_id, key, "effect_in_doubt", {"tool": name, "effect_key": effect_key}, None, "pending"
-                )
-            )
+            self.cfg.store.put_interrupt(Interrupt(self.trace_id, key, "effect_in_doubt", payload, None, "pending"))
             self.commit(
                 frame,
                 key=key,

@@ -1,10 +1,10 @@
 """A real OpenAI-compatible HTTP server on 127.0.0.1 for the orchestrator's workflow tests.
 
 It speaks `POST /v1/chat/completions` (plain text, tool calls and `response_format`; `stream: true` as SSE chunks
-with usage last), the Responses API (`POST /v1/responses`) and Anthropic's Messages API (`POST /v1/messages`), and
-reports usage the way a real provider does: by its own count of the prompt, not the client's estimate. Its default
-count is "dense": one token per 3 bytes, which is what real tokenizers do to JSON-heavy prompts and what the old
-chars/4 estimate under-counted.
+with usage last), the Responses API (`POST /v1/responses`; `stream: true` as its typed events) and Anthropic's
+Messages API (`POST /v1/messages`), and reports usage the way a real provider does: by its own count of the prompt,
+not the client's estimate. Its default count is "dense": one token per 3 bytes, which is what real tokenizers do to
+JSON-heavy prompts and what the old chars/4 estimate under-counted.
 Replies are scripted: a list consumed in order (the last one repeating) or a function of the request body.
 """
 
@@ -58,6 +58,7 @@ class FakeOpenAI:
     replies: Sequence[Reply | str] | Responder = ("ok",)
     count_prompt: Callable[[dict[str, Any]], int] = dense_tokens
     latency_s: float = 0.0
+    cut_stream: bool = False  # end Responses API streams before their final event
     requests: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -152,6 +153,11 @@ class _Handler(BaseHTTPRequestHandler):
         if body.get("stream") and self.path.endswith("/chat/completions"):
             self._send(200, b"".join(_sse(completion)), "text/event-stream")
             return
+        if body.get("stream") and self.path.endswith("/responses"):
+            self._send(
+                200, b"".join(_sse_response(_as_response(completion), self.fake.cut_stream)), "text/event-stream"
+            )
+            return
         if self.path.endswith("/messages"):
             answer = _as_anthropic(completion)
         else:
@@ -222,6 +228,35 @@ def _sse(completion: dict[str, Any]) -> Iterator[bytes]:
         yield chunk({"tool_calls": [{"index": n, "function": {"arguments": args[len(args) // 2 :]}}]})
     yield chunk({}, completion["choices"][0]["finish_reason"])
     yield f"data: {json.dumps({**base, 'choices': [], 'usage': completion['usage']})}\n\ndata: [DONE]\n\n".encode()
+
+
+def _sse_response(response: dict[str, Any], cut: bool = False) -> Iterator[bytes]:
+    """A Responses API answer as its typed stream events (`event:` and `data:` lines): created, each output item
+    added, text deltas 4 characters at a time, function-call arguments in two fragments, items done, then
+    `response.completed` carrying the whole response with usage. `cut` ends the stream before that final event, as
+    a dropped connection would."""
+    seq = iter(range(1_000_000))
+
+    def event(kind: str, **fields: Any) -> bytes:
+        payload = {"type": kind, "sequence_number": next(seq), **fields}
+        return f"event: {kind}\ndata: {json.dumps(payload)}\n\n".encode()
+
+    head = {**response, "status": "in_progress", "output": [], "usage": None}
+    yield event("response.created", response=head)
+    for index, item in enumerate(response["output"]):
+        if item["type"] == "message":
+            yield event("response.output_item.added", output_index=index, item={**item, "content": []})
+            text = item["content"][0]["text"]
+            for i in range(0, len(text), 4):
+                yield event("response.output_text.delta", output_index=index, content_index=0, delta=text[i : i + 4])
+        else:
+            args = item["arguments"]
+            yield event("response.output_item.added", output_index=index, item={**item, "arguments": ""})
+            for part in (args[: len(args) // 2], args[len(args) // 2 :]):
+                yield event("response.function_call_arguments.delta", output_index=index, delta=part)
+        yield event("response.output_item.done", output_index=index, item=item)
+    if not cut:
+        yield event("response.completed", response=response)
 
 
 def _as_anthropic(completion: dict[str, Any]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from tracehouse.domain.model import Status
 from tracehouse.evals.detect import detect_loops
 from tracehouse.orchestrator import (
     Agent,
+    FakeProvider,
     HumanInputRequired,
     OpenAICompatibleProvider,
     Orchestrator,
@@ -161,3 +162,58 @@ def test_a_declined_tool_call_is_reported_to_the_model(tmp_path: Path) -> None:
     assert refunds == []
     tool_msg = next(m for m in llm.requests[-1]["messages"] if m["role"] == "tool")
     assert "declined" in tool_msg["content"] and "over the refund limit" in tool_msg["content"]
+
+
+def _capture_content(monkeypatch: Any) -> None:
+    """The SDK's runtime for the test's provider, with content capture on (the default policy keeps it off)."""
+    from opentelemetry import trace as otel_trace
+
+    from tracehouse.sdk._content import BUILTIN_REDACTORS, make_policy
+    from tracehouse.sdk._state import HOLDER, TRACER_NAME, Runtime
+
+    tracer = otel_trace.get_tracer_provider().get_tracer(TRACER_NAME)
+    monkeypatch.setattr(HOLDER, "runtime", Runtime(tracer, make_policy(True, 2000, BUILTIN_REDACTORS)))
+
+
+def _asking(db: Path) -> Orchestrator:
+    def clerk(ctx: Any) -> dict[str, Any]:
+        where = ctx.interrupt("Where should parcel 7 go? Mail ops@example.com if unsure.", Address)
+        return {"city": where.city}
+
+    return Orchestrator(
+        "t.visible", Agent("clerk", clerk, writes=["city"]), provider=FakeProvider(), store=SQLiteStateStore(db)
+    )
+
+
+def _interrupt_attrs(steps: Any) -> list[dict[str, str]]:
+    return [st.attributes for st in steps if st.attributes.get(sc.INTERRUPT_STATUS)]
+
+
+def test_a_pending_interrupt_is_readable_from_the_trace(tmp_path: Path, spans: Any) -> None:
+    """A dashboard cannot read the orchestrator's SQLite state, so the paused step's span says what the interrupt
+    is: id, kind, status and the schema an answer must fit; the question is content, so only with capture on."""
+    paused = _asking(tmp_path / "off.db").run({})
+    [pending] = _interrupt_attrs(spans.steps(paused.trace_id))  # as the collector stores it (attributes map)
+    [stored] = _asking(tmp_path / "off.db").pending_interrupts(paused.trace_id)
+    assert pending[sc.INTERRUPT_ID] == stored.interrupt_id and pending[sc.INTERRUPT_KIND] == "question"
+    assert pending[sc.INTERRUPT_STATUS] == "pending"
+    assert json.loads(pending[sc.INTERRUPT_SCHEMA])["required"] == ["street", "city"]
+    assert sc.INTERRUPT_QUESTION not in pending  # content capture is off by default
+
+
+def test_with_content_capture_the_question_is_on_the_span_redacted_and_the_answer_marks_it(
+    tmp_path: Path, spans: Any, monkeypatch: Any
+) -> None:
+    _capture_content(monkeypatch)
+    db = tmp_path / "on.db"
+    paused = _asking(db).run({})
+    [pending] = _interrupt_attrs(spans.steps(paused.trace_id))
+    question = pending[sc.INTERRUPT_QUESTION]
+    assert question.startswith("Where should parcel 7 go?") and "ops@example.com" not in question  # redacted
+
+    [stored] = _asking(db).pending_interrupts(paused.trace_id)
+    _asking(db).answer(paused.trace_id, stored.interrupt_id, {"street": "1 Quay", "city": "Brest"})
+    done = _asking(db).resume(paused.trace_id)
+    assert done.ok and done.state["city"] == "Brest"
+    statuses = [(a[sc.INTERRUPT_ID], a[sc.INTERRUPT_STATUS]) for a in _interrupt_attrs(spans.steps(done.trace_id))]
+    assert sorted(statuses) == [(stored.interrupt_id, "answered"), (stored.interrupt_id, "pending")]

@@ -3,9 +3,10 @@ and a polling tool is not a loop (issue 14, "long-task policies work against you
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from tests.orchestrator.fake_openai import FakeOpenAI, Reply
+from tests.orchestrator.fake_openai import FakeOpenAI, Reply, dense_tokens
 from tracehouse.orchestrator import (
     Agent,
     ContextPolicy,
@@ -16,6 +17,7 @@ from tracehouse.orchestrator import (
     Orchestrator,
     tool,
 )
+from tracehouse.orchestrator.summarise import estimate_tokens
 
 
 def _summaries(llm: FakeOpenAI) -> int:
@@ -92,3 +94,37 @@ def test_the_same_repeats_of_an_ordinary_tool_are_still_a_loop() -> None:
             loop_policy=LoopPolicy(polling_tools=frozenset({"search"})),
         ).run({})
     assert allowed.ok, allowed.error
+
+
+def test_a_prompt_the_char_estimate_under_counts_still_triggers_compaction() -> None:
+    """JSON tokenises at ~3 bytes a token, so ~4 characters a token under-counts it: this conversation never reaches
+    the threshold by the char estimate, but does by the provider's count. The window check starts from the count the
+    provider reported for the previous prompt, so the conversation is compacted before the server's count of a
+    prompt reaches the window."""
+    policy = ContextPolicy(window=4000, keep_last=2)
+    rows = [{"sku": f"A-{i:04d}", "qty": i % 7, "loc": [i % 3, i % 5], "ok": i % 2 == 0} for i in range(24)]
+
+    def respond(body: dict[str, Any]) -> str:
+        return "summary: stock levels so far" if "Summarise" in str(body["messages"][0]["content"]) else "ok"
+
+    def auditor(ctx: Any) -> dict[str, Any]:
+        history: list[dict[str, Any]] = []
+        for batch in range(8):
+            history.append({"role": "user", "content": json.dumps({"batch": batch, "rows": rows})})
+            history.append({"role": "assistant", "content": ctx.llm(history, max_tokens=20).text})
+        return {"batches": len(history) // 2, "history": history}
+
+    with FakeOpenAI(respond) as llm:
+        result = Orchestrator(
+            "t.dense",
+            Agent("auditor", auditor, writes=["batches", "history"], model="gpt-4o-mini"),
+            provider=OpenAICompatibleProvider(llm.url),
+            context=policy,
+        ).run({})
+    assert result.ok, result.error
+    full = result.state["history"][:-1]  # the last prompt as it would have been sent uncompacted
+    assert estimate_tokens(full) < policy.threshold <= dense_tokens({"messages": full})  # chars/4 under-counts it
+    assert _summaries(llm) >= 1  # compacted all the same
+    sent = [r for r in llm.requests if "Summarise" not in str(r["messages"][0]["content"])]
+    assert len(sent) == 8 and max(dense_tokens(r) for r in sent) < policy.window  # never over the window by the
+    # server's own count

@@ -312,6 +312,11 @@ def test_a_person_settles_an_in_doubt_effect(tmp_path: Path, spans: Any, answer:
     errors = [s for s in spans.all() if s.status.status_code == StatusCode.ERROR]
     assert [_status(s) for s in errors] == ["crashed"]  # the killed segment's root; the pause is not a failure
     [pending] = orch.pending_interrupts(trace_id)
+    [doubt] = [s for s in spans.all() if (s.attributes or {}).get(sc.INTERRUPT_STATUS) == "pending"]
+    assert (doubt.attributes or {})[sc.INTERRUPT_KIND] == "effect_in_doubt"  # visible from the trace too
+    assert (doubt.attributes or {})[
+        sc.INTERRUPT_ID
+    ] == pending.interrupt_id and doubt.name == "execute_tool charge_card"
     verdict: Any = {"happened": True, "result": {"charged": 42, "key": "from the bank statement"}}
     orch.answer(trace_id, pending.interrupt_id[:10], verdict if answer == "happened" else "rerun")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from typing import Any
 
 import pytest
 
@@ -121,3 +122,38 @@ def test_content_hash_survives_odd_values() -> None:
     values = [float("nan"), 2**70, b"bytes", object(), cyclic]
     assert len(sdk.content_hash(values)) == 64
     assert sdk.content_hash(object()) == sdk.content_hash(object())  # no memory addresses in the hash
+
+
+def test_fast_canonical_json_is_byte_identical_to_rfc8785() -> None:
+    """The C-encoder fast path of the content hash must write exactly what RFC 8785 writes, on every value it takes
+    (and leave floats, non-ASCII keys and lone surrogates to `rfc8785`)."""
+    import random
+
+    import rfc8785
+
+    from tracehouse.sdk._hashing import _jcs, _plain
+
+    rng = random.Random(7)
+    alphabet = [chr(i) for i in range(0x80)] + ["é", "\u2028", "\U0001f600", "\ud7ff", "\ue000", "\uffff"]
+
+    def text() -> str:
+        return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8)))
+
+    def value(depth: int = 0) -> Any:
+        r = rng.random()
+        if depth > 3 or r < 0.4:
+            return rng.choice([None, True, False, rng.randint(-(2**53) + 1, 2**53 - 1), text(), rng.random()])
+        if r < 0.7:
+            return [value(depth + 1) for _ in range(rng.randint(0, 4))]
+        return {text(): value(depth + 1) for _ in range(rng.randint(0, 4))}
+
+    fast = 0
+    for _ in range(3000):
+        v = value()
+        fast += _plain(v)
+        assert _jcs(v) == rfc8785.dumps(v), v
+    assert fast > 1000  # the fast path was exercised, not only the fallback
+    assert _jcs({"\U0001f600": 1, "\uffff": 2}) == rfc8785.dumps({"\U0001f600": 1, "\uffff": 2})  # UTF-16 key order
+    assert _jcs([1.0, 1e16, 1e-7]) == b"[1,10000000000000000,1e-7]"  # ECMAScript numbers, not Python's repr
+    with pytest.raises(rfc8785.CanonicalizationError):
+        _jcs("\ud800")

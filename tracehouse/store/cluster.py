@@ -51,6 +51,7 @@ SHARDING: dict[str, str | None] = {
     "api_keys": None,
     "job_cursors": None,
     "leases": None,
+    "interrupt_answers": None,
 }
 
 _CLUSTER_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")

@@ -429,7 +429,25 @@ _V10: list[str] = [
     ),
 ]
 
-MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 9: _V9, 10: _V10}
+
+# 11: answers a person gave in the dashboard to an orchestrator run's interrupt (`tracehouse/store/interrupts.py`).
+_V11: list[str] = [
+    """
+    CREATE TABLE IF NOT EXISTS {db}.interrupt_answers
+    (
+        project_id    LowCardinality(String),
+        trace_id      String,
+        interrupt_id  String,
+        answer        String CODEC(ZSTD(3)),
+        answered_at   DateTime64(3, 'UTC')
+    )
+    ENGINE = {replacing}(answered_at)
+    ORDER BY (project_id, trace_id, interrupt_id)
+    TTL toDateTime(answered_at) + INTERVAL {ttl_days} DAY
+    """,
+]
+
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 9: _V9, 10: _V10, 11: _V11}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
