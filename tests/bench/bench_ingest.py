@@ -102,6 +102,7 @@ class TreeWatch:
         self.root = psutil.Process(pid)
         self.interval = interval
         self.peak_rss = 0
+        self.peak_by_pid: dict[int, int] = {}
         self.cpu: dict[int, float] = {}
         self.processes = 0
         self._stop = threading.Event()
@@ -117,7 +118,9 @@ class TreeWatch:
         for proc in tree:
             try:
                 with proc.oneshot():
-                    rss += proc.memory_info().rss
+                    one = proc.memory_info().rss
+                    rss += one
+                    self.peak_by_pid[proc.pid] = max(self.peak_by_pid.get(proc.pid, 0), one)
                     t = proc.cpu_times()
                     self.cpu[proc.pid] = t.user + t.system
             except psutil.NoSuchProcess:
@@ -150,6 +153,7 @@ class Run:
     cpu_us_per_span: float
     retries: int
     processes: int
+    server_peak_mib: float  # the server process alone (HTTP, spool, writer, embedded ClickHouse)
 
 
 def one_run(args: argparse.Namespace, payloads: list[list[bytes]], reads: bool) -> Run:
@@ -196,6 +200,7 @@ def one_run(args: argparse.Namespace, payloads: list[list[bytes]], reads: bool) 
             cpu_us_per_span=(watch.cpu_seconds - cpu_before) / total * 1e6,
             retries=retries,
             processes=watch.processes,
+            server_peak_mib=watch.peak_by_pid.get(server.pid, 0) / 2**20,
         )
         if reads:
             print_reads(base, total)
@@ -243,7 +248,8 @@ def main() -> None:
             runs.append(run)
             print(
                 f"  run {i + 1}: accepted {run.accepted:,.0f}/s, queryable {run.queryable:,.0f}/s, "
-                f"tree peak RSS {run.peak_rss_mib:,.0f} MiB ({run.processes} processes), "
+                f"tree peak RSS {run.peak_rss_mib:,.0f} MiB ({run.processes} processes; server alone "
+                f"{run.server_peak_mib:,.0f}), "
                 f"CPU {run.cpu_us_per_span:.0f} us/span, {run.retries} retried requests"
             )
         print(f"  {label}, median (min-max) of {len(runs)} runs:")
