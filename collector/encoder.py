@@ -16,6 +16,7 @@ import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
@@ -47,15 +48,29 @@ class BatchEncoder:
 
     def __init__(self, column_types: Sequence[str], prices: PriceTable, limits: Limits) -> None:
         from clickhouse_connect.datatypes.registry import get_from_name
+        from clickhouse_connect.driver.insert import InsertContext
 
         self._types = [get_from_name(t) for t in column_types]
+        # Created without data: handing rows to InsertContext makes it import pandas (~2 s of CPU per process) to
+        # ask whether they are a DataFrame; the columns' own writers need only the context.
+        self._context = InsertContext("steps", list(STEP_COLUMNS), self._types)
+        self._headers = [
+            _leb128_str(n) + _leb128_str(t.insert_name) for n, t in zip(STEP_COLUMNS, self._types, strict=True)
+        ]
         self._prices = prices
         self._limits = limits
 
-    def encode(self, records: Sequence[RawRecord], version: int) -> Encoded:
-        from clickhouse_connect.driver.insert import InsertContext
-        from clickhouse_connect.driver.transform import NativeTransform
+    def _native(self, columns: list[list[Any]]) -> bytes:
+        """One Native block (as `NativeTransform.build_insert` writes each of its blocks): column and row counts,
+        then per column its name, type and data."""
+        out = bytearray(_leb128(len(columns)) + _leb128(len(columns[0])))
+        for name, header, ch_type, column in zip(STEP_COLUMNS, self._headers, self._types, columns, strict=True):
+            out += header
+            self._context.start_column(name)
+            ch_type.write_column(column, out, self._context)
+        return bytes(out)
 
+    def encode(self, records: Sequence[RawRecord], version: int) -> Encoded:
         steps = []
         dropped = 0
         for record in records:
@@ -68,12 +83,21 @@ class BatchEncoder:
         steps = attribute_by_trace(steps)  # once over the batch: a trace sent in several requests is whole here
         if not steps:
             return Encoded(b"", 0, dropped)
-        context = InsertContext(
-            "steps", list(STEP_COLUMNS), self._types, data=step_columns(steps, version), column_oriented=True
-        )
-        chunks = list(NativeTransform.build_insert(context))
-        chunks[0] = chunks[0].split(b"\n", 1)[1]  # build_insert starts with an HTTP-style "INSERT ... FORMAT Native\n"
-        return Encoded(b"".join(chunks), len(steps), dropped)
+        return Encoded(self._native(step_columns(steps, version)), len(steps), dropped)
+
+
+def _leb128(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _leb128_str(text: str) -> bytes:
+    data = text.encode()
+    return _leb128(len(data)) + data
 
 
 def _worker(

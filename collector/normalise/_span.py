@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ from tracehouse.sdk._hashing import step_hash
 from tracehouse.sdk.pricing import PriceTable
 
 from . import _frameworks as frameworks
+from ._content_hash import plain_step_hash
 from ._table import FIELDS, Attrs, Convention, Field, field_index, kind_of, merge_fields, pick_fields
 from ._tool_calls import requested_tool_calls
 from ._types import Limits
@@ -209,7 +211,7 @@ def _content(attrs: Attrs, step: Step, raw_input: Any, raw_output: Any, limits: 
         hash_input = messages
         step.input_preview = _messages_preview(messages, limit)
     elif raw_input is not None:
-        hash_input = maybe_json(raw_input) if type(raw_input) is str else raw_input
+        hash_input = raw_input
         step.input_preview = _preview(raw_input, limit)
     if raw_output is None and (_LEGACY_COMPLETION + "content" in attrs or _LEGACY_COMPLETION + "role" in attrs):
         step.output_preview = _messages_preview(flattened_messages(attrs, sc.TL_COMPLETION_PREFIX), limit)
@@ -225,13 +227,24 @@ def _content(attrs: Attrs, step: Step, raw_input: Any, raw_output: Any, limits: 
 def _hash(operation: str, subject: str, content: Any) -> str:
     """The SDK's step hash (RFC 8785 + SHA-256), so a span hashed here matches one the SDK hashed itself.
 
-    Parsed JSON is already a JSON value, so the fast path skips the SDK's general normalisation; a value RFC 8785
-    refuses (an integer beyond 2**53, a non-finite float) goes through it.
+    Content sent as JSON text is hashed by `plain_step_hash` when it can be; parsed JSON is already a JSON value, so
+    the SDK's `step_hash` skips its general normalisation; a value RFC 8785 refuses (an integer beyond 2**53, a
+    non-finite float) goes through it. JSON text can also spell a lone surrogate (`"\\ud800"`), which no UTF-8
+    can carry: that content is hashed as its ASCII JSON text, so one such span never makes its batch fail.
     """
+    if type(content) is str:
+        fast = plain_step_hash(operation, subject, content)
+        if fast is not None:
+            return fast
+        content = maybe_json(content)
     try:
         return step_hash(operation, subject, content)
     except (ValueError, TypeError):
+        pass
+    try:
         return content_hash([operation, subject, content])
+    except (ValueError, TypeError):
+        return content_hash([operation, subject, json.dumps(content, default=str)])
 
 
 def _from_output_text(text: str, step: Step) -> None:

@@ -45,8 +45,11 @@ def requested_tool_calls(attrs: Attrs, raw_output: Any) -> list[ToolCall]:
     return out
 
 
+_FIRST_KEYS = {template: template.format(i=0, j=0) + name_key for template, name_key, _ in _FLATTENED}
+
+
 def _flattened(attrs: Attrs, template: str, name_key: str, id_key: str) -> list[ToolCall]:
-    if template.format(i=0, j=0) + name_key not in attrs:
+    if _FIRST_KEYS[template] not in attrs:
         return []
     calls: list[ToolCall] = []
     for i in range(_MAX_CALLS):

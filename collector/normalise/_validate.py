@@ -27,6 +27,7 @@ normaliser's bounded `as_int` stores it as absent, so it can never stop a batch.
 from __future__ import annotations
 
 import math
+import re
 import time
 
 from google.protobuf.message import DecodeError
@@ -81,6 +82,25 @@ _PREFIXES = tuple(sorted({".".join(k.split(".")[:2]).encode() + b"." for k in _B
 _BOUNDED_BYTES = {k.encode(): k for k in _BOUNDED}
 
 
+def _safe_frames() -> re.Pattern[bytes]:
+    """A bounded key's frame whose value is an int_value too short to pass its bound: 0x12 <AnyValue length> 0x18
+    <varint of at most 4 bytes (< 2**28) for a UInt32 or Float64 column, 2 bytes (< 2**14) for a UInt16 one>.
+    Almost every candidate is one, and one `match` clears it without reading the value in Python."""
+    short = [rb"\x02\x18[\x00-\x7f]", rb"\x03\x18[\x80-\xff][\x00-\x7f]"]
+    longer = [*short, rb"\x04\x18[\x80-\xff]{2}[\x00-\x7f]", rb"\x05\x18[\x80-\xff]{3}[\x00-\x7f]"]
+    frames = []
+    for values, keys in (
+        (short, [k for k, (limit, _) in _BOUNDED.items() if 2**14 <= limit + 1 < 2**28]),
+        (longer, [k for k, (limit, _) in _BOUNDED.items() if limit + 1 >= 2**28]),
+    ):
+        names = b"|".join(re.escape(k.encode()) for k in sorted(keys, key=len, reverse=True))
+        frames.append(rb"\x0a.(?:" + names + rb")\x12(?:" + b"|".join(values) + rb")")
+    return re.compile(b"|".join(frames), re.DOTALL)
+
+
+_SAFE_FRAME = _safe_frames()
+
+
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
     value = shift = 0
     while pos < len(data) and shift < 64:
@@ -113,10 +133,11 @@ def _value_at(payload: bytes, pos: int) -> bool:
 
 def values_in_range(payload: bytes) -> bool:
     """False when the serialised request holds a bounded attribute whose value is out of range (or unreadable)."""
+    safe = _SAFE_FRAME.match
     for prefix in _PREFIXES:
         pos = payload.find(prefix, 1)
         while pos >= 0:
-            if _value_at(payload, pos):
+            if (pos < 2 or safe(payload, pos - 2) is None) and _value_at(payload, pos):
                 return False
             pos = payload.find(prefix, pos + 1)
     return True

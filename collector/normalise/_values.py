@@ -76,7 +76,10 @@ def render(value: Any) -> str:
         return "false"
     if type(value) is int:
         return str(value)
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _RENDER(value)
+
+
+_RENDER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # json.dumps builds one per call
 
 
 def convert_attributes(

@@ -73,14 +73,17 @@ def attribute(steps: Iterable[Step]) -> Attributed:
     for step in latest.values():
         restore_own(step)
     tree = TraceTree(latest.values())
-    _model_calls(tree)
+    bottom_up = _bottom_up(tree)
+    _model_calls(tree, bottom_up)
     _tool_duplicates(tree)
-    _usage(tree)
+    _usage(tree, bottom_up)
     agents = _agent_names(tree)
-    _agents(tree, agents)
-    _handoffs(tree, agents)
+    ordered = tree.in_start_order()
+    _agents(tree, agents, ordered)
+    _handoffs(tree, agents, ordered)
     for step in latest.values():
-        _forget_unchanged(step)
+        if step.own:
+            _forget_unchanged(step)
     changed = [s for sid, s in latest.items() if (_snapshot(s) != before[sid] if sid in before else bool(s.own))]
     return Attributed(list(latest.values()), changed)
 
@@ -110,8 +113,19 @@ def _snapshot(step: Step) -> tuple[Any, ...]:
     return (*(getattr(step, name) for name in DERIVED_FIELDS), tuple(sorted(step.own.items())))
 
 
+_TEXTS: dict[Any, str] = {}  # memo of `_as_text` for the few values (names, types, counts) rules write again and again
+
+
 def _as_text(value: Any) -> str:
-    return json.dumps(str(value) if isinstance(value, StepType) else value)
+    kind = type(value)
+    if kind is str or kind is StepType or kind is int or value is None:
+        text = _TEXTS.get(value)
+        if text is None:
+            if len(_TEXTS) > 4096:
+                _TEXTS.clear()
+            text = _TEXTS[value] = json.dumps(str(value) if kind is StepType else value)
+        return text
+    return json.dumps(value)
 
 
 def restore_own(step: Step) -> None:
@@ -153,10 +167,14 @@ def _made_no_request(step: Step) -> bool:
     )
 
 
-def _model_calls(tree: TraceTree) -> None:
+def _model_calls(tree: TraceTree, bottom_up: list[Step]) -> None:
     llm_below: dict[str, bool] = {}
-    for step in _bottom_up(tree):
-        kids = [tree.by_id[c] for c in tree.children.get(step.span_id, ())]
+    for step in bottom_up:
+        kid_ids = tree.children.get(step.span_id)
+        if not kid_ids:
+            llm_below[step.span_id] = False
+            continue
+        kids = [tree.by_id[c] for c in kid_ids]
         below = any(llm_below[c.span_id] or c.step_type is StepType.LLM for c in kids)
         llm_below[step.span_id] = below
         if step.step_type is StepType.LLM and below:
@@ -169,9 +187,9 @@ def _model_calls(tree: TraceTree) -> None:
                     _set(call, "step_type", StepType.OTHER)
 
 
-def _usage(tree: TraceTree) -> None:
+def _usage(tree: TraceTree, bottom_up: list[Step]) -> None:
     call_below: dict[str, bool] = {}
-    for step in _bottom_up(tree):
+    for step in bottom_up:
         below = False
         for c in tree.children.get(step.span_id, ()):
             child = tree.by_id[c]
@@ -201,7 +219,7 @@ def _agent_names(tree: TraceTree) -> dict[str, str]:
     return {_name_key(s.agent): s.agent for s in tree.by_id.values() if s.step_type is StepType.AGENT and s.agent}
 
 
-def _agents(tree: TraceTree, agents: dict[str, str]) -> None:
+def _agents(tree: TraceTree, agents: dict[str, str], ordered: Sequence[Step]) -> None:
     """An agent's own span names it. Any other step belongs to the nearest agent span above it, whatever agent name
     the step carries itself (instrumentations put placeholders there: 'OpenAI Agent'); work under a hand-off step
     belongs to its target; else the step keeps its own name or takes the nearest one above it, unless the trace
@@ -223,7 +241,7 @@ def _agents(tree: TraceTree, agents: dict[str, str]) -> None:
         if step.step_type is StepType.HANDOFF and step.handoff_target:
             owner[sid] = agents.get(_name_key(step.handoff_target), step.handoff_target)
     asked: list[Step] = []
-    for step in tree.in_start_order():
+    for step in ordered:
         if step.step_type is StepType.LLM and step.tool_calls:
             asked.append(step)
         elif step.step_type is StepType.TOOL and not step.agent:
@@ -304,8 +322,7 @@ def _nested(tree: TraceTree) -> dict[str, _Evidence]:
     return found
 
 
-def _handoffs(tree: TraceTree, agents: dict[str, str]) -> None:
-    ordered = tree.in_start_order()
+def _handoffs(tree: TraceTree, agents: dict[str, str], ordered: Sequence[Step]) -> None:
     sequence = _in_sequence(tree)
     nested = _nested(tree)
     groups: dict[tuple[str, str, int], list[_Evidence]] = {}
