@@ -46,6 +46,7 @@ class AgentStats(BaseModel):
     key: str
     steps: int
     calls: int
+    call_steps: int
     errors: int
     error_rate: float
     p50_ms: float

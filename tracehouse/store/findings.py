@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from tracehouse.domain.model import Status, Step, StepType
+from tracehouse.domain.rates import RETRY_RATE, ratio
 from tracehouse.store.client import Store, as_utc
 from tracehouse.store.scope import Scope, project_filter
 
@@ -288,27 +289,27 @@ class RetryRate:
 
     @property
     def rate(self) -> float:
-        return self.retries / self.calls if self.calls else 0.0
+        return ratio(self.retries, self.calls)
 
 
 _RETRY_GROUP = {"agent": "agent", "provider": "provider", "project": "''"}
 
 
 def retry_rates(store: Store, since: datetime, until: datetime, group_by: str, *, scope: Scope) -> list[RetryRate]:
-    """Per project and group: call steps (model, tool, retrieval, embedding calls) and how many were retries
-    (attempt > 1). The leading (project_id, hour) of the steps' ORDER BY prunes to the window."""
+    """Per project and group: calls and retries as `tracehouse.domain.rates.RETRY_RATE` counts them, read `FINAL` as
+    the alert engine's `retry_rate` is. The leading (project_id, hour) of the steps' ORDER BY prunes to the window."""
     col = _RETRY_GROUP[group_by]
     where = [
         "start_time >= {since:DateTime64(9, 'UTC')}",
         "start_time < {until:DateTime64(9, 'UTC')}",
-        "step_type IN ('llm', 'tool', 'retrieval', 'embedding')",
+        RETRY_RATE.over_sql,
     ]
     params: dict[str, Any] = {"since": as_utc(since), "until": as_utc(until)}
     where.append(project_filter(scope, params))
     rows = store.rows(
         f"""
-        SELECT project_id, {col} AS key, count() AS calls, countIf(retry_attempt > 1) AS retries
-        FROM {{db}}.steps
+        SELECT project_id, {col} AS key, count() AS calls, countIf({RETRY_RATE.counted_sql}) AS retries
+        FROM {{db}}.steps FINAL
         WHERE {" AND ".join(where)}
         GROUP BY project_id, key
         """,

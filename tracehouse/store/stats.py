@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from tracehouse.domain.outcome import FAILED_SQL
+from tracehouse.domain.rates import ERROR_RATE, RETRY_RATE, ratio
 from tracehouse.store.client import Store
 from tracehouse.store.traces import BadFilter
 
@@ -37,13 +37,14 @@ MAX_SERIES_POINTS = 2000
 
 @dataclass
 class GroupStats:
-    """One group's numbers over the window. Latency is over the group's own invocations (an agent's
-    `invoke_agent` steps) when it has any, else over all its steps. `errors` counts every failed step of the group
-    (`tracehouse.domain.outcome`: its model calls, tools and runs alike), and `error_rate` is errors / steps."""
+    """One group's numbers over the window. `calls` and latency are over the group's own invocations (an agent's
+    `invoke_agent` steps) when it has any, else over all its steps. The rates are `tracehouse.domain.rates`'s, over
+    `call_steps` (its model, tool, retrieval and embedding calls): `errors` failed calls, `retries` retried ones."""
 
     key: str
     steps: int
     calls: int
+    call_steps: int
     errors: int
     error_rate: float
     p50_ms: float
@@ -62,7 +63,7 @@ class SeriesPoint:
     bucket: datetime
     key: str
     calls: int
-    errors: int
+    errors: int  # failed calls (`tracehouse.domain.rates.ERROR_RATE`'s count)
     p95_ms: float
     tokens: int
     cost_usd: float
@@ -113,7 +114,8 @@ def group_stats(
             count() AS steps,
             countIf({_INVOCATION}) AS invocations,
             if(invocations > 0, invocations, steps) AS calls,
-            countIf({FAILED_SQL}) AS errors,
+            {ERROR_RATE.denominator_sql()} AS call_steps,
+            {ERROR_RATE.numerator_sql()} AS errors,
             if(invocations > 0,
                quantilesIf(0.5, 0.95, 0.99)(duration_ns, {_INVOCATION}),
                quantiles(0.5, 0.95, 0.99)(duration_ns)) AS q,
@@ -121,8 +123,7 @@ def group_stats(
             sum(ifNull(output_tokens, 0)) AS out_tok,
             sum(ifNull(cost_usd, 0)) AS cost,
             countIf(cost_usd IS NULL AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL)) AS unpriced,
-            countIf(retry_attempt > 1) AS retries,
-            countIf(retry_attempt > 0) AS attempted
+            {RETRY_RATE.numerator_sql()} AS retries
         FROM {{db}}.steps FINAL
         WHERE {where}
         GROUP BY key
@@ -135,8 +136,9 @@ def group_stats(
             key=r["key"],
             steps=int(r["steps"]),
             calls=int(r["calls"]),
+            call_steps=int(r["call_steps"]),
             errors=int(r["errors"]),
-            error_rate=int(r["errors"]) / int(r["steps"]) if r["steps"] else 0.0,
+            error_rate=ratio(int(r["errors"]), int(r["call_steps"])),
             p50_ms=float(r["q"][0]) / 1e6,
             p95_ms=float(r["q"][1]) / 1e6,
             p99_ms=float(r["q"][2]) / 1e6,
@@ -145,7 +147,7 @@ def group_stats(
             cost_usd=float(r["cost"]),
             unpriced=int(r["unpriced"]),
             retries=int(r["retries"]),
-            retry_rate=(int(r["retries"]) / int(r["attempted"])) if r["attempted"] else 0.0,
+            retry_rate=ratio(int(r["retries"]), int(r["call_steps"])),
         )
         for r in rows
     ]
@@ -179,7 +181,7 @@ def time_series(
             toStartOfInterval(start_time, toIntervalSecond({{bucket:UInt32}})) AS bucket,
             {col} AS key,
             count() AS calls,
-            countIf({FAILED_SQL}) AS errors,
+            {ERROR_RATE.numerator_sql()} AS errors,
             quantile(0.95)(duration_ns) AS p95,
             sum(ifNull(input_tokens, 0) + ifNull(output_tokens, 0)) AS tokens,
             sum(ifNull(cost_usd, 0)) AS cost
