@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
 
 from tracehouse.domain.model import Step, StepType
 from tracehouse.domain.outcome import FAILED_SQL, failed
@@ -39,20 +40,31 @@ def ratio(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
 
 
-@dataclass(frozen=True)
-class Rate:
-    """A rate: of the calls (`over`), the fraction that are `counted`.
+class Verdict(Protocol):
+    """A score as the pass rate reads it (`tracehouse.store.scores.Score`)."""
 
-    `counted_sql` and `over_sql` are conditions over one `steps` row; `counted`/`over` the same as Python.
+    @property
+    def passed(self) -> bool | None: ...
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Rate(Generic[T]):
+    """A rate: of the rows it is `over`, the fraction that are `counted`.
+
+    `counted_sql` and `over_sql` are conditions over one row (of `steps`, or of `scores` for the pass rate);
+    `counted`/`over` say the same in Python.
     """
 
     name: str
     label: str
     definition: str  # what the dashboard shows on hover, and the docs say
     counted_sql: str
-    counted: Callable[[Step], bool]
-    over_sql: str = CALL_SQL
-    over: Callable[[Step], bool] = is_call
+    counted: Callable[[T], bool]
+    over_sql: str
+    over: Callable[[T], bool]
 
     def numerator_sql(self) -> str:
         """The count of counted calls, as an aggregate over any rows (the rows need not be calls only)."""
@@ -65,27 +77,31 @@ class Rate:
         """The rate over rows already restricted to what it is over (`WHERE over_sql`)."""
         return f"countIf({self.counted_sql}) / count()"
 
-    def of(self, steps: Iterable[Step]) -> float:
-        """The rate over a set of steps (pure: what the SQL computes, for the detectors and scorers)."""
-        over = [s for s in steps if self.over(s)]
-        return ratio(sum(1 for s in over if self.counted(s)), len(over))
+    def of(self, rows: Iterable[T]) -> float:
+        """The rate over a set of rows (pure: what the SQL computes, for the detectors, scorers and eval runs)."""
+        over = [r for r in rows if self.over(r)]
+        return ratio(sum(1 for r in over if self.counted(r)), len(over))
 
 
-ERROR_RATE = Rate(
+ERROR_RATE = Rate[Step](
     name="error_rate",
     label="Error rate",
     definition="Failed calls ÷ calls. A call is a model, tool, retrieval or embedding step, each attempt counted; "
     "a failed call has status error or an error type. Agent and workflow steps are not counted.",
     counted_sql=FAILED_SQL,
     counted=failed,
+    over_sql=CALL_SQL,
+    over=is_call,
 )
-RETRY_RATE = Rate(
+RETRY_RATE = Rate[Step](
     name="retry_rate",
     label="Retry rate",
     definition="Retries ÷ calls. A retry is the second or later attempt of a call (tracehouse.retry.attempt > 1); "
     "a call is a model, tool, retrieval or embedding step, each attempt counted.",
     counted_sql=RETRY_SQL,
     counted=is_retry,
+    over_sql=CALL_SQL,
+    over=is_call,
 )
 # Calls made ÷ calls meant: every attempt over the first attempts (1.0 = no retries).
 RETRY_AMPLIFICATION_SQL = "count() / greatest(count() - countIf(" + RETRY_SQL + "), 1)"
@@ -93,9 +109,22 @@ RETRY_AMPLIFICATION_DEFINITION = (
     "Calls ÷ first attempts: how many calls were made for each one meant (1.0 = no retries)."
 )
 
-RATES: dict[str, Rate] = {r.name: r for r in (ERROR_RATE, RETRY_RATE)}
+PASS_RATE = Rate[Verdict](
+    name="pass_rate",
+    label="Pass rate",
+    definition="Passed scores ÷ scores that decided pass or fail. A score its scorer could not judge (error) counts "
+    "as failed; a skipped one (nothing to score, e.g. content not captured) is not counted.",
+    counted_sql="passed = 1",
+    counted=lambda v: v.passed is True,
+    over_sql="passed IS NOT NULL",
+    over=lambda v: v.passed is not None,
+)
+
+RATES: dict[str, Rate[Step]] = {r.name: r for r in (ERROR_RATE, RETRY_RATE)}
 # What each rate-like alert metric means, by metric name (the dashboard's tooltips).
 DEFINITIONS: dict[str, str] = {
     **{r.name: r.definition for r in RATES.values()},
     "retry_amplification": RETRY_AMPLIFICATION_DEFINITION,
+    "eval_pass_rate": PASS_RATE.definition,
+    "pass_rate": PASS_RATE.definition,
 }

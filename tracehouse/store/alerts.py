@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from tracehouse.domain.rates import CALL_SQL, ERROR_RATE, RETRY_AMPLIFICATION_SQL, RETRY_RATE
+from tracehouse.domain.rates import CALL_SQL, ERROR_RATE, PASS_RATE, RETRY_AMPLIFICATION_SQL, RETRY_RATE
 from tracehouse.store.client import Store, as_utc
 from tracehouse.store.scope import Scope, project_filter
 
@@ -156,7 +156,7 @@ def _scores_metric(
     where = [
         "created_at >= {since:DateTime64(3, 'UTC')}",
         "created_at < {until:DateTime64(3, 'UTC')}",
-        "passed IS NOT NULL",
+        PASS_RATE.over_sql,
     ]
     where.append(project_filter(scope, params))
     for name, column in (("suite", "suite"), ("score", "name"), ("agent", "agent")):
@@ -166,7 +166,7 @@ def _scores_metric(
     key = "agent" if group_by == "agent" else "''"
     rows = store.rows(
         f"""
-        SELECT project_id, {key} AS key, avg(passed) AS value, count() AS samples
+        SELECT project_id, {key} AS key, {PASS_RATE.value_sql()} AS value, count() AS samples
         FROM {{db}}.scores FINAL
         WHERE {" AND ".join(where)}
         GROUP BY project_id, key

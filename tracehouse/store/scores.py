@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from tracehouse.domain.rates import PASS_RATE
 from tracehouse.store.client import Store, as_utc
 from tracehouse.store.scope import Scope, project_filter
 
@@ -265,10 +266,10 @@ def agent_quality(
     where, params = _window(project_id, since, until, suite, name)
     params["b"] = max(60, int(bucket_seconds))
     # pass rate counts only scores that decided pass/fail; errors are scores with label 'error' and no value.
-    aggregates = """
+    aggregates = f"""
         count() AS scores,
         avgOrNull(value) AS mean,
-        countIf(passed = 1) / nullIf(countIf(passed IS NOT NULL), 0) AS pass_rate,
+        {PASS_RATE.numerator_sql()} / nullIf({PASS_RATE.denominator_sql()}, 0) AS pass_rate,
         countIf(passed = 0) AS failed,
         countIf(label = 'error' AND value IS NULL) AS errors
     """
