@@ -16,7 +16,6 @@ from typing import Any, Literal
 from tracehouse.dashboard import analysis
 from tracehouse.dashboard.web import PageError, Window
 from tracehouse.domain.model import Step
-from tracehouse.evals.alerting.rules import DEFAULT_RULES
 from tracehouse.evals.alerting.service import AlertService
 from tracehouse.store import (
     GroupStats,
@@ -736,19 +735,10 @@ class AlertsView:
     states: list[AlertState]
     history: list[AlertEventRow]
     running: bool  # alert evaluation runs in this server (rules can be listed and edited)
-    rules: list[dict[str, Any]] = field(default_factory=list)  # every rule with state, instances, origin, source
+    rules: list[dict[str, Any]] = field(default_factory=list)  # every rule with state, instances, origin
     silences: list[dict[str, Any]] = field(default_factory=list)  # the active ones
     evaluation: dict[str, Any] = field(default_factory=dict)
     metrics: list[str] = field(default_factory=list)
-
-
-def _rule_source(service: AlertService, name: str, origin: str) -> str:
-    """'file', 'default' or 'api' (an API rule replacing a file / default rule says so)."""
-    in_file = name in {r.name for r in service.engine.config.rules}
-    shipped = service.engine.config.include_defaults and name in {r.name for r in DEFAULT_RULES}
-    if origin == "api":
-        return "api (replaces file rule)" if in_file else "api (replaces default)" if shipped else "api"
-    return "file" if in_file or not shipped else "default"
 
 
 def alerts_view(store: Store, project: str, window: Window, service: AlertService | None) -> AlertsView:
@@ -759,6 +749,6 @@ def alerts_view(store: Store, project: str, window: Window, service: AlertServic
     view = AlertsView(window=window, states=states, history=history, running=service is not None)
     if service is not None:
         overview = service.overview(project)
-        view.rules = [{**r, "source": _rule_source(service, r["name"], r["origin"])} for r in overview["rules"]]
+        view.rules = overview["rules"]
         view.silences, view.evaluation, view.metrics = overview["silences"], overview["evaluation"], overview["metrics"]
     return view

@@ -182,13 +182,6 @@ class EvalsOverview(BaseModel):
     charts: list[Chart]
 
 
-class DashboardRule(RuleStatus):
-    """A rule as the Alerts page lists it: with its source ("file", "default", "api", or the rule an API one
-    replaces)."""
-
-    source: str
-
-
 class NoEvaluation(BaseModel):
     """An empty object: alert evaluation does not run in this server."""
 
@@ -229,7 +222,7 @@ class AlertsPageOverview(BaseModel):
 
     window: WindowOut
     running: bool
-    rules: list[DashboardRule]
+    rules: list[RuleStatus]
     silences: list[SilenceOut]
     evaluation: Evaluation | NoEvaluation
     states: list[AlertStateOut]

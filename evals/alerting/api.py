@@ -17,7 +17,7 @@ from tracehouse.evals.alerting.api_models import (
     SilenceOut,
     Silences,
 )
-from tracehouse.evals.alerting.engine import RuleConflict, RuleNotFound
+from tracehouse.evals.alerting.repository import RuleConflict, RuleNotFound
 from tracehouse.evals.alerting.rules import RuleFileError, parse_duration
 from tracehouse.evals.alerting.service import AlertService
 from tracehouse.store.alerts import list_events

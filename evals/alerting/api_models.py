@@ -8,6 +8,8 @@ serialize with `response_model_exclude_unset` and these fields default to None o
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -54,9 +56,13 @@ class InstanceOut(BaseModel):
 
 
 class RuleStatus(RuleOut):
-    """A rule with where it comes from (`origin`), its overall state, its instances and its last evaluation error."""
+    """A rule with where it comes from, its overall state, its instances and its last evaluation error.
 
-    origin: str
+    `origin` is "default" (shipped), "file" (the rules file) or "api" (made for this project); `source` says the same
+    for people, with what an API rule replaces ("api (replaces default)")."""
+
+    origin: Literal["default", "file", "api"]
+    source: str
     state: str
     expression: str
     instances: list[InstanceOut]
