@@ -33,7 +33,7 @@ from tracehouse.store import (
 from tracehouse.store.alerts import AlertEventRow, AlertState, alert_history, alert_states
 from tracehouse.store.costs import CostPoint, UnpricedModel, costs
 from tracehouse.store.findings import (
-    FindingRow,
+    Finding,
     finding_counts,
     findings_by_agent,
     recent_findings,
@@ -176,7 +176,7 @@ class RowView:
 class StepDetail:
     step: Step
     why: analysis.Why
-    findings: list[FindingRow]
+    findings: list[Finding]
     scores: list[Score]
     self_ns: int
     attributes: list[tuple[str, str]]
@@ -191,7 +191,7 @@ class TraceView:
     graph: analysis.AgentGraph
     cost_by_agent: list[analysis.CostRow]
     cost_by_model: list[analysis.CostRow]
-    findings: list[FindingRow]
+    findings: list[Finding]
     trace_scores: list[Score]
     step_scores: list[Score]
     handoffs: list[Step]
@@ -220,7 +220,7 @@ def _full_step(store: Store, project: str, summary: TraceSummary, span_id: str) 
 def step_detail(
     tree: analysis.Tree,
     span_id: str,
-    findings: list[FindingRow],
+    findings: list[Finding],
     scores: list[Score],
     self_ns: int,
     full: Step | None = None,
@@ -263,9 +263,9 @@ class _TraceShape:
     attribution: analysis.Attribution
     descendants: dict[str, int]
     on_path: set[str]
-    findings: list[FindingRow]
+    findings: list[Finding]
     scores: list[Score]
-    findings_by_span: dict[str, list[FindingRow]]
+    findings_by_span: dict[str, list[Finding]]
     score_counts: dict[str, int]
     t0: int
     wall: int
@@ -375,7 +375,7 @@ def _trace_shape(store: Store, project: str, trace_id: str) -> _TraceShape:
     summary, done = _analyse(store, project, trace_id)
     findings = trace_findings(store, project, summary.trace_id)
     scores = trace_scores(store, project, summary.trace_id)
-    by_span_findings: dict[str, list[FindingRow]] = {}
+    by_span_findings: dict[str, list[Finding]] = {}
     for f in findings:
         for sid in f.span_ids:
             by_span_findings.setdefault(sid, []).append(f)
@@ -575,7 +575,7 @@ class AgentsView:
     agent: str | None = None
     by: str = "slowest"
     steps: list[StepRow] = field(default_factory=list)
-    findings: list[FindingRow] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
 
 
 def agents_view(

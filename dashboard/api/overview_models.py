@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from tracehouse.dashboard.views import Spend
 from tracehouse.evals.alerting.api_models import Evaluation, RuleStatus, SilenceOut
 from tracehouse.evals.api_models import ScoreOut
+from tracehouse.evals.detect.api import FindingOut
 from tracehouse.store import GroupStats
 from tracehouse.store.costs import UnpricedModel
 
@@ -83,22 +84,6 @@ class StepRowOut(BaseModel):
     cost_usd: float | None
 
 
-class FindingRowOut(BaseModel):
-    """A finding as the dashboard lists it (`details` is the stored JSON text)."""
-
-    id: str
-    kind: str
-    severity: str
-    trace_id: str
-    span_ids: list[str]
-    agents: list[str]
-    wasted_tokens: int
-    wasted_cost_usd: float
-    explanation: str
-    details: str
-    detected_at: str
-
-
 class AgentsOverview(BaseModel):
     """Per agent over the window, with series; with `agent`, also its top steps (`by`) and recent findings.
 
@@ -110,7 +95,7 @@ class AgentsOverview(BaseModel):
     agent: str | None = None
     by: str | None = None
     steps: list[StepRowOut] | None = None
-    findings: list[FindingRowOut] | None = None
+    findings: list[FindingOut] | None = None
 
 
 class TopTrace(BaseModel):

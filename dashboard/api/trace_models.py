@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from tracehouse.evals.detect.api import FindingOut
+
 
 class EventOut(BaseModel):
     """A span event (an exception, a content event), its time in RFC 3339."""
@@ -201,7 +203,7 @@ class AnalysisOut(BaseModel):
     cost_by_agent: list[dict[str, Any]]
     cost_by_model: list[dict[str, Any]]
     handoffs: list[HandoffOut]
-    findings: list[dict[str, Any]]
+    findings: list[FindingOut]
     scores: list[dict[str, Any]]
 
 
@@ -223,7 +225,7 @@ class StepDetailOut(BaseModel):
     step: StepOut
     self_time_ms: float
     why: WhyOut
-    findings: list[dict[str, Any]]
+    findings: list[FindingOut]
     scores: list[dict[str, Any]]
 
 

@@ -14,23 +14,10 @@ from tracehouse.web.deps import Project, StoreDep
 
 router = APIRouter(prefix="/api", tags=["findings"])
 
-_PUBLIC = (
-    "id",
-    "kind",
-    "severity",
-    "trace_id",
-    "span_ids",
-    "agents",
-    "wasted_tokens",
-    "wasted_cost_usd",
-    "explanation",
-    "details",
-    "detected_at",
-)
-
 
 class FindingOut(BaseModel):
-    """One finding: what pattern, in which trace and steps, which agents, what it wasted, and the detector's details."""
+    """One finding (`Finding.to_json`): what pattern, in which trace and steps, which agents, what it wasted, and the
+    detector's details (a JSON object)."""
 
     id: str
     kind: str
@@ -63,13 +50,6 @@ class DetectReport(BaseModel):
     findings: list[FindingOut]
 
 
-def _finding_json(row: dict[str, Any]) -> dict[str, Any]:
-    out = {k: row[k] for k in _PUBLIC}
-    out["detected_at"] = row["detected_at"].astimezone(UTC).isoformat().replace("+00:00", "Z")
-    out["wasted_cost_usd"] = round(float(row["wasted_cost_usd"]), 9)
-    return out
-
-
 @router.get("/findings", response_model=Findings)
 def api_findings(
     project: Project,
@@ -90,7 +70,7 @@ def api_findings(
         until=until,
         limit=limit,
     )
-    return {"findings": [_finding_json(r) for r in rows]}
+    return {"findings": [f.to_json() for f in rows]}
 
 
 class DetectRun(BaseModel):

@@ -56,7 +56,7 @@ def test_service_scans_quiet_traces_once_and_redetection_replaces(store: Store, 
     assert service.scan_once(now + timedelta(seconds=2)).traces == 0  # nothing new: nothing rescanned
     run_window(store, project_id, now - timedelta(minutes=5), now)  # on-demand re-detection of the same trace
     stored = list_findings(store, project_id)
-    assert len(stored) == 1 and stored[0]["kind"] == "loop" and stored[0]["details"]["repeats"] == 2
+    assert len(stored) == 1 and stored[0].kind == "loop" and stored[0].details["repeats"] == 2
 
 
 def test_service_thread_starts_and_stops(store: Store) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from tracehouse.domain.model import Status, Step, StepType
 from tracehouse.domain.rates import RETRY_RATE, ratio
@@ -30,31 +30,41 @@ FINDING_COLUMNS: tuple[str, ...] = (
 )
 
 
-class FindingLike(Protocol):
-    """What `write_findings` reads of a finding. Read-only members, so a finding whose `kind` is a `StrEnum` fits."""
+@dataclass(slots=True)
+class Finding:
+    """One detected waste pattern, the one shape of a finding everywhere: what the detectors produce, the `findings`
+    table stores (these are its columns) and every endpoint returns (`to_json`, `details` a JSON object).
 
-    @property
-    def id(self) -> str: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def severity(self) -> str: ...
-    @property
-    def trace_id(self) -> str: ...
-    @property
-    def span_ids(self) -> Sequence[str]: ...
-    @property
-    def agents(self) -> Sequence[str]: ...
-    @property
-    def wasted_tokens(self) -> int: ...
-    @property
-    def wasted_cost_usd(self) -> float: ...
-    @property
-    def explanation(self) -> str: ...
-    @property
-    def details(self) -> dict[str, Any]: ...
-    @property
-    def detected_at(self) -> datetime: ...
+    `id` is a hash of (kind, trace, the pattern's anchor), so detecting the same thing again replaces the row
+    (the table is a ReplacingMergeTree keyed by project, kind and id) instead of adding a second one.
+    """
+
+    id: str
+    kind: str  # loop | duplicate_work | retry_storm
+    severity: str  # info | warning | critical
+    trace_id: str
+    span_ids: list[str]
+    agents: list[str]
+    wasted_tokens: int
+    wasted_cost_usd: float
+    explanation: str
+    details: dict[str, Any] = field(default_factory=dict)
+    detected_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": str(self.kind),
+            "severity": str(self.severity),
+            "trace_id": self.trace_id,
+            "span_ids": list(self.span_ids),
+            "agents": list(self.agents),
+            "wasted_tokens": int(self.wasted_tokens),
+            "wasted_cost_usd": float(self.wasted_cost_usd),
+            "explanation": self.explanation,
+            "details": self.details,
+            "detected_at": as_utc(self.detected_at).isoformat().replace("+00:00", "Z"),
+        }
 
 
 @dataclass(frozen=True)
@@ -67,7 +77,7 @@ class EndedTrace:
     last_version: int = 0  # the newest row version of the trace (store/versions.py): when it was last written
 
 
-def write_findings(store: Store, project_id: str, findings: Sequence[FindingLike]) -> None:
+def write_findings(store: Store, project_id: str, findings: Sequence[Finding]) -> None:
     """One insert; a finding with an id already stored replaces it (ReplacingMergeTree(detected_at) keyed by
     project, kind, id)."""
     if not findings:
@@ -102,8 +112,8 @@ def list_findings(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int = 200,
-) -> list[dict[str, Any]]:
-    """Newest first, one row per finding id (the latest detection), `details` decoded.
+) -> list[Finding]:
+    """Newest first, one row per finding id (the latest detection).
 
     The table's ORDER BY (project_id, kind, id) serves a kind filter; a trace filter uses the trace-id bloom index.
     `LIMIT 1 BY id` keeps the latest detection even before a merge (and across monthly partitions).
@@ -124,7 +134,7 @@ def list_findings(
         params["until"] = as_utc(until)
     rows = store.rows(
         f"""
-        SELECT {", ".join(FINDING_COLUMNS[1:])}
+        SELECT {_COLUMNS}
         FROM {{db}}.findings
         WHERE {" AND ".join(where)}
         ORDER BY detected_at DESC, id
@@ -133,15 +143,7 @@ def list_findings(
         """,
         params,
     )
-    for r in rows:
-        r["detected_at"] = as_utc(r["detected_at"])
-        r["span_ids"] = list(r["span_ids"])
-        r["agents"] = list(r["agents"])
-        try:
-            r["details"] = json.loads(r["details"]) if r["details"] else {}
-        except ValueError:
-            r["details"] = {}
-    return rows
+    return [_row(r) for r in rows]
 
 
 def traces_ended_between(
@@ -319,31 +321,19 @@ def retry_rates(store: Store, since: datetime, until: datetime, group_by: str, *
 
 
 # -- reads for the dashboard and the evals ---------------------------------------------------------------------
-_COLUMNS = (
-    "id, kind, severity, trace_id, span_ids, agents, wasted_tokens, wasted_cost_usd, explanation, details, detected_at"
-)
+_COLUMNS = ", ".join(FINDING_COLUMNS[1:])  # a finding's fields
 
 
-@dataclass
-class FindingRow:
-    """One finding as the dashboard shows it; fields are the `findings` columns."""
-
-    id: str
-    kind: str  # loop | duplicate_work | retry_storm
-    severity: str
-    trace_id: str
-    span_ids: list[str]
-    agents: list[str]
-    wasted_tokens: int
-    wasted_cost_usd: float
-    explanation: str
-    details: str
-    detected_at: datetime
+def _details(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
-def _row(r: dict[str, Any]) -> FindingRow:
-    at = r["detected_at"]
-    return FindingRow(
+def _row(r: dict[str, Any]) -> Finding:
+    return Finding(
         id=r["id"],
         kind=r["kind"],
         severity=r["severity"],
@@ -353,12 +343,12 @@ def _row(r: dict[str, Any]) -> FindingRow:
         wasted_tokens=int(r["wasted_tokens"]),
         wasted_cost_usd=float(r["wasted_cost_usd"]),
         explanation=r["explanation"],
-        details=r["details"],
-        detected_at=at if at.tzinfo else at.replace(tzinfo=UTC),
+        details=_details(r["details"]),
+        detected_at=as_utc(r["detected_at"]),
     )
 
 
-def trace_findings(store: Store, project_id: str, trace_id: str) -> list[FindingRow]:
+def trace_findings(store: Store, project_id: str, trace_id: str) -> list[Finding]:
     """Every finding on one trace, most severe kinds first by wasted cost."""
     rows = store.rows(
         f"SELECT {_COLUMNS} FROM {{db}}.findings FINAL"
@@ -421,7 +411,7 @@ def findings_by_agent(store: Store, project_id: str, since: datetime, until: dat
 
 def recent_findings(
     store: Store, project_id: str, since: datetime, until: datetime, *, agent: str | None = None, limit: int = 20
-) -> list[FindingRow]:
+) -> list[Finding]:
     """The most recent findings in the window, optionally only those naming `agent`."""
     params: dict[str, Any] = {"p": project_id, "since": since, "until": until, "limit": limit}
     where = (
@@ -440,5 +430,5 @@ def recent_findings(
 
 
 def findings_as_dicts(store: Store, project_id: str, trace_id: str) -> list[dict[str, Any]]:
-    """One trace's findings as plain dicts (what the evals' behavioural scorers read); [] when none were recorded."""
-    return [asdict(f) for f in trace_findings(store, project_id, trace_id)]
+    """One trace's findings as `GET /api/findings` gives them (what the evals' behavioural scorers read)."""
+    return [f.to_json() for f in trace_findings(store, project_id, trace_id)]
