@@ -1,20 +1,25 @@
 """The JSON shapes of the agents, models / cost, evals and alerts overviews, so `/docs` documents them.
 
 Field for field what `overview.py` writes from the page views: times as ISO 8601 UTC strings ("...Z"), charts as
-series on a shared axis of epoch seconds. Records that are already exactly their JSON (the store's `GroupStats`,
-`UnpricedModel`, the page's `Spend`) are used as they are.
+series on a shared axis of epoch seconds. The store's records (`GroupStats`, `StepRow`, `ScoreGroup`, `AlertState`,
+`AlertEventRow`, `UnpricedModel`, a `Finding`) and the page's `Spend` are used as they are, not restated.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict
 
 from tracehouse.dashboard.views import Spend
 from tracehouse.evals.alerting.api_models import Evaluation, RuleStatus, SilenceOut
-from tracehouse.evals.api_models import ScoreOut
+from tracehouse.evals.api_models import EvalRunOut, ScoreOut
 from tracehouse.evals.detect.api import FindingOut
 from tracehouse.store import GroupStats
+from tracehouse.store.alerts import AlertEventRow, AlertState
 from tracehouse.store.costs import UnpricedModel
+from tracehouse.store.scores import ScoreGroup
+from tracehouse.store.steps import StepRow
 
 
 class WindowOut(BaseModel):
@@ -41,47 +46,13 @@ class Chart(BaseModel):
     series: list[ChartSeries]
 
 
-class AgentStats(BaseModel):
+@dataclass
+class AgentStats(GroupStats):
     """One agent's numbers over the window (the store's group stats) with its findings, waste and mean score."""
 
-    key: str
-    steps: int
-    calls: int
-    call_steps: int
-    errors: int
-    error_rate: float
-    p50_ms: float
-    p95_ms: float
-    p99_ms: float
-    input_tokens: int
-    output_tokens: int
-    cost_usd: float
-    unpriced: int
-    retries: int
-    retry_rate: float
     findings: int
     wasted_cost_usd: float
     mean_score: float | None
-
-
-class StepRowOut(BaseModel):
-    """A step as a list row (no attributes, no content)."""
-
-    trace_id: str
-    span_id: str
-    name: str
-    agent: str
-    operation: str
-    step_type: str
-    request_model: str
-    tool_name: str
-    status: str
-    error_type: str
-    start_time: str
-    duration_ms: float
-    input_tokens: int | None
-    output_tokens: int | None
-    cost_usd: float | None
 
 
 class AgentsOverview(BaseModel):
@@ -94,7 +65,7 @@ class AgentsOverview(BaseModel):
     charts: list[Chart]
     agent: str | None = None
     by: str | None = None
-    steps: list[StepRowOut] | None = None
+    steps: list[StepRow] | None = None
     findings: list[FindingOut] | None = None
 
 
@@ -122,32 +93,12 @@ class ModelsOverview(BaseModel):
     charts: list[Chart]
 
 
-class EvalRunRowOut(BaseModel):
-    """An eval run with its scores counted (`summary` is the stored JSON text)."""
+class EvalRunRowOut(EvalRunOut):
+    """An eval run with its scores counted."""
 
-    eval_run_id: str
-    suite: str
-    started_at: str
-    finished_at: str | None
-    status: str
-    summary: str
     scores: int
     failed: int
     mean: float | None
-
-
-class ScoreGroupOut(BaseModel):
-    """The scores of one (suite, scorer, agent) over the window."""
-
-    suite: str
-    name: str
-    agent: str
-    count: int
-    mean: float | None
-    passed: int
-    failed: int
-    pass_rate: float | None
-    last_at: str
 
 
 class ProjectScore(ScoreOut):
@@ -162,7 +113,7 @@ class EvalsOverview(BaseModel):
     window: WindowOut
     suite: str | None
     runs: list[EvalRunRowOut]
-    groups: list[ScoreGroupOut]
+    groups: list[ScoreGroup]
     failing: list[ProjectScore]
     charts: list[Chart]
 
@@ -171,34 +122,6 @@ class NoEvaluation(BaseModel):
     """An empty object: alert evaluation does not run in this server."""
 
     model_config = ConfigDict(extra="forbid")
-
-
-class AlertStateOut(BaseModel):
-    """The current state of one alert instance, as stored."""
-
-    rule: str
-    instance: str
-    state: str
-    severity: str
-    value: float | None
-    labels: dict[str, str]
-    since: str | None
-    updated_at: str | None
-
-
-class AlertFiring(BaseModel):
-    """One entry of the firing history in the window."""
-
-    id: str
-    rule: str
-    instance: str
-    state: str
-    severity: str
-    value: float | None
-    message: str
-    notified: list[str]
-    notify_error: str
-    at: str | None
 
 
 class AlertsPageOverview(BaseModel):
@@ -210,5 +133,5 @@ class AlertsPageOverview(BaseModel):
     rules: list[RuleStatus]
     silences: list[SilenceOut]
     evaluation: Evaluation | NoEvaluation
-    states: list[AlertStateOut]
-    history: list[AlertFiring]
+    states: list[AlertState]
+    history: list[AlertEventRow]

@@ -418,16 +418,12 @@ class ScorePoint:
 
 
 @dataclass
-class EvalRunRow:
-    eval_run_id: str
-    suite: str
-    started_at: datetime
-    finished_at: datetime | None
-    status: str
-    summary: str
-    scores: int
-    failed: int
-    mean: float | None
+class EvalRunRow(EvalRun):
+    """An eval run with its scores counted (what the Evals page lists)."""
+
+    scores: int = 0
+    failed: int = 0
+    mean: float | None = None
 
 
 _SCORE_COLUMNS = (
@@ -564,11 +560,7 @@ def failing_scores(
 
 def eval_runs(store: Store, project_id: str, *, limit: int = 50) -> list[EvalRunRow]:
     """The most recent eval runs with their score counts."""
-    runs = store.rows(
-        "SELECT eval_run_id, suite, started_at, finished_at, status, summary FROM {db}.eval_runs FINAL"
-        " WHERE project_id = {p:String} ORDER BY started_at DESC LIMIT {limit:UInt32}",
-        {"p": project_id, "limit": limit},
-    )
+    runs = list_eval_runs(store, project_id, limit=limit)
     if not runs:
         return []
     counts = {
@@ -576,23 +568,19 @@ def eval_runs(store: Store, project_id: str, *, limit: int = 50) -> list[EvalRun
         for r in store.rows(
             "SELECT eval_run_id, count() AS n, countIf(passed = 0) AS bad, avg(value) AS mean FROM {db}.scores FINAL"
             " WHERE project_id = {p:String} AND eval_run_id IN {ids:Array(String)} GROUP BY eval_run_id",
-            {"p": project_id, "ids": [r["eval_run_id"] for r in runs]},
+            {"p": project_id, "ids": [r.eval_run_id for r in runs]},
         )
     }
     out = []
-    for r in runs:
-        c = counts.get(r["eval_run_id"], {})
+    for run in runs:
+        c = counts.get(run.eval_run_id, {})
+        mean = c.get("mean")
         out.append(
             EvalRunRow(
-                eval_run_id=r["eval_run_id"],
-                suite=r["suite"],
-                started_at=as_utc(r["started_at"]),
-                finished_at=as_utc(r["finished_at"]) if r["finished_at"] else None,
-                status=r["status"],
-                summary=r["summary"],
+                **vars(run),
                 scores=int(c.get("n", 0)),
                 failed=int(c.get("bad", 0)),
-                mean=None if c.get("mean") is None else float(c["mean"]),
+                mean=None if mean is None else float(mean),
             )
         )
     return out
