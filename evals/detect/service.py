@@ -16,14 +16,9 @@ from tracehouse.evals.detect.loops import detect_loops
 from tracehouse.evals.detect.model import DetectConfig, Finding, Kind, Severity, finding_id
 from tracehouse.evals.detect.retries import detect_retry_storms
 from tracehouse.store.client import Store, StoreError
-from tracehouse.store.findings import (
-    EndedTrace,
-    retry_rates,
-    steps_for_traces,
-    traces_ended_between,
-    write_findings,
-)
+from tracehouse.store.findings import retry_rates, steps_for_traces, write_findings
 from tracehouse.store.scope import ALL_PROJECTS, Scope
+from tracehouse.store.traces import EndedTrace, traces_ended
 from tracehouse.store.versions import version_time_ns
 
 log = logging.getLogger(__name__)
@@ -97,13 +92,15 @@ def run_window(
     until = until or datetime.now(UTC)
     started = time.perf_counter()
     traces: list[EndedTrace] = []
-    lo = since - timedelta(microseconds=1)
+    taken: set[str] = set()
+    lo = since
     while True:
-        page = traces_ended_between(store, lo, until, scope=project_id, limit=5000)
-        traces.extend(page)
-        if len(page) < 5000:
+        page = traces_ended(store, lo, until, scope=project_id, limit=5000)
+        traces.extend(t for t in page if t.trace_id not in taken)
+        taken.update(t.trace_id for t in page)
+        if len(page) < 5000 or page[-1].end_time == lo:
             break
-        lo = page[-1].end_time  # traces ending at the very same instant as the page's last may repeat: harmless
+        lo = page[-1].end_time  # the next page starts where this one ended; a trace seen twice is taken once
     report = scan_traces(store, project_id, traces, config)
     extra: list[Finding] = []
     if cross_trace and traces:
@@ -263,7 +260,7 @@ class DetectionService:
         # Re-read a margin behind the last pass: a late span can extend a trace already scanned.
         first = self._watermark is None
         lo = hi - timedelta(seconds=self.lookback_s if first else max(self.rescan_margin_s, 2 * self.interval_s))
-        ended = traces_ended_between(self.store, lo, hi, scope=ALL_PROJECTS, limit=20_000)
+        ended = traces_ended(self.store, lo, hi, scope=ALL_PROJECTS, limit=20_000)
         todo: dict[str, list[EndedTrace]] = {}
         quiet_since = int(hi.timestamp() * 1e9)
         for t in ended:

@@ -1,5 +1,5 @@
-"""SQL for the detectors: which traces finished recently, their steps in bulk, the `findings` table, and retry
-rates over a window. Findings are written by `tracehouse.evals.detect`; this module knows only their columns."""
+"""SQL for the detectors: their traces' steps in bulk, the `findings` table and its one record (`Finding`), and retry
+rates over a window. Which traces finished recently is `traces.traces_ended` (the online evaluator reads it too)."""
 
 from __future__ import annotations
 
@@ -65,16 +65,6 @@ class Finding:
             "details": self.details,
             "detected_at": as_utc(self.detected_at).isoformat().replace("+00:00", "Z"),
         }
-
-
-@dataclass(frozen=True)
-class EndedTrace:
-    project_id: str
-    trace_id: str
-    start_time: datetime
-    end_time: datetime
-    spans: int
-    last_version: int = 0  # the newest row version of the trace (store/versions.py): when it was last written
 
 
 def write_findings(store: Store, project_id: str, findings: Sequence[Finding]) -> None:
@@ -144,36 +134,6 @@ def list_findings(
         params,
     )
     return [_row(r) for r in rows]
-
-
-def traces_ended_between(
-    store: Store, lo: datetime, hi: datetime, *, scope: Scope, limit: int = 5000
-) -> list[EndedTrace]:
-    """Traces whose last span ended in (lo, hi], oldest end first.
-
-    Reads the `traces` summary (ORDER BY project_id, day, trace_id): the day range bounds the scan to the days
-    that can hold such traces; a trace that started before `lo`'s day by more than a day is not seen.
-    """
-    where = ["day >= toDate({lo:DateTime64(9, 'UTC')}) - 1", "day <= toDate({hi:DateTime64(9, 'UTC')})"]
-    params: dict[str, Any] = {"lo": as_utc(lo), "hi": as_utc(hi), "limit": limit}
-    where.append(project_filter(scope, params))
-    rows = store.rows(
-        f"""
-        SELECT project_id, trace_id, min(start_time) AS start_at, max(end_time) AS end_at,
-               uniqExactMerge(spans) AS n, max(last_version) AS v
-        FROM {{db}}.traces
-        WHERE {" AND ".join(where)}
-        GROUP BY project_id, trace_id
-        HAVING end_at > {{lo:DateTime64(9, 'UTC')}} AND end_at <= {{hi:DateTime64(9, 'UTC')}}
-        ORDER BY end_at, trace_id
-        LIMIT {{limit:UInt32}}
-        """,
-        params,
-    )
-    return [
-        EndedTrace(r["project_id"], r["trace_id"], as_utc(r["start_at"]), as_utc(r["end_at"]), int(r["n"]), int(r["v"]))
-        for r in rows
-    ]
 
 
 # The detectors need no events, links, previews of input or resource attributes: leave them out of the read.

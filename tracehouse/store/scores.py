@@ -18,7 +18,6 @@ from typing import Any
 
 from tracehouse.domain.rates import PASS_RATE
 from tracehouse.store.client import Store, as_utc
-from tracehouse.store.scope import Scope, project_filter
 
 SCORE_COLUMNS: tuple[str, ...] = (
     "project_id",
@@ -360,29 +359,6 @@ def _num(value: Any) -> float | None:
         return None
     number = float(value)
     return None if number != number else number  # NaN -> None
-
-
-# -- what the online evaluator and the behavioural scorers read ------------------------------------------------------
-
-
-def finished_traces(
-    store: Store, since: datetime, until: datetime, *, scope: Scope, limit: int = 10_000
-) -> list[tuple[str, str, datetime]]:
-    """(project, trace, last end time) of traces whose last span ended in [since, until), oldest first.
-
-    Reads the `traces` summary (ORDER BY project, day, trace): the day range prunes to the window's days.
-    """
-    where = ["day >= toDate({since:DateTime64(3, 'UTC')}) - 1"]
-    params: dict[str, Any] = {"since": as_utc(since), "until": as_utc(until), "limit": limit}
-    where.append(project_filter(scope, params))
-    rows = store.rows(
-        f"SELECT project_id, trace_id, max(end_time) AS end_at FROM {{db}}.traces WHERE {' AND '.join(where)}"
-        " GROUP BY project_id, trace_id"
-        " HAVING end_at >= {since:DateTime64(3, 'UTC')} AND end_at < {until:DateTime64(3, 'UTC')}"
-        " ORDER BY end_at, trace_id LIMIT {limit:UInt32}",
-        params,
-    )
-    return [(r["project_id"], r["trace_id"], as_utc(r["end_at"])) for r in rows]
 
 
 # -- reads for the dashboard: a trace's scores, groups, trends, failing cases, runs -----------------------------------
