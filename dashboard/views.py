@@ -31,6 +31,7 @@ from tracehouse.store import (
     time_series,
 )
 from tracehouse.store.alerts import AlertEventRow, AlertState, alert_history, alert_states
+from tracehouse.store.client import iso_z
 from tracehouse.store.costs import CostPoint, UnpricedModel, costs
 from tracehouse.store.findings import (
     Finding,
@@ -76,8 +77,7 @@ def to_jsonable(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, datetime):
-        v = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return v.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return iso_z(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Enum):

@@ -313,8 +313,13 @@ def run_suite(
     started = datetime.now(UTC)
     now = now or started
     run_id = eval_run_id or f"{suite.name}-{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-    if sink is not None:
-        sink.write_run(EvalRun(project_id="", eval_run_id=run_id, suite=suite.name, started_at=started))
+
+    def record(status: str = "running", summary: dict[str, Any] | None = None, ended: datetime | None = None) -> None:
+        """The run's record as it stands (written at the start, and again when it ends)."""
+        if sink is not None:
+            sink.write_run(EvalRun("", run_id, suite.name, started, ended, status, summary or {}))
+
+    record()
     summaries = selected if selected is not None else source.select(suite.select, now)
     links = {t.trace_id: source.link(t.trace_id) for t in summaries}
     usage: dict[str, float] = {}
@@ -345,18 +350,7 @@ def run_suite(
             except Exception as exc:
                 for other in futures:
                     other.cancel()
-                if sink is not None:
-                    sink.write_run(
-                        EvalRun(
-                            project_id="",
-                            eval_run_id=run_id,
-                            suite=suite.name,
-                            started_at=started,
-                            finished_at=datetime.now(UTC),
-                            status="error",
-                            summary={"error": f"{type(exc).__name__}: {exc}"[:500]},
-                        )
-                    )
+                record("error", {"error": f"{type(exc).__name__}: {exc}"[:500]}, datetime.now(UTC))
                 raise
             if outcome is not None:
                 traces += 1
@@ -385,16 +379,5 @@ def run_suite(
         links=links,
         judge_usage=usage,
     )
-    if sink is not None:
-        sink.write_run(
-            EvalRun(
-                project_id="",
-                eval_run_id=run_id,
-                suite=suite.name,
-                started_at=started,
-                finished_at=result.finished_at,
-                status="passed" if result.passed else "failed",
-                summary=result.summary(),
-            )
-        )
+    record("passed" if result.passed else "failed", result.summary(), result.finished_at)
     return result

@@ -13,7 +13,6 @@ from fastapi import APIRouter, Query, Request
 from tracehouse.dashboard import views
 from tracehouse.dashboard.api.overview_models import AgentsOverview, AlertsPageOverview, EvalsOverview, ModelsOverview
 from tracehouse.dashboard.web import ApiRoute, WeekWindowDep, Window, WindowDep
-from tracehouse.evals.api import run_out
 from tracehouse.web.deps import Project, StoreDep
 
 router = APIRouter(prefix="/api", tags=["dashboard"], route_class=ApiRoute)
@@ -90,7 +89,7 @@ def api_evals_overview(
     return {
         "window": _window(window),
         "suite": v.suite,
-        "runs": [run_out(r) for r in v.runs],
+        "runs": [r.to_json() for r in v.runs],
         "groups": views.to_jsonable(v.groups),
         "failing": views.to_jsonable(v.failing),
         "charts": v.charts,

@@ -14,10 +14,10 @@ from pydantic import BaseModel, ConfigDict
 from tracehouse.dashboard.views import Spend
 from tracehouse.evals.alerting.api_models import Evaluation, RuleStatus, SilenceOut
 from tracehouse.evals.api_models import EvalRunOut, ScoreOut
-from tracehouse.evals.detect.api import FindingOut
 from tracehouse.store import GroupStats
 from tracehouse.store.alerts import AlertEventRow, AlertState
 from tracehouse.store.costs import UnpricedModel
+from tracehouse.store.findings import Finding
 from tracehouse.store.scores import ScoreGroup
 from tracehouse.store.steps import StepRow
 
@@ -66,7 +66,7 @@ class AgentsOverview(BaseModel):
     agent: str | None = None
     by: str | None = None
     steps: list[StepRow] | None = None
-    findings: list[FindingOut] | None = None
+    findings: list[Finding] | None = None
 
 
 class TopTrace(BaseModel):

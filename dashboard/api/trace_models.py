@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from tracehouse.evals.detect.api import FindingOut
+from tracehouse.store.findings import Finding
 from tracehouse.store.traces import TraceSummary
 
 
@@ -181,7 +181,7 @@ class AnalysisOut(BaseModel):
     cost_by_agent: list[dict[str, Any]]
     cost_by_model: list[dict[str, Any]]
     handoffs: list[HandoffOut]
-    findings: list[FindingOut]
+    findings: list[Finding]
     scores: list[dict[str, Any]]
 
 
@@ -203,7 +203,7 @@ class StepDetailOut(BaseModel):
     step: StepOut
     self_time_ms: float
     why: WhyOut
-    findings: list[FindingOut]
+    findings: list[Finding]
     scores: list[dict[str, Any]]
 
 

@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tracehouse.evals.alerting.states import Transition
+
 
 class BaselineOut(BaseModel):
     """A rule's baseline: the preceding `window` the value is compared with, and the factor it must exceed."""
@@ -119,22 +121,10 @@ class AlertsOverview(BaseModel):
     evaluation: Evaluation
 
 
-class TransitionOut(BaseModel):
-    """One alert instance changing state in an evaluation, and whether it was notified."""
-
-    project_id: str
-    rule: str
-    instance: str
-    previous: str
-    state: str
-    value: float | None
-    notified: bool
-
-
 class AlertsCheck(AlertsOverview):
     """What an evaluation on demand changed, with the rules' state after it."""
 
-    transitions: list[TransitionOut]
+    transitions: list[Transition]
 
 
 class AlertEventOut(BaseModel):

@@ -12,7 +12,8 @@ from urllib.parse import urlparse
 
 from tracehouse.evals.alerting.notifiers import Delivery, Dispatcher, Notification
 from tracehouse.evals.alerting.rules import Notifier, Rule
-from tracehouse.evals.alerting.states import Instance, instance_key, iso
+from tracehouse.evals.alerting.states import Instance, instance_key
+from tracehouse.store.client import iso_z
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class NotifierDispatch:
         from_file = self._is_file_rule(rule)
         return Notification(
             event_id=event.id,
-            event_at=iso(event.at),
+            event_at=iso_z(event.at),
             project_id=inst.project_id,
             rule=rule.name,
             status=event.status,
@@ -60,7 +61,7 @@ class NotifierDispatch:
             threshold=rule.threshold,
             labels=inst.labels,
             message=event.message,
-            since=iso(inst.since),
+            since=iso_z(inst.since),
             description=rule.description if from_file else "",
             tenant_description="" if from_file else rule.description,
             repeat=event.repeat,
@@ -116,7 +117,7 @@ class NotifierDispatch:
                     "signed": bool(n.signing_secret()),
                     "last_ok": health.get("ok"),
                     "last_error": health.get("last_error"),
-                    "last_attempt_at": iso(datetime.fromtimestamp(health["at"], UTC)) if "at" in health else None,
+                    "last_attempt_at": iso_z(datetime.fromtimestamp(health["at"], UTC)) if "at" in health else None,
                 }
             )
         return out

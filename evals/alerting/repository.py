@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from tracehouse.evals.alerting.rules import Rule, RuleFileError, RulesFile, effective_file_rules
-from tracehouse.evals.alerting.states import INACTIVE, Instance, iso
+from tracehouse.evals.alerting.states import INACTIVE, Instance
 from tracehouse.store.alerts import load_records, write_events, write_records
-from tracehouse.store.client import Store
+from tracehouse.store.client import Store, iso_z
 from tracehouse.store.scope import ALL_PROJECTS, Scope
 
 log = logging.getLogger("tracehouse.alerts")
@@ -74,8 +74,8 @@ class Silence:
             "id": self.id,
             "rule": self.rule,
             "labels": self.labels,
-            "starts_at": iso(self.starts_at),
-            "ends_at": iso(self.ends_at),
+            "starts_at": iso_z(self.starts_at),
+            "ends_at": iso_z(self.ends_at),
             "comment": self.comment,
             "created_by": self.created_by,
         }

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from tracehouse.evals.alerting.rules import Rule
 from tracehouse.store.alerts import MetricRow
+from tracehouse.store.client import iso_z
 
 INACTIVE, PENDING, FIRING, RESOLVED = "inactive", "pending", "firing", "resolved"
 Notify = Literal["firing", "repeat", "resolved"]
@@ -24,10 +25,6 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
     "<": lambda a, b: a < b,
     "<=": lambda a, b: a <= b,
 }
-
-
-def iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def instance_key(labels: dict[str, str]) -> str:
@@ -58,8 +55,8 @@ class Instance:
             "labels": self.labels,
             "state": self.state,
             "value": self.value,
-            "since": iso(self.since),
-            "notified_at": iso(self.notified_at) if self.notified_at else None,
+            "since": iso_z(self.since),
+            "notified_at": iso_z(self.notified_at) if self.notified_at else None,
             "silenced": self.silenced,
         }
 

@@ -9,33 +9,16 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from tracehouse.evals.detect.service import run_window
-from tracehouse.store.findings import list_findings
+from tracehouse.store.findings import Finding, list_findings
 from tracehouse.web.deps import Project, StoreDep
 
 router = APIRouter(prefix="/api", tags=["findings"])
 
 
-class FindingOut(BaseModel):
-    """One finding (`Finding.to_json`): what pattern, in which trace and steps, which agents, what it wasted, and the
-    detector's details (a JSON object)."""
-
-    id: str
-    kind: str
-    severity: str
-    trace_id: str
-    span_ids: list[str]
-    agents: list[str]
-    wasted_tokens: int
-    wasted_cost_usd: float
-    explanation: str
-    details: dict[str, Any]
-    detected_at: str = Field(description="ISO 8601, UTC.")
-
-
 class Findings(BaseModel):
     """The project's findings, newest first."""
 
-    findings: list[FindingOut]
+    findings: list[Finding]
 
 
 class DetectReport(BaseModel):
@@ -47,7 +30,7 @@ class DetectReport(BaseModel):
     steps: int
     seconds: float
     by_kind: dict[str, int]
-    findings: list[FindingOut]
+    findings: list[Finding]
 
 
 @router.get("/findings", response_model=Findings)

@@ -11,7 +11,7 @@ from typing import Any
 
 from tracehouse.domain.model import Status, Step, StepType
 from tracehouse.domain.rates import RETRY_RATE, ratio
-from tracehouse.store.client import Store, as_utc
+from tracehouse.store.client import Store, as_utc, iso_z
 from tracehouse.store.scope import Scope, project_filter
 
 FINDING_COLUMNS: tuple[str, ...] = (
@@ -63,7 +63,7 @@ class Finding:
             "wasted_cost_usd": float(self.wasted_cost_usd),
             "explanation": self.explanation,
             "details": self.details,
-            "detected_at": as_utc(self.detected_at).isoformat().replace("+00:00", "Z"),
+            "detected_at": iso_z(self.detected_at),
         }
 
 

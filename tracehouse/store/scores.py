@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from tracehouse.domain.rates import PASS_RATE
-from tracehouse.store.client import Store, as_utc
+from tracehouse.store.client import Store, as_utc, iso_z
 
 SCORE_COLUMNS: tuple[str, ...] = (
     "project_id",
@@ -57,6 +57,13 @@ class Score:
     comment: str = ""
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
+    def to_json(self) -> dict[str, Any]:
+        """As the scores API takes and returns it (no project: the key decides)."""
+        out = asdict(self)
+        out.pop("project_id")
+        out["created_at"] = iso_z(self.created_at)
+        return out
+
 
 @dataclass
 class EvalRun:
@@ -69,6 +76,14 @@ class EvalRun:
     finished_at: datetime | None = None
     status: str = "running"  # running / passed / failed / error
     summary: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """As the eval-runs API takes and returns it (no project: the key decides); a counted run adds its counts."""
+        out = asdict(self)
+        out.pop("project_id")
+        out["started_at"] = iso_z(self.started_at)
+        out["finished_at"] = iso_z(self.finished_at) if self.finished_at else None
+        return out
 
 
 @dataclass

@@ -7,11 +7,11 @@ the project lets the window prune whole ranges of granules.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from tracehouse.domain.rates import ERROR_RATE, RETRY_RATE, ratio
-from tracehouse.store.client import Store
+from tracehouse.store.client import Store, as_utc
 from tracehouse.store.traces import BadFilter
 
 GroupBy = Literal["agent", "model", "operation", "service", "provider", "step_type"]
@@ -70,10 +70,7 @@ class SeriesPoint:
 
 
 def _window(since: datetime, until: datetime) -> dict[str, Any]:
-    if since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
-    if until.tzinfo is None:
-        until = until.replace(tzinfo=UTC)
+    since, until = as_utc(since), as_utc(until)
     if until <= since:
         raise BadFilter("until: must be after since")
     return {"since": since, "until": until}
@@ -194,7 +191,7 @@ def time_series(
     )
     return [
         SeriesPoint(
-            bucket=r["bucket"].replace(tzinfo=UTC) if r["bucket"].tzinfo is None else r["bucket"],
+            bucket=as_utc(r["bucket"]),
             key=r["key"],
             calls=int(r["calls"]),
             errors=int(r["errors"]),
