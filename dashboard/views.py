@@ -658,26 +658,17 @@ def models_view(store: Store, project: str, window: Window) -> ModelsView:
     by_model, by_agent, unpriced = spend.by_model, spend.by_agent, spend.unpriced
     charts = [
         chart(
-            "Spend by model",
-            [(p.bucket, p.key, p.cost_usd) for p in by_model],
-            unit="usd",
+            title,
+            [(p.bucket, p.key, p.tokens if unit == "count" else p.cost_usd) for p in points],
+            unit=unit,
             window=window,
             bucket=bucket,
-        ),
-        chart(
-            "Spend by agent",
-            [(p.bucket, p.key, p.cost_usd) for p in by_agent],
-            unit="usd",
-            window=window,
-            bucket=bucket,
-        ),
-        chart(
-            "Tokens by model",
-            [(p.bucket, p.key, p.tokens) for p in by_model],
-            unit="count",
-            window=window,
-            bucket=bucket,
-        ),
+        )
+        for title, points, unit in (
+            ("Spend by model", by_model, "usd"),
+            ("Spend by agent", by_agent, "usd"),
+            ("Tokens by model", by_model, "count"),
+        )
     ]
     return ModelsView(
         window=window,

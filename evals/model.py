@@ -85,38 +85,37 @@ class TraceData:
         return ""
 
 
+_OUTPUT_KEYS = (
+    sc.OUTPUT_PREVIEW,
+    sc.GEN_AI_TOOL_CALL_RESULT,
+    sc.GEN_AI_OUTPUT_MESSAGES,
+    sc.OI_OUTPUT_VALUE,
+    sc.TL_ENTITY_OUTPUT,
+)
+_INPUT_KEYS = (
+    sc.INPUT_PREVIEW,
+    sc.GEN_AI_TOOL_CALL_ARGUMENTS,
+    sc.GEN_AI_INPUT_MESSAGES,
+    sc.OI_INPUT_VALUE,
+    sc.TL_ENTITY_INPUT,
+)
+
+
+def _first(step: Step, preview: str, keys: tuple[str, ...]) -> str | None:
+    """The preview column, else the first of the attributes that is set."""
+    return preview or next((step.attributes[k] for k in keys if step.attributes.get(k)), None)
+
+
 def step_output(step: Step, attribute: str | None = None) -> str | None:
     """The text a step produced: a named attribute, else the output preview, else the GenAI output attributes."""
     if attribute:
         return step.attributes.get(attribute)
-    if step.output_preview:
-        return step.output_preview
-    for key in (
-        sc.OUTPUT_PREVIEW,
-        sc.GEN_AI_TOOL_CALL_RESULT,
-        sc.GEN_AI_OUTPUT_MESSAGES,
-        sc.OI_OUTPUT_VALUE,
-        sc.TL_ENTITY_OUTPUT,
-    ):
-        if step.attributes.get(key):
-            return step.attributes[key]
-    return None
+    return _first(step, step.output_preview, _OUTPUT_KEYS)
 
 
 def step_input(step: Step) -> str | None:
     """The text a step was given (input preview or the GenAI input attributes)."""
-    if step.input_preview:
-        return step.input_preview
-    for key in (
-        sc.INPUT_PREVIEW,
-        sc.GEN_AI_TOOL_CALL_ARGUMENTS,
-        sc.GEN_AI_INPUT_MESSAGES,
-        sc.OI_INPUT_VALUE,
-        sc.TL_ENTITY_INPUT,
-    ):
-        if step.attributes.get(key):
-            return step.attributes[key]
-    return None
+    return _first(step, step.input_preview, _INPUT_KEYS)
 
 
 def plain_text(raw: str) -> str:

@@ -4,7 +4,6 @@ that finished a quiet period ago (a background thread polling the trace summarie
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -173,14 +172,14 @@ def detect_retry_rate_spikes(
 
 
 class DetectionService:
-    """Background detection for `tracehouse serve`.
+    """Background detection for `tracehouse serve`, as a cluster-wide job (`tracehouse.jobs` runs `run_once()` every
+    `interval_s` on the lease holder only; `take_over()` rescans the lookback window, which the previous holder may
+    have left half done).
 
-    Every `interval_s` it asks the trace summaries which traces ended in the last minutes but at least `quiet_s`
-    ago, skips those already scanned with the same end and span count (a trace that grew is scanned again — ids are
+    Each tick asks the trace summaries which traces ended in the last minutes but at least `quiet_s` ago, skips
+    those already scanned with the same end and span count (a trace that grew is scanned again — ids are
     deterministic, so that replaces its findings), and scans the rest in batches. Every `rate_interval_s` it runs
-    the window-level retry-rate detector. Errors are logged and retried on the next tick; `stop()` joins the thread.
-    In `tracehouse serve` it is a cluster-wide job instead (`tracehouse.jobs`: `run_once()` on the lease holder only,
-    and `take_over()` rescans the lookback window, which the previous holder may have left half done).
+    the window-level retry-rate detector. Errors are logged and retried on the next tick.
     """
 
     name = "detect"
@@ -203,32 +202,12 @@ class DetectionService:
         self.lookback_s = lookback_s
         self.rate_interval_s = rate_interval_s
         self.rescan_margin_s = rescan_margin_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._scanned: dict[tuple[str, str], tuple[datetime, int, int]] = {}
         self._watermark: datetime | None = None
         self._last_rate_check = 0.0
         self.traces_scanned = 0
         self.findings_written = 0
         self.last_error: str | None = None
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="tracehouse-detect", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.run_once()
-            self._stop.wait(self.interval_s)
 
     def run_once(self) -> None:
         """One tick: a scan, and the retry-rate detector when it is due; errors are kept in `last_error`."""

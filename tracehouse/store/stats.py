@@ -76,13 +76,19 @@ def _window(since: datetime, until: datetime) -> dict[str, Any]:
     return {"since": since, "until": until}
 
 
-def _base_where(group_by: str) -> str:
+def _where(group_by: str, project_id: str, key: str | None, params: dict[str, Any]) -> str:
+    """The window, the project, the group's steps and (with `key`) one group; fills in its parameters."""
     if group_by not in GROUP_COLUMNS:
         raise BadFilter(f"group_by: must be one of {', '.join(GROUP_COLUMNS)}")
-    return (
+    params["p"] = project_id
+    where = (
         "project_id = {p:String} AND start_time >= {since:DateTime64(9, 'UTC')}"
         " AND start_time < {until:DateTime64(9, 'UTC')} AND " + _GROUP_FILTER[group_by]
     )
+    if key is not None:
+        where += f" AND {GROUP_COLUMNS[group_by]} = {{key:String}}"
+        params["key"] = key
+    return where
 
 
 _INVOCATION = "(step_type = 'agent' OR step_type = 'workflow')"
@@ -98,12 +104,9 @@ def group_stats(
     key: str | None = None,
 ) -> list[GroupStats]:
     """Per-group count, error rate, p50/p95/p99 latency, tokens, cost, unpriced and retries over [since, until)."""
-    col = GROUP_COLUMNS.get(group_by, "")
-    params = {"p": project_id, **_window(since, until)}
-    where = _base_where(group_by)
-    if key is not None:
-        where += f" AND {col} = {{key:String}}"
-        params["key"] = key
+    params = _window(since, until)
+    where = _where(group_by, project_id, key, params)
+    col = GROUP_COLUMNS[group_by]
     rows = store.rows(
         f"""
         SELECT
@@ -166,12 +169,9 @@ def time_series(
     bucket = bucket_seconds or max(60, int(span // 60))
     if span / bucket > MAX_SERIES_POINTS:
         raise BadFilter(f"bucket_seconds: too small for the window (more than {MAX_SERIES_POINTS} points)")
-    col = GROUP_COLUMNS.get(group_by, "")
-    params: dict[str, Any] = {"p": project_id, "bucket": bucket, **window}
-    where = _base_where(group_by)
-    if key is not None:
-        where += f" AND {col} = {{key:String}}"
-        params["key"] = key
+    params: dict[str, Any] = {"bucket": bucket, **window}
+    where = _where(group_by, project_id, key, params)
+    col = GROUP_COLUMNS[group_by]
     rows = store.rows(
         f"""
         SELECT
