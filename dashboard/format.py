@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
+from tracehouse.store.client import as_utc
+
 DASH = "—"
 
 
@@ -86,8 +88,7 @@ def timestamp(value: datetime | None) -> str:
     """UTC, to the second: 2025-05-01 12:03:04."""
     if value is None:
         return DASH
-    v = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return v.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return as_utc(value).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def timestamp_ns(ns: int) -> str:
@@ -99,8 +100,7 @@ def ago(value: datetime | None, now: datetime | None = None) -> str:
     if value is None:
         return DASH
     now = now or datetime.now(UTC)
-    v = value if value.tzinfo else value.replace(tzinfo=UTC)
-    s = (now - v).total_seconds()
+    s = (now - as_utc(value)).total_seconds()
     if s < 0:
         return "just now"
     if s < 60:

@@ -28,7 +28,7 @@ from tracehouse.dashboard.web import (
     render,
 )
 from tracehouse.evals.alerting.api import Alerts
-from tracehouse.evals.alerting.engine import RuleConflict, RuleNotFound
+from tracehouse.evals.alerting.repository import RuleConflict, RuleNotFound
 from tracehouse.evals.alerting.rules import GroupBy, Op, RuleFileError, SeverityName, parse_duration
 from tracehouse.evals.alerting.service import AlertService
 from tracehouse.store import Store
@@ -267,7 +267,7 @@ async def update_rule(
     request: Request, name: str, project: PageProject, store: StoreDep, window: WeekWindowDep, service: Alerts
 ) -> Response:
     form = await _read_form(request)
-    current = {r.name: r for r, _ in service.engine.rules_for(project)}.get(name)
+    current = {e.rule.name: e.rule for e in service.engine.rules_for(project)}.get(name)
     if current is None:
         raise PageError(404, f"no rule named {name!r}")
     try:  # a file or default rule becomes this project's API rule of the same name
@@ -307,7 +307,7 @@ async def create_silence(
     rule = form.get("rule", "").strip() or None
     comment = form.get("comment", "").strip()
     try:
-        if rule is not None and rule not in {r.name for r, _ in service.engine.rules_for(project)}:
+        if rule is not None and rule not in {e.rule.name for e in service.engine.rules_for(project)}:
             raise RuleFileError(f"silence: rule: no rule named {rule!r}")
         if len(comment) > 1000:
             raise RuleFileError("silence: comment: at most 1000 characters")

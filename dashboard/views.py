@@ -16,7 +16,6 @@ from typing import Any, Literal
 from tracehouse.dashboard import analysis
 from tracehouse.dashboard.web import PageError, Window
 from tracehouse.domain.model import Step
-from tracehouse.evals.alerting.rules import DEFAULT_RULES
 from tracehouse.evals.alerting.service import AlertService
 from tracehouse.store import (
     GroupStats,
@@ -32,9 +31,10 @@ from tracehouse.store import (
     time_series,
 )
 from tracehouse.store.alerts import AlertEventRow, AlertState, alert_history, alert_states
+from tracehouse.store.client import iso_z
 from tracehouse.store.costs import CostPoint, UnpricedModel, costs
 from tracehouse.store.findings import (
-    FindingRow,
+    Finding,
     finding_counts,
     findings_by_agent,
     recent_findings,
@@ -78,8 +78,7 @@ def to_jsonable(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, datetime):
-        v = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return v.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return iso_z(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Enum):
@@ -178,7 +177,7 @@ class RowView:
 class StepDetail:
     step: Step
     why: analysis.Why
-    findings: list[FindingRow]
+    findings: list[Finding]
     scores: list[Score]
     self_ns: int
     attributes: list[tuple[str, str]]
@@ -193,7 +192,7 @@ class TraceView:
     graph: analysis.AgentGraph
     cost_by_agent: list[analysis.CostRow]
     cost_by_model: list[analysis.CostRow]
-    findings: list[FindingRow]
+    findings: list[Finding]
     trace_scores: list[Score]
     step_scores: list[Score]
     handoffs: list[Step]
@@ -222,7 +221,7 @@ def _full_step(store: Store, project: str, summary: TraceSummary, span_id: str) 
 def step_detail(
     tree: analysis.Tree,
     span_id: str,
-    findings: list[FindingRow],
+    findings: list[Finding],
     scores: list[Score],
     self_ns: int,
     full: Step | None = None,
@@ -265,9 +264,9 @@ class _TraceShape:
     attribution: analysis.Attribution
     descendants: dict[str, int]
     on_path: set[str]
-    findings: list[FindingRow]
+    findings: list[Finding]
     scores: list[Score]
-    findings_by_span: dict[str, list[FindingRow]]
+    findings_by_span: dict[str, list[Finding]]
     score_counts: dict[str, int]
     t0: int
     wall: int
@@ -377,7 +376,7 @@ def _trace_shape(store: Store, project: str, trace_id: str) -> _TraceShape:
     summary, done = _analyse(store, project, trace_id)
     findings = trace_findings(store, project, summary.trace_id)
     scores = trace_scores(store, project, summary.trace_id)
-    by_span_findings: dict[str, list[FindingRow]] = {}
+    by_span_findings: dict[str, list[Finding]] = {}
     for f in findings:
         for sid in f.span_ids:
             by_span_findings.setdefault(sid, []).append(f)
@@ -523,12 +522,14 @@ def graph_json(graph: analysis.AgentGraph) -> dict[str, Any]:
 
 # -- charts -------------------------------------------------------------------------------------------------------
 
+ChartUnit = Literal["usd", "ms", "count", "score"]
+
 
 def chart(
     title: str,
     points: list[tuple[datetime, str, float]],
     *,
-    unit: Literal["usd", "ms", "count", "score"],
+    unit: ChartUnit,
     window: Window,
     bucket: int,
     max_series: int = 8,
@@ -577,7 +578,7 @@ class AgentsView:
     agent: str | None = None
     by: str = "slowest"
     steps: list[StepRow] = field(default_factory=list)
-    findings: list[FindingRow] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
 
 
 def agents_view(
@@ -658,28 +659,20 @@ def models_view(store: Store, project: str, window: Window) -> ModelsView:
         lambda: list_traces(store, project, TraceFilter(since=window.since, until=window.until, sort="cost", limit=10)),
     )
     by_model, by_agent, unpriced = spend.by_model, spend.by_agent, spend.unpriced
+    specs: tuple[tuple[str, list[CostPoint], ChartUnit], ...] = (
+        ("Spend by model", by_model, "usd"),
+        ("Spend by agent", by_agent, "usd"),
+        ("Tokens by model", by_model, "count"),
+    )
     charts = [
         chart(
-            "Spend by model",
-            [(p.bucket, p.key, p.cost_usd) for p in by_model],
-            unit="usd",
+            title,
+            [(p.bucket, p.key, p.tokens if unit == "count" else p.cost_usd) for p in points],
+            unit=unit,
             window=window,
             bucket=bucket,
-        ),
-        chart(
-            "Spend by agent",
-            [(p.bucket, p.key, p.cost_usd) for p in by_agent],
-            unit="usd",
-            window=window,
-            bucket=bucket,
-        ),
-        chart(
-            "Tokens by model",
-            [(p.bucket, p.key, p.tokens) for p in by_model],
-            unit="count",
-            window=window,
-            bucket=bucket,
-        ),
+        )
+        for title, points, unit in specs
     ]
     return ModelsView(
         window=window,
@@ -737,19 +730,10 @@ class AlertsView:
     states: list[AlertState]
     history: list[AlertEventRow]
     running: bool  # alert evaluation runs in this server (rules can be listed and edited)
-    rules: list[dict[str, Any]] = field(default_factory=list)  # every rule with state, instances, origin, source
+    rules: list[dict[str, Any]] = field(default_factory=list)  # every rule with state, instances, origin
     silences: list[dict[str, Any]] = field(default_factory=list)  # the active ones
     evaluation: dict[str, Any] = field(default_factory=dict)
     metrics: list[str] = field(default_factory=list)
-
-
-def _rule_source(service: AlertService, name: str, origin: str) -> str:
-    """'file', 'default' or 'api' (an API rule replacing a file / default rule says so)."""
-    in_file = name in {r.name for r in service.engine.config.rules}
-    shipped = service.engine.config.include_defaults and name in {r.name for r in DEFAULT_RULES}
-    if origin == "api":
-        return "api (replaces file rule)" if in_file else "api (replaces default)" if shipped else "api"
-    return "file" if in_file or not shipped else "default"
 
 
 def alerts_view(store: Store, project: str, window: Window, service: AlertService | None) -> AlertsView:
@@ -760,7 +744,7 @@ def alerts_view(store: Store, project: str, window: Window, service: AlertServic
     view = AlertsView(window=window, states=states, history=history, running=service is not None)
     if service is not None:
         overview = service.overview(project)
-        view.rules = [{**r, "source": _rule_source(service, r["name"], r["origin"])} for r in overview["rules"]]
+        view.rules = overview["rules"]
         view.silences, view.evaluation, view.metrics = overview["silences"], overview["evaluation"], overview["metrics"]
     return view
 

@@ -21,6 +21,7 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
 from tracehouse.dashboard import format as fmt
+from tracehouse.domain.rates import DEFINITIONS, RATES
 from tracehouse.store import BadFilter, StoreError, StoreUnavailable
 from tracehouse.store.client import as_utc
 from tracehouse.web.deps import resolve_project
@@ -50,6 +51,8 @@ _env = jinja2.Environment(
     lstrip_blocks=True,
 )
 _env.filters.update(fmt.FILTERS)
+_env.globals["rates"] = RATES  # each rate's label and definition, for the tooltip wherever a rate appears
+_env.globals["metric_definitions"] = DEFINITIONS
 templates = Jinja2Templates(env=_env)
 
 

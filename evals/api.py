@@ -24,6 +24,7 @@ from tracehouse.evals.api_models import (
     ScoresAccepted,
 )
 from tracehouse.evals.suite import explain
+from tracehouse.store.client import as_utc, iso_z
 from tracehouse.store.scores import (
     MAX_SCORES,
     EvalRun,
@@ -35,15 +36,11 @@ from tracehouse.store.scores import (
     list_scores,
     upsert_eval_run,
 )
-from tracehouse.web.deps import Project, StoreDep, is_json
+from tracehouse.web.deps import Project, StoreDep, is_json, window_or_default
 
 router = APIRouter(prefix="/api", tags=["evals"])
 
 HEX = "0123456789abcdef"
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 class ScoreIn(BaseModel):
@@ -97,9 +94,7 @@ class ScoreIn(BaseModel):
     def to_score(self, project: str, now: datetime) -> Score:
         fields = self.model_dump()
         created = fields.pop("created_at") or now
-        return Score(
-            project_id=project, created_at=created if created.tzinfo else created.replace(tzinfo=UTC), **fields
-        )
+        return Score(project_id=project, created_at=as_utc(created), **fields)
 
 
 class EvalRunIn(BaseModel):
@@ -113,20 +108,6 @@ class EvalRunIn(BaseModel):
     finished_at: datetime | None = None
     status: str = Field("running", pattern=r"^(running|passed|failed|error)$")
     summary: dict[str, Any] = Field(default_factory=dict)
-
-
-def score_out(score: Score) -> dict[str, Any]:
-    out = asdict(score)
-    out.pop("project_id")
-    out["created_at"] = _iso(score.created_at)
-    return out
-
-
-def run_out(run: EvalRun) -> dict[str, Any]:
-    out = asdict(run)
-    out.pop("project_id")
-    out["started_at"], out["finished_at"] = _iso(run.started_at), _iso(run.finished_at)
-    return out
 
 
 async def _json_body(request: Request) -> Any:
@@ -172,7 +153,7 @@ def api_list_scores(
         source=source,
         limit=limit,
     )
-    return {"scores": [score_out(s) for s in scores]}
+    return {"scores": [s.to_json() for s in scores]}
 
 
 @router.post("/scores", response_model=ScoresAccepted)
@@ -201,7 +182,7 @@ def api_list_eval_runs(
     limit: int = Query(50, ge=1, le=1000),
 ) -> dict[str, Any]:
     """The project's eval runs, newest first."""
-    return {"eval_runs": [run_out(r) for r in list_eval_runs(store, project, suite=suite, limit=limit)]}
+    return {"eval_runs": [r.to_json() for r in list_eval_runs(store, project, suite=suite, limit=limit)]}
 
 
 @router.get("/eval-runs/{eval_run_id}", response_model=EvalRunOut)
@@ -210,7 +191,7 @@ def api_get_eval_run(eval_run_id: str, project: Project, store: StoreDep) -> dic
     runs = list_eval_runs(store, project, eval_run_id=eval_run_id, limit=1)
     if not runs:
         raise HTTPException(status_code=404, detail=f"no eval run {eval_run_id[:200]!r} in this project")
-    return run_out(runs[0])
+    return runs[0].to_json()
 
 
 @router.post("/eval-runs", response_model=EvalRunAccepted)
@@ -219,11 +200,6 @@ async def api_post_eval_run(request: Request, project: Project, store: StoreDep)
     run = _validate(EvalRunIn, await _json_body(request), "")
     upsert_eval_run(store, EvalRun(project_id=project, **run.model_dump()))
     return {"eval_run_id": run.eval_run_id}
-
-
-def _window(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
-    until = until or datetime.now(UTC)
-    return since or until - timedelta(days=7), until
 
 
 @router.get("/quality/agents", response_model=AgentsQuality)
@@ -237,9 +213,9 @@ def api_quality_agents(
     bucket_seconds: int = Query(86400, ge=60, le=86400 * 31),
 ) -> dict[str, Any]:
     """Per agent and version: mean score, pass rate, failures and trend (default window: the last 7 days)."""
-    lo, hi = _window(since, until)
+    lo, hi = window_or_default(since, until, timedelta(days=7))
     rows = agent_quality(store, project, lo, hi, suite=suite, name=name, bucket_seconds=bucket_seconds)
-    return {"since": _iso(lo), "until": _iso(hi), "agents": [asdict(r) for r in rows]}
+    return {"since": iso_z(lo), "until": iso_z(hi), "agents": [asdict(r) for r in rows]}
 
 
 @router.get("/quality/failures", response_model=FailureShares)
@@ -251,9 +227,9 @@ def api_quality_failures(
     suite: str | None = Query(None, max_length=200),
 ) -> dict[str, Any]:
     """Which agents the failing traces' low scores sit on, most to blame first."""
-    lo, hi = _window(since, until)
+    lo, hi = window_or_default(since, until, timedelta(days=7))
     return {
-        "since": _iso(lo),
-        "until": _iso(hi),
+        "since": iso_z(lo),
+        "until": iso_z(hi),
         "agents": [asdict(f) for f in failure_shares(store, project, lo, hi, suite=suite)],
     }

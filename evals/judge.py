@@ -113,7 +113,7 @@ def llm_judge(
     trace: TraceData | None = None, output: str | None = None, input: str | None = None, expected: Any = None, **p: Any
 ) -> ScoreResult:
     if output is None:
-        return ScoreResult.failure("the target step has no output to judge (content capture off?)")
+        return ScoreResult.skip("the target step has no output to judge (content not captured?)")
     api_key = os.environ.get(p["api_key_env"], "") if p["api_key_env"] else ""
     base_url = p["base_url"] or os.environ.get("OPENAI_BASE_URL") or None
     messages: list[ChatCompletionMessageParam] = [

@@ -14,14 +14,16 @@ from tracehouse.store.traces import TraceSummary
 __all__ = ["EvalRun", "Score", "ScoreResult", "TraceData"]
 
 AGENT_VERSION_ATTR = sc.GEN_AI_AGENT_VERSION
+SKIPPED = "skipped"  # the label of a score with nothing to judge
 
 
 @dataclass
 class ScoreResult:
     """One scorer's verdict. `value` in [0, 1] by convention (1 is best); `passed` None means "decide by threshold".
 
-    An error (the scorer could not judge: no output to read, a judge that answered garbage) has `error` set, no value,
-    and counts as not passed.
+    An error (the scorer could not judge: a judge that answered garbage, a bad pattern) has `error` set, no value,
+    and counts as not passed. A skip (nothing to judge here: the output was not captured) has `skipped` set, no value
+    and no verdict: it is reported apart from pass and fail, and counts as neither.
     """
 
     value: float | None = None
@@ -31,11 +33,16 @@ class ScoreResult:
     span_id: str = ""  # the step scored; "" for the trace as a whole
     agent: str = ""  # who the score is attributed to ("" lets the runner pick the scored step's or root's agent)
     error: str = ""
+    skipped: str = ""  # why there was nothing to score
     usage: dict[str, float] = field(default_factory=dict)  # a judge's own tokens / cost
 
     @classmethod
     def failure(cls, reason: str) -> ScoreResult:
         return cls(value=None, passed=False, label="error", comment=reason, error=reason)
+
+    @classmethod
+    def skip(cls, reason: str) -> ScoreResult:
+        return cls(value=None, passed=None, label=SKIPPED, comment=reason, skipped=reason)
 
 
 @dataclass
@@ -78,38 +85,37 @@ class TraceData:
         return ""
 
 
+_OUTPUT_KEYS = (
+    sc.OUTPUT_PREVIEW,
+    sc.GEN_AI_TOOL_CALL_RESULT,
+    sc.GEN_AI_OUTPUT_MESSAGES,
+    sc.OI_OUTPUT_VALUE,
+    sc.TL_ENTITY_OUTPUT,
+)
+_INPUT_KEYS = (
+    sc.INPUT_PREVIEW,
+    sc.GEN_AI_TOOL_CALL_ARGUMENTS,
+    sc.GEN_AI_INPUT_MESSAGES,
+    sc.OI_INPUT_VALUE,
+    sc.TL_ENTITY_INPUT,
+)
+
+
+def _first(step: Step, preview: str, keys: tuple[str, ...]) -> str | None:
+    """The preview column, else the first of the attributes that is set."""
+    return preview or next((step.attributes[k] for k in keys if step.attributes.get(k)), None)
+
+
 def step_output(step: Step, attribute: str | None = None) -> str | None:
     """The text a step produced: a named attribute, else the output preview, else the GenAI output attributes."""
     if attribute:
         return step.attributes.get(attribute)
-    if step.output_preview:
-        return step.output_preview
-    for key in (
-        sc.OUTPUT_PREVIEW,
-        sc.GEN_AI_TOOL_CALL_RESULT,
-        sc.GEN_AI_OUTPUT_MESSAGES,
-        sc.OI_OUTPUT_VALUE,
-        sc.TL_ENTITY_OUTPUT,
-    ):
-        if step.attributes.get(key):
-            return step.attributes[key]
-    return None
+    return _first(step, step.output_preview, _OUTPUT_KEYS)
 
 
 def step_input(step: Step) -> str | None:
     """The text a step was given (input preview or the GenAI input attributes)."""
-    if step.input_preview:
-        return step.input_preview
-    for key in (
-        sc.INPUT_PREVIEW,
-        sc.GEN_AI_TOOL_CALL_ARGUMENTS,
-        sc.GEN_AI_INPUT_MESSAGES,
-        sc.OI_INPUT_VALUE,
-        sc.TL_ENTITY_INPUT,
-    ):
-        if step.attributes.get(key):
-            return step.attributes[key]
-    return None
+    return _first(step, step.input_preview, _INPUT_KEYS)
 
 
 def plain_text(raw: str) -> str:

@@ -29,8 +29,8 @@ from tracehouse.evals.suite import Suite, load_suite
 from tracehouse.store import Store, get_trace_steps, get_trace_summary
 from tracehouse.store.findings import findings_as_dicts
 from tracehouse.store.scope import ALL_PROJECTS
-from tracehouse.store.scores import EvalRun, finished_traces, insert_scores, upsert_eval_run
-from tracehouse.store.traces import TraceSummary
+from tracehouse.store.scores import EvalRun, insert_scores, upsert_eval_run
+from tracehouse.store.traces import TraceSummary, traces_ended
 
 log = logging.getLogger("tracehouse.evals.online")
 
@@ -131,9 +131,10 @@ class OnlineEvaluator:
         until = now - self.settle
         if until <= self._watermark:
             return 0
-        found = finished_traces(self.store, self._watermark, until, scope=ALL_PROJECTS, limit=self.max_per_poll)
+        found = traces_ended(self.store, self._watermark, until, scope=ALL_PROJECTS, limit=self.max_per_poll)
         queued = 0
-        for project_id, trace_id, _ in found:
+        for t in found:
+            project_id, trace_id = t.project_id, t.trace_id
             try:
                 self._queue.put_nowait((project_id, trace_id))
                 queued += 1
@@ -141,7 +142,7 @@ class OnlineEvaluator:
                 with self._lock:
                     self.stats.dropped += 1
         # A full page means more may be waiting: advance only to the last trace taken, else to `until`.
-        self._watermark = found[-1][2] if len(found) >= self.max_per_poll else until
+        self._watermark = found[-1].end_time if len(found) >= self.max_per_poll else until
         with self._lock:
             self.stats.polls += 1
             self.stats.queued += queued

@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from tracehouse.evals.runner import RunResult
+from tracehouse.evals.runner import RunResult, ScorerStats
 
 
 def _pct(value: float | None) -> str:
@@ -18,6 +18,11 @@ def _pct(value: float | None) -> str:
 
 def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
+
+
+def _all_skipped(s: ScorerStats) -> bool:
+    """Nothing scored, something skipped: the scorer's test case is skipped (a partial skip is in its output)."""
+    return s.scores == 0 and s.skipped > 0
 
 
 def print_summary(result: RunResult, console: Console) -> None:
@@ -32,6 +37,10 @@ def print_summary(result: RunResult, console: Console) -> None:
             s.name, str(s.scores), _pct(s.pass_rate), _num(s.mean), str(s.errors), str(s.skipped), threshold, verdict
         )
     console.print(scorers)
+    for s in result.scorers:
+        if s.skipped:  # apart from pass and fail: nothing to score there
+            line = f"  skipped {s.name}: {s.skipped} (not scored: {s.skip_reason})"
+            console.print(line, markup=False, highlight=False)
     agents = result.by_agent()
     if not agents.empty:
         table = Table(title="per agent")
@@ -83,6 +92,7 @@ def write_junit(result: RunResult, path: str | Path) -> None:
     """One <testcase> per scorer (its threshold), failing cases listed in the failure body; plus 'selection'."""
     duration = (result.finished_at - result.started_at).total_seconds()
     failed_cases = sum(1 for s in result.scorers if not s.ok) + (1 if result.traces == 0 else 0)
+    skipped_cases = sum(1 for s in result.scorers if _all_skipped(s))
     suites = ET.Element(
         "testsuites",
         name="tracehouse-eval",
@@ -97,6 +107,7 @@ def write_junit(result: RunResult, path: str | Path) -> None:
         tests=str(len(result.scorers) + 1),
         failures=str(failed_cases),
         errors="0",
+        skipped=str(skipped_cases),
         time=f"{duration:.3f}",
         timestamp=result.started_at.isoformat(),
     )
@@ -113,6 +124,8 @@ def write_junit(result: RunResult, path: str | Path) -> None:
         ).text = (
             f"scores={s.scores} pass_rate={_pct(s.pass_rate)} mean={_num(s.mean)} errors={s.errors} skipped={s.skipped}"
         )
+        if _all_skipped(s):
+            ET.SubElement(case, "skipped", message=f"{s.skipped} traces not scored: {s.skip_reason}"[:300])
         if not s.ok:
             failure = ET.SubElement(case, "failure", message=s.reason, type="threshold")
             failure.text = "\n".join(f"{w['link']}  value={_num(w['value'])}  {w['comment']}" for w in s.worst)

@@ -18,8 +18,9 @@ from typing import Any
 import pandas as pd
 
 from tracehouse.domain.model import Step
+from tracehouse.domain.rates import PASS_RATE
 from tracehouse.evals.datasets import CaseMatcher, load_dataset
-from tracehouse.evals.model import ScoreResult, TraceData, plain_text, step_input, step_output
+from tracehouse.evals.model import SKIPPED, ScoreResult, TraceData, plain_text, step_input, step_output
 from tracehouse.evals.sources import ScoreSink, TraceSource
 from tracehouse.evals.suite import ScorerSpec, Suite
 from tracehouse.store.scores import EvalRun, Score
@@ -43,7 +44,7 @@ class ScorerStats:
     passed: int
     failed: int
     errors: int
-    skipped: int
+    skipped: int  # traces with nothing to score (no target step, no captured output): neither passed nor failed
     pass_rate: float | None
     mean: float | None
     min_pass_rate: float
@@ -51,6 +52,7 @@ class ScorerStats:
     ok: bool
     reason: str
     worst: list[dict[str, Any]] = field(default_factory=list)  # [{"trace_id", "link", "value", "comment"}]
+    skip_reason: str = ""  # why the first skipped trace was skipped
 
 
 @dataclass
@@ -135,6 +137,8 @@ def _context(spec: ScorerSpec, data: TraceData, step: Step | None) -> dict[str, 
 
 
 def _finish(spec: ScorerSpec, result: ScoreResult) -> ScoreResult:
+    if result.skipped:
+        return result
     if spec.threshold is not None and result.value is not None and not result.error:
         result.passed = result.value >= spec.threshold
     if not result.label:
@@ -202,12 +206,14 @@ def scorer_stats(
     out = []
     errors_excluded = suite.thresholds.max_errors is not None
     for spec in suite.scorers:
-        mine = [s for s in scores if s.name == spec.name]
+        named = [s for s in scores if s.name == spec.name]
+        skips = [s for s in named if s.label == SKIPPED]
+        mine = [s for s in named if s.label != SKIPPED]
         errors = [s for s in mine if s.label == "error" and s.value is None]
         decided = [s for s in mine if s.passed is not None and not (errors_excluded and s in errors)]
         passed = sum(1 for s in decided if s.passed)
         values = [s.value for s in mine if s.value is not None]
-        pass_rate = passed / len(decided) if decided else None
+        pass_rate = PASS_RATE.of(decided) if decided else None
         mean = sum(values) / len(values) if values else None
         floor = suite.pass_rate_floor(spec)
         reasons = []
@@ -236,7 +242,7 @@ def scorer_stats(
                 passed=passed,
                 failed=sum(1 for s in mine if s.passed is False) - len(errors),
                 errors=len(errors),
-                skipped=skipped.get(spec.name, 0),
+                skipped=skipped.get(spec.name, 0) + len(skips),
                 pass_rate=pass_rate,
                 mean=mean,
                 min_pass_rate=floor,
@@ -244,6 +250,9 @@ def scorer_stats(
                 ok=not reasons,
                 reason="; ".join(reasons),
                 worst=worst,
+                skip_reason=skips[0].comment
+                if skips
+                else ("no step matched its target" if spec.name in skipped else ""),
             )
         )
     return out
@@ -304,8 +313,13 @@ def run_suite(
     started = datetime.now(UTC)
     now = now or started
     run_id = eval_run_id or f"{suite.name}-{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-    if sink is not None:
-        sink.write_run(EvalRun(project_id="", eval_run_id=run_id, suite=suite.name, started_at=started))
+
+    def record(status: str = "running", summary: dict[str, Any] | None = None, ended: datetime | None = None) -> None:
+        """The run's record as it stands (written at the start, and again when it ends)."""
+        if sink is not None:
+            sink.write_run(EvalRun("", run_id, suite.name, started, ended, status, summary or {}))
+
+    record()
     summaries = selected if selected is not None else source.select(suite.select, now)
     links = {t.trace_id: source.link(t.trace_id) for t in summaries}
     usage: dict[str, float] = {}
@@ -336,18 +350,7 @@ def run_suite(
             except Exception as exc:
                 for other in futures:
                     other.cancel()
-                if sink is not None:
-                    sink.write_run(
-                        EvalRun(
-                            project_id="",
-                            eval_run_id=run_id,
-                            suite=suite.name,
-                            started_at=started,
-                            finished_at=datetime.now(UTC),
-                            status="error",
-                            summary={"error": f"{type(exc).__name__}: {exc}"[:500]},
-                        )
-                    )
+                record("error", {"error": f"{type(exc).__name__}: {exc}"[:500]}, datetime.now(UTC))
                 raise
             if outcome is not None:
                 traces += 1
@@ -376,16 +379,5 @@ def run_suite(
         links=links,
         judge_usage=usage,
     )
-    if sink is not None:
-        sink.write_run(
-            EvalRun(
-                project_id="",
-                eval_run_id=run_id,
-                suite=suite.name,
-                started_at=started,
-                finished_at=result.finished_at,
-                status="passed" if result.passed else "failed",
-                summary=result.summary(),
-            )
-        )
+    record("passed" if result.passed else "failed", result.summary(), result.finished_at)
     return result

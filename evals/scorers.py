@@ -2,8 +2,9 @@
 
 Output scorers (exact, contains, regex, json_valid, json_schema, reference) read the target step's output; SLO
 scorers (latency, cost, tokens) read the trace summary or the target step; behavioural scorers (no_loop,
-no_duplicate_work, retry_budget, handoff_contract, no_error) read the steps and, when the detectors ran, their
-findings. Each returns value 1.0 / 0.0 with a comment saying why, unless noted.
+no_duplicate_work, retry_budget, handoff_contract, no_error) read the steps; the first three through the detectors
+(`tracehouse.evals.detect`), each naming the finding it used. Each returns value 1.0 / 0.0 with a comment saying why,
+unless noted; a trace with nothing to score (no output: content not captured) is skipped, not failed.
 """
 
 from __future__ import annotations
@@ -11,19 +12,25 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections import defaultdict
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from tracehouse.domain.model import Step, StepType
 from tracehouse.domain.outcome import failed
+from tracehouse.domain.rates import is_retry
+from tracehouse.evals.detect import (
+    DetectConfig,
+    Finding,
+    Kind,
+    detect_duplicate_work,
+    detect_loops,
+    detect_retry_storms,
+)
 from tracehouse.evals.model import ScoreResult, TraceData
 from tracehouse.evals.registry import scorer
 from tracehouse.sdk import semconv as sc
 from tracehouse.store.traces import TraceSummary
-
-_TRUE = {"1", "true", "yes"}
 
 
 class _Params(BaseModel):
@@ -35,7 +42,7 @@ def _verdict(ok: bool, why_fail: str, why_pass: str = "") -> ScoreResult:
 
 
 def _no_output() -> ScoreResult:
-    return ScoreResult.failure("the target step has no output to score (content capture off?)")
+    return ScoreResult.skip("the target step has no output to score (content not captured?)")
 
 
 # -- output scorers -------------------------------------------------------------------------------------------------
@@ -240,20 +247,29 @@ def tokens(summary: TraceSummary, **p: Any) -> ScoreResult:
 
 
 # -- behavioural scorers --------------------------------------------------------------------------------------------
+# Loops, duplicate work and retry storms are the detectors' (`tracehouse.evals.detect`): each scorer runs its one
+# detector over the trace (pure) and adds what the server's detectors stored, then reports the finding it used. A
+# planted retry storm is therefore retry_budget's alone: the loop and duplicate detectors leave retries out.
 
 
-def _findings(findings: list[dict[str, Any]], *kinds: str) -> list[dict[str, Any]]:
-    return [f for f in findings if any(k in str(f.get("kind", "")) for k in kinds)]
+def _kind_findings(findings: list[dict[str, Any]], kind: Kind, detected: list[Finding]) -> list[dict[str, Any]]:
+    """The stored findings of `kind`, then those the detector found here that were not stored (same id)."""
+    stored = [f for f in findings if str(f.get("kind", "")) == kind]
+    known = {f.get("id") for f in stored}
+    return stored + [f.to_json() for f in detected if f.id not in known]
 
 
 def _finding_result(found: list[dict[str, Any]]) -> ScoreResult:
+    """Fail, naming the finding used: its kind, id and explanation."""
     first = found[0]
     agents = first.get("agents") or []
+    more = f" (+{len(found) - 1} more)" if len(found) > 1 else ""
+    name = f"{first.get('kind')} finding {str(first.get('id') or '')[:12]}".rstrip()
     return ScoreResult(
         value=0.0,
         passed=False,
         agent=agents[0] if agents else "",
-        comment=f"detector: {first.get('explanation') or first.get('kind')}"[:300],
+        comment=f"{name}: {first.get('explanation') or first.get('kind')}{more}"[:300],
     )
 
 
@@ -261,65 +277,17 @@ class LoopParams(_Params):
     max_repeats: int = Field(3, ge=2)  # the same agent doing the same thing this many times is a loop
 
 
-@scorer(
-    "no_loop", params=LoopParams, description="No agent repeats the same step (same content hash) max_repeats times."
-)
+@scorer("no_loop", params=LoopParams, description="No loop finding (hand-off cycle, repeated action, guard, depth).")
 def no_loop(steps: list[Step], findings: list[dict[str, Any]], **p: Any) -> ScoreResult:
-    found = _findings(findings, "loop")
-    if found:
-        return _finding_result(found)
-    flagged = [s for s in steps if s.attributes.get(sc.LOOP_DETECTED, "").lower() in _TRUE]
-    if flagged:
-        return ScoreResult(
-            value=0.0, passed=False, agent=flagged[0].agent, comment=f"loop flagged on {flagged[0].name!r}"
-        )
-    groups: dict[tuple[str, str, str], list[Step]] = defaultdict(list)
-    for s in steps:
-        if s.content_hash and s.retry_attempt <= 1:
-            groups[(s.agent, s.name, s.content_hash)].append(s)
-    worst = max(groups.items(), key=lambda kv: len(kv[1]), default=None)
-    if worst is None or len(worst[1]) < p["max_repeats"]:
-        return _verdict(True, "")
-    (agent, name, _), repeated = worst
-    return ScoreResult(
-        value=0.0,
-        passed=False,
-        agent=agent,
-        comment=f"{agent or 'a step'} ran {name!r} with the same input {len(repeated)} times",
-    )
+    detected = detect_loops(steps, DetectConfig(repeat_action_threshold=p["max_repeats"]))
+    found = _kind_findings(findings, Kind.LOOP, detected)
+    return _finding_result(found) if found else _verdict(True, "")
 
 
-_WORK_TYPES = (StepType.LLM, StepType.TOOL, StepType.RETRIEVAL, StepType.EMBEDDING)
-
-
-@scorer("no_duplicate_work", params=_Params, description="No two branches or agents do the same work twice.")
+@scorer("no_duplicate_work", params=_Params, description="No duplicate-work finding: no work done twice.")
 def no_duplicate_work(steps: list[Step], findings: list[dict[str, Any]]) -> ScoreResult:
-    found = _findings(findings, "duplicate")
-    if found:
-        return _finding_result(found)
-    groups: dict[str, list[Step]] = defaultdict(list)
-    for s in steps:
-        if (
-            s.content_hash
-            and s.step_type in _WORK_TYPES
-            and s.retry_attempt <= 1
-            and s.attributes.get(sc.DEDUP_HIT, "").lower() not in _TRUE
-        ):
-            groups[s.content_hash].append(s)
-    for copies in groups.values():
-        # Repeats under one parent by one agent are a loop (no_loop's business); duplicates come from elsewhere.
-        if len({(s.agent, s.parent_span_id) for s in copies}) >= 2:
-            ordered = sorted(copies, key=lambda s: s.start_time_ns)
-            wasted = sum(s.cost_usd or 0.0 for s in ordered[1:])
-            agents = sorted({s.agent for s in ordered if s.agent})
-            return ScoreResult(
-                value=0.0,
-                passed=False,
-                agent=ordered[-1].agent,
-                comment=f"{ordered[0].name!r} done {len(copies)} times by {agents or 'unnamed steps'};"
-                f" wasted ${wasted:.6f}",
-            )
-    return _verdict(True, "")
+    found = _kind_findings(findings, Kind.DUPLICATE_WORK, detect_duplicate_work(steps))
+    return _finding_result(found) if found else _verdict(True, "")
 
 
 class RetryParams(_Params):
@@ -327,13 +295,17 @@ class RetryParams(_Params):
     max_retries: int | None = Field(None, ge=0)  # retried steps allowed in the whole trace
 
 
-@scorer("retry_budget", params=RetryParams, description="Retries stay within max_attempts per step (and max_retries).")
+@scorer(
+    "retry_budget",
+    params=RetryParams,
+    description="No retry-storm finding, and retries within max_attempts per step (and max_retries).",
+)
 def retry_budget(steps: list[Step], findings: list[dict[str, Any]], **p: Any) -> ScoreResult:
-    found = _findings(findings, "retry")
+    found = _kind_findings(findings, Kind.RETRY_STORM, detect_retry_storms(steps))
     if found:
         return _finding_result(found)
     worst = max(steps, key=lambda s: s.retry_attempt, default=None)
-    retries = sum(1 for s in steps if s.retry_attempt > 1)
+    retries = sum(1 for s in steps if is_retry(s))
     if worst is not None and worst.retry_attempt > p["max_attempts"]:
         return ScoreResult(
             value=0.0,

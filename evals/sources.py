@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 import httpx
@@ -16,6 +16,7 @@ from tracehouse.domain.model import Event, Link, Status, Step, StepType
 from tracehouse.evals.model import TraceData
 from tracehouse.evals.suite import Selection
 from tracehouse.store import Store, TraceFilter, TraceSummary, get_trace_steps, list_traces
+from tracehouse.store.client import as_utc
 from tracehouse.store.findings import findings_as_dicts
 from tracehouse.store.scores import EvalRun, Score, insert_scores, upsert_eval_run
 from tracehouse.store.traces import MAX_PAGE
@@ -112,8 +113,7 @@ class StoreSink:
 
 
 def _dt(value: str) -> datetime:
-    when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
+    return as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
 
 
 def summary_from_json(data: dict[str, Any]) -> TraceSummary:
@@ -252,28 +252,12 @@ class ApiSource:
         return f"{self.client.url}/traces/{trace_id}"
 
 
-def score_json(score: Score) -> dict[str, Any]:
-    """A score as the scores API takes and returns it (no project: the key decides)."""
-    out = dataclasses.asdict(score)
-    out.pop("project_id")
-    out["created_at"] = score.created_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    return out
-
-
-def run_json(run: EvalRun) -> dict[str, Any]:
-    out = dataclasses.asdict(run)
-    out.pop("project_id")
-    out["started_at"] = run.started_at.isoformat().replace("+00:00", "Z")
-    out["finished_at"] = run.finished_at.isoformat().replace("+00:00", "Z") if run.finished_at else None
-    return out
-
-
 class ApiSink:
     def __init__(self, client: ApiClient) -> None:
         self.client = client
 
     def write_scores(self, scores: Sequence[Score]) -> None:
-        self.client.post_scores([score_json(s) for s in scores])
+        self.client.post_scores([s.to_json() for s in scores])
 
     def write_run(self, run: EvalRun) -> None:
-        self.client.post_run(run_json(run))
+        self.client.post_run(run.to_json())

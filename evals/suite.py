@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from tracehouse.domain.model import Step
 from tracehouse.evals.registry import ScorerDef, ScorerError, get_scorer
+from tracehouse.store.client import as_utc
 
 
 class SuiteError(ValueError):
@@ -196,7 +197,7 @@ def parse_when(value: str, now: datetime | None = None) -> datetime:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise ValueError("must be a duration like 30m / 24h / 7d or an ISO-8601 time") from None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    return as_utc(when)
 
 
 # -- loading --------------------------------------------------------------------------------------------------------

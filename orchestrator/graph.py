@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from tracehouse.sdk import content_hash
 
@@ -121,12 +120,3 @@ def _cycles(graph: dict[str, list[Edge]]) -> list[list[Edge]]:
         if color.get(n) is None:
             dfs(n)
     return found
-
-
-def describe_graph(graph: Graph) -> dict[str, Any]:
-    """A JSON-friendly view: agents and edges (what the dashboard's agent graph can draw)."""
-    return {
-        "agents": sorted(graph.agents),
-        "edges": [[e.source, e.target, e.kind] for e in graph.edges],
-        "fingerprint": graph.fingerprint,
-    }

@@ -89,7 +89,7 @@ def api_evals_overview(
     return {
         "window": _window(window),
         "suite": v.suite,
-        "runs": views.to_jsonable(v.runs),
+        "runs": [r.to_json() for r in v.runs],
         "groups": views.to_jsonable(v.groups),
         "failing": views.to_jsonable(v.failing),
         "charts": v.charts,

@@ -1,19 +1,25 @@
 """The JSON shapes of the agents, models / cost, evals and alerts overviews, so `/docs` documents them.
 
 Field for field what `overview.py` writes from the page views: times as ISO 8601 UTC strings ("...Z"), charts as
-series on a shared axis of epoch seconds. Records that are already exactly their JSON (the store's `GroupStats`,
-`UnpricedModel`, the page's `Spend`) are used as they are.
+series on a shared axis of epoch seconds. The store's records (`GroupStats`, `StepRow`, `ScoreGroup`, `AlertState`,
+`AlertEventRow`, `UnpricedModel`, a `Finding`) and the page's `Spend` are used as they are, not restated.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict
 
 from tracehouse.dashboard.views import Spend
 from tracehouse.evals.alerting.api_models import Evaluation, RuleStatus, SilenceOut
-from tracehouse.evals.api_models import ScoreOut
+from tracehouse.evals.api_models import EvalRunOut, ScoreOut
 from tracehouse.store import GroupStats
+from tracehouse.store.alerts import AlertEventRow, AlertState
 from tracehouse.store.costs import UnpricedModel
+from tracehouse.store.findings import Finding
+from tracehouse.store.scores import ScoreGroup
+from tracehouse.store.steps import StepRow
 
 
 class WindowOut(BaseModel):
@@ -40,62 +46,13 @@ class Chart(BaseModel):
     series: list[ChartSeries]
 
 
-class AgentStats(BaseModel):
+@dataclass
+class AgentStats(GroupStats):
     """One agent's numbers over the window (the store's group stats) with its findings, waste and mean score."""
 
-    key: str
-    steps: int
-    calls: int
-    errors: int
-    error_rate: float
-    p50_ms: float
-    p95_ms: float
-    p99_ms: float
-    input_tokens: int
-    output_tokens: int
-    cost_usd: float
-    unpriced: int
-    retries: int
-    retry_rate: float
     findings: int
     wasted_cost_usd: float
     mean_score: float | None
-
-
-class StepRowOut(BaseModel):
-    """A step as a list row (no attributes, no content)."""
-
-    trace_id: str
-    span_id: str
-    name: str
-    agent: str
-    operation: str
-    step_type: str
-    request_model: str
-    tool_name: str
-    status: str
-    error_type: str
-    start_time: str
-    duration_ms: float
-    input_tokens: int | None
-    output_tokens: int | None
-    cost_usd: float | None
-
-
-class FindingRowOut(BaseModel):
-    """A finding as the dashboard lists it (`details` is the stored JSON text)."""
-
-    id: str
-    kind: str
-    severity: str
-    trace_id: str
-    span_ids: list[str]
-    agents: list[str]
-    wasted_tokens: int
-    wasted_cost_usd: float
-    explanation: str
-    details: str
-    detected_at: str
 
 
 class AgentsOverview(BaseModel):
@@ -108,8 +65,8 @@ class AgentsOverview(BaseModel):
     charts: list[Chart]
     agent: str | None = None
     by: str | None = None
-    steps: list[StepRowOut] | None = None
-    findings: list[FindingRowOut] | None = None
+    steps: list[StepRow] | None = None
+    findings: list[Finding] | None = None
 
 
 class TopTrace(BaseModel):
@@ -136,32 +93,12 @@ class ModelsOverview(BaseModel):
     charts: list[Chart]
 
 
-class EvalRunRowOut(BaseModel):
-    """An eval run with its scores counted (`summary` is the stored JSON text)."""
+class EvalRunRowOut(EvalRunOut):
+    """An eval run with its scores counted."""
 
-    eval_run_id: str
-    suite: str
-    started_at: str
-    finished_at: str | None
-    status: str
-    summary: str
     scores: int
     failed: int
     mean: float | None
-
-
-class ScoreGroupOut(BaseModel):
-    """The scores of one (suite, scorer, agent) over the window."""
-
-    suite: str
-    name: str
-    agent: str
-    count: int
-    mean: float | None
-    passed: int
-    failed: int
-    pass_rate: float | None
-    last_at: str
 
 
 class ProjectScore(ScoreOut):
@@ -176,16 +113,9 @@ class EvalsOverview(BaseModel):
     window: WindowOut
     suite: str | None
     runs: list[EvalRunRowOut]
-    groups: list[ScoreGroupOut]
+    groups: list[ScoreGroup]
     failing: list[ProjectScore]
     charts: list[Chart]
-
-
-class DashboardRule(RuleStatus):
-    """A rule as the Alerts page lists it: with its source ("file", "default", "api", or the rule an API one
-    replaces)."""
-
-    source: str
 
 
 class NoEvaluation(BaseModel):
@@ -194,42 +124,14 @@ class NoEvaluation(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class AlertStateOut(BaseModel):
-    """The current state of one alert instance, as stored."""
-
-    rule: str
-    instance: str
-    state: str
-    severity: str
-    value: float | None
-    labels: dict[str, str]
-    since: str | None
-    updated_at: str | None
-
-
-class AlertFiring(BaseModel):
-    """One entry of the firing history in the window."""
-
-    id: str
-    rule: str
-    instance: str
-    state: str
-    severity: str
-    value: float | None
-    message: str
-    notified: list[str]
-    notify_error: str
-    at: str | None
-
-
 class AlertsPageOverview(BaseModel):
     """Every alert rule with its state and source, the active silences and the evaluation status (all empty when
     alert evaluation does not run here), the state of each instance, and the firing history in the window."""
 
     window: WindowOut
     running: bool
-    rules: list[DashboardRule]
+    rules: list[RuleStatus]
     silences: list[SilenceOut]
     evaluation: Evaluation | NoEvaluation
-    states: list[AlertStateOut]
-    history: list[AlertFiring]
+    states: list[AlertState]
+    history: list[AlertEventRow]

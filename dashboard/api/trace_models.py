@@ -1,11 +1,15 @@
 """The JSON the trace API answers, declared: what `/docs` shows and what outside checks rely on. Field names are the
-`Step` / `TraceSummary` fields (the `steps` columns), plus the RFC 3339 times the routes add."""
+`Step` / `TraceSummary` fields (the `steps` columns), plus the RFC 3339 times the routes add; a trace's summary is
+the store's `TraceSummary` itself (its times serialised as RFC 3339)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+
+from tracehouse.store.findings import Finding
+from tracehouse.store.traces import TraceSummary
 
 
 class EventOut(BaseModel):
@@ -82,34 +86,10 @@ class StepOut(BaseModel):
     dropped_attributes: int
 
 
-class SummaryOut(BaseModel):
-    """A trace's summary; `extra` holds what other parts attach (findings per kind, mean score, linked traces)."""
-
-    trace_id: str
-    start_time: str
-    end_time: str
-    duration_ms: float
-    root_name: str
-    service: str
-    workflow: str
-    services: list[str]
-    agents: list[str]
-    models: list[str]
-    spans: int
-    errors: int
-    llm_calls: int
-    retries: int
-    unpriced: int
-    input_tokens: int
-    output_tokens: int
-    cost_usd: float | None
-    extra: dict[str, Any]
-
-
 class TraceListOut(BaseModel):
     """One page of the trace list; `next_cursor` fetches the next."""
 
-    traces: list[SummaryOut]
+    traces: list[TraceSummary]
     next_cursor: str | None
 
 
@@ -117,7 +97,7 @@ class TraceOut(BaseModel):
     """One trace: its summary, the traces joined to it by span links, and one page of its steps in tree order."""
 
     trace_id: str
-    summary: SummaryOut
+    summary: TraceSummary
     linked_trace_ids: list[str]
     steps: list[StepOut]
     next_cursor: str | None
@@ -195,13 +175,13 @@ class AnalysisOut(BaseModel):
     """The trace page's analysis: latency, the agent graph, cost by agent and model, hand-offs, findings, scores."""
 
     trace_id: str
-    summary: SummaryOut
+    summary: TraceSummary
     latency: LatencyOut
     agent_graph: dict[str, Any]
     cost_by_agent: list[dict[str, Any]]
     cost_by_model: list[dict[str, Any]]
     handoffs: list[HandoffOut]
-    findings: list[dict[str, Any]]
+    findings: list[Finding]
     scores: list[dict[str, Any]]
 
 
@@ -223,7 +203,7 @@ class StepDetailOut(BaseModel):
     step: StepOut
     self_time_ms: float
     why: WhyOut
-    findings: list[dict[str, Any]]
+    findings: list[Finding]
     scores: list[dict[str, Any]]
 
 

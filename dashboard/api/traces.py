@@ -35,9 +35,10 @@ from tracehouse.store import (
     linked_trace_ids,
     time_series,
 )
+from tracehouse.store.client import iso_z
 from tracehouse.store.stats import GroupBy
 from tracehouse.store.steps import get_steps_by_id
-from tracehouse.web.deps import Project, StoreDep
+from tracehouse.web.deps import Project, StoreDep, window_or_default
 
 router = APIRouter(prefix="/api", tags=["traces"], route_class=ApiRoute)
 
@@ -55,7 +56,7 @@ _GROUP_KEYS: dict[StatsGroup, GroupBy] = {
 
 def rfc3339_ns(ns: int) -> str:
     """Nanosecond epoch as RFC 3339 with microseconds (what JavaScript and most parsers read)."""
-    return datetime.fromtimestamp(ns / 1e9, UTC).isoformat().replace("+00:00", "Z")
+    return iso_z(datetime.fromtimestamp(ns / 1e9, UTC))
 
 
 def step_json(step: Step) -> dict[str, Any]:
@@ -72,8 +73,7 @@ def step_json(step: Step) -> dict[str, Any]:
 
 def summary_json(summary: TraceSummary) -> dict[str, Any]:
     out = asdict(summary)
-    out["start_time"] = summary.start_time.isoformat().replace("+00:00", "Z")
-    out["end_time"] = summary.end_time.isoformat().replace("+00:00", "Z")
+    out["start_time"], out["end_time"] = iso_z(summary.start_time), iso_z(summary.end_time)
     return out
 
 
@@ -301,11 +301,6 @@ def api_step(trace_id: str, span_id: str, project: Project, store: StoreDep) -> 
     }
 
 
-def default_window(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
-    until = until or datetime.now(UTC)
-    return since or until - timedelta(hours=24), until
-
-
 @router.get("/stats/{group_by}", response_model=StatsOut)
 def api_stats(
     group_by: StatsGroup,
@@ -317,7 +312,7 @@ def api_stats(
     bucket_seconds: int | None = Query(None, ge=1, le=86400 * 31),
 ) -> dict[str, Any]:
     key = _GROUP_KEYS[group_by]
-    lo, hi = default_window(since, until)
+    lo, hi = window_or_default(since, until, timedelta(hours=24))
     out: dict[str, Any] = {
         "since": lo.isoformat(),
         "until": hi.isoformat(),

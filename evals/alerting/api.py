@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
@@ -17,10 +17,11 @@ from tracehouse.evals.alerting.api_models import (
     SilenceOut,
     Silences,
 )
-from tracehouse.evals.alerting.engine import RuleConflict, RuleNotFound
+from tracehouse.evals.alerting.repository import RuleConflict, RuleNotFound
 from tracehouse.evals.alerting.rules import RuleFileError, parse_duration
 from tracehouse.evals.alerting.service import AlertService
 from tracehouse.store.alerts import list_events
+from tracehouse.store.client import iso_z
 from tracehouse.web.deps import Project, StoreDep
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
@@ -37,7 +38,7 @@ Alerts = Annotated[AlertService, Depends(get_alert_service)]
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
+    return iso_z(value) if value else None
 
 
 @router.get("", response_model=AlertsOverview, response_model_exclude_unset=True)

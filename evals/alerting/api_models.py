@@ -8,7 +8,11 @@ serialize with `response_model_exclude_unset` and these fields default to None o
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
+
+from tracehouse.evals.alerting.states import Transition
 
 
 class BaselineOut(BaseModel):
@@ -54,9 +58,13 @@ class InstanceOut(BaseModel):
 
 
 class RuleStatus(RuleOut):
-    """A rule with where it comes from (`origin`), its overall state, its instances and its last evaluation error."""
+    """A rule with where it comes from, its overall state, its instances and its last evaluation error.
 
-    origin: str
+    `origin` is "default" (shipped), "file" (the rules file) or "api" (made for this project); `source` says the same
+    for people, with what an API rule replaces ("api (replaces default)")."""
+
+    origin: Literal["default", "file", "api"]
+    source: str
     state: str
     expression: str
     instances: list[InstanceOut]
@@ -113,22 +121,10 @@ class AlertsOverview(BaseModel):
     evaluation: Evaluation
 
 
-class TransitionOut(BaseModel):
-    """One alert instance changing state in an evaluation, and whether it was notified."""
-
-    project_id: str
-    rule: str
-    instance: str
-    previous: str
-    state: str
-    value: float | None
-    notified: bool
-
-
 class AlertsCheck(AlertsOverview):
     """What an evaluation on demand changed, with the rules' state after it."""
 
-    transitions: list[TransitionOut]
+    transitions: list[Transition]
 
 
 class AlertEventOut(BaseModel):

@@ -144,7 +144,11 @@ class Rule(BaseModel):
     def describe(self) -> str:
         scope = ", ".join(f"{k}={v}" for k, v in self.filters.model_dump(exclude_none=True).items())
         where = "{" + scope + "}" if scope else ""
-        return f"{self.metric}{where} {self.op} {self.threshold:g} over {format_duration(self.window)}"
+        text = f"{self.metric}{where} {self.op} {self.threshold:g} over {format_duration(self.window)}"
+        if self.baseline is not None:
+            b = self.baseline
+            text += f" and {self.op} {b.factor:g}× the preceding {format_duration(b.window)}"
+        return text
 
 
 class Notifier(BaseModel):

@@ -11,7 +11,7 @@ from typing import Any
 
 from tracehouse.evals.alerting.engine import AlertEngine, Transition
 from tracehouse.evals.alerting.rules import METRICS, RulesFile, load_rules_file
-from tracehouse.store.client import Store, StoreError
+from tracehouse.store.client import Store, StoreError, iso_z
 
 log = logging.getLogger("tracehouse.alerts")
 
@@ -89,4 +89,4 @@ class AlertService:
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
+    return iso_z(value) if value else None

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from tracehouse.domain.model import Step, StepType
+from tracehouse.domain.model import Step
 from tracehouse.domain.tree import TraceTree
 from tracehouse.sdk import semconv
 
-# Steps that do work a model or a tool is paid for; agent / workflow / hand-off spans only wrap them.
-WORK_TYPES = frozenset({StepType.LLM, StepType.TOOL, StepType.RETRIEVAL, StepType.EMBEDDING})
 _TRUE = frozenset({"true", "1", "yes"})
 
 

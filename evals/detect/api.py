@@ -9,46 +9,16 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from tracehouse.evals.detect.service import run_window
-from tracehouse.store.findings import list_findings
+from tracehouse.store.findings import Finding, list_findings
 from tracehouse.web.deps import Project, StoreDep
 
 router = APIRouter(prefix="/api", tags=["findings"])
-
-_PUBLIC = (
-    "id",
-    "kind",
-    "severity",
-    "trace_id",
-    "span_ids",
-    "agents",
-    "wasted_tokens",
-    "wasted_cost_usd",
-    "explanation",
-    "details",
-    "detected_at",
-)
-
-
-class FindingOut(BaseModel):
-    """One finding: what pattern, in which trace and steps, which agents, what it wasted, and the detector's details."""
-
-    id: str
-    kind: str
-    severity: str
-    trace_id: str
-    span_ids: list[str]
-    agents: list[str]
-    wasted_tokens: int
-    wasted_cost_usd: float
-    explanation: str
-    details: dict[str, Any]
-    detected_at: str = Field(description="ISO 8601, UTC.")
 
 
 class Findings(BaseModel):
     """The project's findings, newest first."""
 
-    findings: list[FindingOut]
+    findings: list[Finding]
 
 
 class DetectReport(BaseModel):
@@ -60,14 +30,7 @@ class DetectReport(BaseModel):
     steps: int
     seconds: float
     by_kind: dict[str, int]
-    findings: list[FindingOut]
-
-
-def _finding_json(row: dict[str, Any]) -> dict[str, Any]:
-    out = {k: row[k] for k in _PUBLIC}
-    out["detected_at"] = row["detected_at"].astimezone(UTC).isoformat().replace("+00:00", "Z")
-    out["wasted_cost_usd"] = round(float(row["wasted_cost_usd"]), 9)
-    return out
+    findings: list[Finding]
 
 
 @router.get("/findings", response_model=Findings)
@@ -90,7 +53,7 @@ def api_findings(
         until=until,
         limit=limit,
     )
-    return {"findings": [_finding_json(r) for r in rows]}
+    return {"findings": [f.to_json() for f in rows]}
 
 
 class DetectRun(BaseModel):

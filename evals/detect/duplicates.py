@@ -7,7 +7,8 @@ from collections.abc import Mapping, Sequence
 
 from tracehouse.domain.model import Step
 from tracehouse.domain.outcome import failed
-from tracehouse.evals.detect._trace import WORK_TYPES, TraceView, action_of, is_dedup_hit, overlaps, usage
+from tracehouse.domain.rates import is_call
+from tracehouse.evals.detect._trace import TraceView, action_of, is_dedup_hit, overlaps, usage
 from tracehouse.evals.detect.model import DetectConfig, Finding, Kind, Severity, finding_id
 
 
@@ -20,7 +21,7 @@ def detect_duplicate_work(steps: Sequence[Step], config: DetectConfig | None = N
     view = TraceView(steps)
     groups: dict[tuple[str, str], list[Step]] = {}
     for s in view.steps:
-        if s.step_type in WORK_TYPES and s.content_hash and not is_dedup_hit(s) and not failed(s):
+        if is_call(s) and s.content_hash and not is_dedup_hit(s) and not failed(s):
             groups.setdefault((action_of(s), s.content_hash), []).append(s)
     covered: set[str] = set()
     findings: list[Finding] = []
@@ -94,7 +95,7 @@ def detect_cross_trace_duplicates(
     groups: dict[tuple[str, str], list[Step]] = {}
     for steps in steps_by_trace.values():
         for s in steps:
-            if s.step_type in WORK_TYPES and s.content_hash and not is_dedup_hit(s) and not failed(s):
+            if is_call(s) and s.content_hash and not is_dedup_hit(s) and not failed(s):
                 groups.setdefault((action_of(s), s.content_hash), []).append(s)
     findings: list[Finding] = []
     for (action, content_hash), group in groups.items():

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 
 from tracehouse.domain.model import Step, StepType
 from tracehouse.domain.outcome import failed
-from tracehouse.evals.detect._trace import WORK_TYPES, TraceView, action_of, is_dedup_hit, usage
+from tracehouse.domain.rates import is_call
+from tracehouse.evals.detect._trace import TraceView, action_of, is_dedup_hit, usage
 from tracehouse.evals.detect.model import DetectConfig, Finding, Kind, Severity, finding_id
 from tracehouse.sdk import semconv
 
@@ -66,7 +67,7 @@ def _handoff_cycles(view: TraceView, config: DetectConfig) -> list[Finding]:
     start = loop_edges[0][2].start_time_ns
     end = max(e[2].end_time_ns for e in loop_edges)
     inside = view.union_of_subtrees(e[2] for e in loop_edges)
-    inside.update({s.span_id: s for s in view.steps if start <= s.start_time_ns <= end and s.step_type in WORK_TYPES})
+    inside.update({s.span_id: s for s in view.steps if start <= s.start_time_ns <= end and is_call(s)})
     tokens, cost = usage(inside.values())
     repeats = max(counts[e] for e in repeated)
     agents = sorted({a for a, _, _ in loop_edges} | {b for _, b, _ in loop_edges})
@@ -123,7 +124,7 @@ def _shortest_cycle(path: list[str]) -> list[str]:
 def _repeated_actions(view: TraceView, config: DetectConfig) -> list[Finding]:
     groups: dict[tuple[str, str, str], list[Step]] = {}
     for s in view.steps:
-        if s.step_type in WORK_TYPES and s.content_hash and not is_dedup_hit(s):
+        if is_call(s) and s.content_hash and not is_dedup_hit(s):
             groups.setdefault((s.agent, action_of(s), s.content_hash), []).append(s)
     findings: list[Finding] = []
     for (agent, action, content_hash), group in groups.items():

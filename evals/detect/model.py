@@ -1,13 +1,15 @@
-"""The records the detectors produce and read: a `Finding` (one row of the `findings` table and one item of
-`GET /api/findings`), the detectors' thresholds, and the deterministic finding id."""
+"""What the detectors produce and read: the kinds and severities of a `Finding` (the store's record: one row of the
+`findings` table and one item of `GET /api/findings`), the detectors' thresholds, and the deterministic finding id."""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+
+from tracehouse.store.findings import Finding
+
+__all__ = ["DetectConfig", "Finding", "Kind", "Severity", "finding_id"]
 
 
 class Kind(StrEnum):
@@ -20,42 +22,6 @@ class Severity(StrEnum):
     INFO = "info"
     WARNING = "warning"
     CRITICAL = "critical"
-
-
-@dataclass(slots=True)
-class Finding:
-    """One detected waste pattern. Field names are the `findings` columns and the JSON API's keys.
-
-    `id` is a hash of (kind, trace, the pattern's anchor), so detecting the same thing again replaces the row
-    (the table is a ReplacingMergeTree keyed by project, kind and id) instead of adding a second one.
-    """
-
-    id: str
-    kind: Kind
-    severity: Severity
-    trace_id: str
-    span_ids: list[str]
-    agents: list[str]
-    wasted_tokens: int
-    wasted_cost_usd: float
-    explanation: str
-    details: dict[str, Any] = field(default_factory=dict)
-    detected_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "kind": str(self.kind),
-            "severity": str(self.severity),
-            "trace_id": self.trace_id,
-            "span_ids": list(self.span_ids),
-            "agents": list(self.agents),
-            "wasted_tokens": int(self.wasted_tokens),
-            "wasted_cost_usd": round(float(self.wasted_cost_usd), 9),
-            "explanation": self.explanation,
-            "details": self.details,
-            "detected_at": self.detected_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-        }
 
 
 def finding_id(kind: Kind | str, trace_id: str, *anchor: str) -> str:

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from tracehouse.domain.model import Step
 from tracehouse.domain.outcome import failed
-from tracehouse.evals.detect._trace import WORK_TYPES, TraceView, action_of, usage
+from tracehouse.domain.rates import is_call
+from tracehouse.evals.detect._trace import TraceView, action_of, usage
 from tracehouse.evals.detect.model import DetectConfig, Finding, Kind, Severity, finding_id
 
 
@@ -33,7 +34,7 @@ def logical_calls(view: TraceView) -> list[LogicalCall]:
     calls: list[LogicalCall] = []
     groups: dict[tuple[str, str, str], list[Step]] = {}
     for s in view.steps:
-        if s.retry_attempt > 0 or s.step_type in WORK_TYPES:
+        if s.retry_attempt > 0 or is_call(s):
             groups.setdefault((s.agent, action_of(s), s.content_hash), []).append(s)
     for group in groups.values():
         current: LogicalCall | None = None

@@ -1,10 +1,9 @@
 """Running the detectors: on one trace, over a window on demand, and continuously in `tracehouse serve` on traces
-that finished a quiet period ago (a background thread polling the trace summaries)."""
+that went quiet (a cluster-wide job paging through the traces in the order they were written)."""
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,16 +16,9 @@ from tracehouse.evals.detect.model import DetectConfig, Finding, Kind, Severity,
 from tracehouse.evals.detect.retries import detect_retry_storms
 from tracehouse.store.client import Store, StoreError
 from tracehouse.store.cursors import read_cursor, write_cursor
-from tracehouse.store.findings import (
-    EndedTrace,
-    WrittenPosition,
-    retry_rates,
-    steps_for_traces,
-    traces_ended_between,
-    traces_written_between,
-    write_findings,
-)
+from tracehouse.store.findings import retry_rates, steps_for_traces, write_findings
 from tracehouse.store.scope import ALL_PROJECTS, Scope
+from tracehouse.store.traces import EndedTrace, WrittenPosition, traces_ended, traces_written_between
 
 log = logging.getLogger(__name__)
 
@@ -100,13 +92,15 @@ def run_window(
     until = until or datetime.now(UTC)
     started = time.perf_counter()
     traces: list[EndedTrace] = []
-    lo = since - timedelta(microseconds=1)
+    taken: set[str] = set()
+    lo = since
     while True:
-        page = traces_ended_between(store, lo, until, scope=project_id, limit=5000)
-        traces.extend(page)
-        if len(page) < 5000:
+        page = traces_ended(store, lo, until, scope=project_id, limit=5000)
+        traces.extend(t for t in page if t.trace_id not in taken)
+        taken.update(t.trace_id for t in page)
+        if len(page) < 5000 or page[-1].end_time == lo:
             break
-        lo = page[-1].end_time  # traces ending at the very same instant as the page's last may repeat: harmless
+        lo = page[-1].end_time  # the next page starts where this one ended; a trace seen twice is taken once
     report = scan_traces(store, project_id, traces, config)
     extra: list[Finding] = []
     if cross_trace and traces:
@@ -214,31 +208,11 @@ class DetectionService:
         self.rate_interval_s = rate_interval_s
         self.max_pass_s = max_pass_s
         self.page_traces = page_traces
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._position: WrittenPosition | None = None
         self._last_rate_check = 0.0
         self.traces_scanned = 0
         self.findings_written = 0
         self.last_error: str | None = None
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="tracehouse-detect", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.run_once()
-            self._stop.wait(self.interval_s)
 
     def run_once(self) -> None:
         """One tick: a scan, and the retry-rate detector when it is due; errors are kept in `last_error`."""

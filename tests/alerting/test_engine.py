@@ -278,7 +278,7 @@ def test_rules_and_silences_are_editable_through_the_api(store: Store) -> None:
     write_records(store, [{"project_id": project, "record": "rule", "rule": "errors", "deleted": 1}])  # clean slate
     listed = client.get("/api/alerts").json()
     assert {"retry-storm", "loops", "spend-spike"} <= {r["name"] for r in listed["rules"]}
-    assert all(r["origin"] == "file" for r in listed["rules"])
+    assert all((r["origin"], r["source"]) == ("default", "default") for r in listed["rules"])  # shipped: one word
 
     rule = {"name": "errors", "metric": "error_rate", "threshold": 0.1, "window": "5m", "for": "1m"}
     created = client.post("/api/alerts/rules", json=rule)
@@ -290,8 +290,9 @@ def test_rules_and_silences_are_editable_through_the_api(store: Store) -> None:
     # a file rule can be replaced and deleted for this project
     assert client.put("/api/alerts/rules/loops", json={"metric": "findings", "threshold": 3}).status_code == 200
     assert client.delete("/api/alerts/rules/spend-spike").status_code == 204
-    names = {r["name"]: r["origin"] for r in client.get("/api/alerts").json()["rules"]}
-    assert names["errors"] == "api" and names["loops"] == "api" and "spend-spike" not in names
+    names = {r["name"]: (r["origin"], r["source"]) for r in client.get("/api/alerts").json()["rules"]}
+    assert names["errors"] == ("api", "api") and "spend-spike" not in names
+    assert names["loops"] == ("api", "api (replaces default)")
     assert client.delete("/api/alerts/rules/nope").status_code == 404
 
     silence = client.post("/api/alerts/silences", json={"rule": "errors", "duration": "2h", "comment": "deploy"})

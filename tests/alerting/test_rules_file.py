@@ -75,3 +75,8 @@ def test_alerts_validate_prints_one_line_and_exits_2(tmp_path: Path) -> None:
     good.write_text("rules: []\n")
     ok = CliRunner().invoke(alerts_group, ["validate", str(good)])
     assert ok.exit_code == 0 and "ok" in ok.output
+
+
+def test_spend_spike_shows_its_whole_condition_with_the_baseline() -> None:
+    spike = next(r for r in DEFAULT_RULES if r.name == "spend-spike")
+    assert spike.describe() == "cost_per_hour > 1 over 15m and > 3× the preceding 1d"

@@ -17,7 +17,7 @@ from tracehouse.domain.model import Status, Step, StepType
 from tracehouse.evals.alerting import AlertEngine, RulesFile
 from tracehouse.evals.detect import scan_traces
 from tracehouse.store import Store, insert_steps
-from tracehouse.store.findings import traces_ended_between
+from tracehouse.store.traces import traces_ended
 
 PROJECT = "bench"
 STEPS_PER_TRACE = 20
@@ -91,7 +91,7 @@ def main() -> None:
     insert_steps(store, batch, version=1, dedup_token=uuid.uuid4().hex)
     print(f"stored {n_traces * STEPS_PER_TRACE:,} steps in {n_traces:,} traces: {time.perf_counter() - started:.1f} s")
 
-    traces = traces_ended_between(store, now - timedelta(hours=3), now, scope=PROJECT, limit=args.traces_to_scan)
+    traces = traces_ended(store, now - timedelta(hours=3), now, scope=PROJECT, limit=args.traces_to_scan)
     started = time.perf_counter()
     report = scan_traces(store, PROJECT, traces)
     took = time.perf_counter() - started

@@ -36,7 +36,7 @@ from tracehouse.domain.model import Step  # noqa: E402
 from tracehouse.evals.detect import service as detect_module  # noqa: E402
 from tracehouse.evals.detect.service import DetectionService  # noqa: E402
 from tracehouse.store import Store, insert_steps  # noqa: E402
-from tracehouse.store.findings import EndedTrace  # noqa: E402
+from tracehouse.store.traces import EndedTrace  # noqa: E402
 from tracehouse.store.versions import batch_version  # noqa: E402
 
 

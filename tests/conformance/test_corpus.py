@@ -1,11 +1,13 @@
 """Every committed fixture is whole and says what its own logs say: the export requests decode as OTLP, the counted
-values in expected.json are the ones recomputed from calls.jsonl and tools.jsonl, and the structure matches the
-scenario's script. Guards against hand edits and half-regenerated fixtures; needs no framework installed."""
+values and versions in expected.json are the ones recomputed from calls.jsonl, tools.jsonl and versions.txt, the
+structure matches the scenario's script and names only its declared agents. Guards against hand edits and
+half-regenerated fixtures, before any replay test runs; needs no framework installed."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
+from collections import Counter
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -78,10 +80,24 @@ def test_fixture_counts_are_the_ones_its_logs_give(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", FIXTURES)
+def test_agents_edges_and_tools_name_only_declared_agents(name: str) -> None:
+    exp = _expected(name)
+    agents = set(exp["agents"])
+    assert set(exp["llm_calls_by_agent"]) <= agents and set(exp["tools_executed"]) <= agents
+    assert {a for edge in exp["handoffs"] for a in edge} <= agents
+    executed: Counter[str] = Counter()
+    for per_agent in exp["tools_executed"].values():
+        executed.update(per_agent)
+    assert all(executed[tool] >= n for tool, n in exp["failed_tools"].items())
+
+
+@pytest.mark.parametrize("name", FIXTURES)
 def test_fixture_requests_are_otlp_with_the_declared_traces(name: str) -> None:
     fixture = CORPUS / "fixtures" / name
+    bodies = sorted((fixture / "requests").glob("*.pb"))
+    assert bodies, "no captured export request"
     trace_ids = set()
-    for f in sorted((fixture / "requests").glob("*.pb")):
+    for f in bodies:
         req = ExportTraceServiceRequest.FromString(f.read_bytes())
         trace_ids |= {s.trace_id for rs in req.resource_spans for ss in rs.scope_spans for s in ss.spans}
     for f in sorted((fixture / "logs").glob("*.pb")):

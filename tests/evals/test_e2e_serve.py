@@ -77,8 +77,12 @@ def test_example_suites_gate_the_demo_and_scores_read_back(demo_server: Any, tmp
     assert wf["demo.handoff_loop"] in loops and wf["demo.research"] not in loops
     dup = {s["trace_id"] for s in scores(demo_server, name="no_duplicate_work") if s["passed"] is False}
     assert wf["demo.duplicate_work"] in dup
-    storm = {s["trace_id"] for s in scores(demo_server, name="retry_budget") if s["passed"] is False}
-    assert wf["demo.retry_storm"] in storm
+    storm = {s["trace_id"]: s for s in scores(demo_server, name="retry_budget") if s["passed"] is False}
+    assert wf["demo.retry_storm"] in storm and storm[wf["demo.retry_storm"]]["comment"].startswith(
+        "retry_storm finding"
+    )
+    # The planted storm is reported once, under the scorer it belongs to.
+    assert wf["demo.retry_storm"] not in loops and wf["demo.retry_storm"] not in dup
 
     first_run = {s["eval_run_id"] for s in no_error.values()}
     again = eval_run(demo_server, "demo_suite.yaml")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -9,9 +10,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
+from rich.console import Console
 
 from tracehouse.domain.model import Status
 from tracehouse.evals import load_suite, run_suite
+from tracehouse.evals.report import print_summary, write_junit
 from tracehouse.evals.sources import ApiClient, ApiSink, ApiSource, StoreSink, StoreSource
 from tracehouse.store import Store
 from tracehouse.store.scores import failure_shares, list_eval_runs, list_scores
@@ -149,3 +152,35 @@ def test_cli_exit_codes_and_junit(evals_app: EvalApp, store: Store, live_url: st
     assert bad_key.returncode == 2 and bad_key.stderr.startswith("error: ") and "401" in bad_key.stderr
     bad_flag = cli("run", str(relaxed), "--server", live_url, "--since", "yesterday")
     assert bad_flag.returncode == 2 and "--since" in bad_flag.stderr and "Traceback" not in bad_flag.stderr
+
+
+CONTENT_SUITE = """
+name: content
+select: {since: 1h, workflow: "invoke_workflow qa"}
+scorers:
+  - {name: cites, type: contains, params: {value: source, ignore_case: true}}
+  - {name: nothing_captured, type: contains, params: {value: x}, target: {name: "no such step"}}
+"""
+
+
+def test_a_trace_without_content_is_skipped_apart_from_pass_and_fail(
+    store: Store, project_id: str, tmp_path: Path
+) -> None:
+    store_trace(store, project_id, simple("42. Source: wiki"))
+    store_trace(store, project_id, simple(""))  # recorded without content capture
+    path = tmp_path / "content.yaml"
+    path.write_text(CONTENT_SUITE)
+    result = run_suite(load_suite(path), StoreSource(store, project_id), StoreSink(store, project_id))
+    cites = next(s for s in result.scorers if s.name == "cites")
+    assert (cites.scores, cites.passed, cites.failed, cites.errors, cites.skipped) == (1, 1, 0, 0, 1)
+    assert cites.pass_rate == 1.0 and cites.ok and "no output" in cites.skip_reason
+    assert result.passed and result.summary()["scorers"][0]["skipped"] == 1
+
+    write_junit(result, tmp_path / "junit.xml")
+    suite = ET.parse(tmp_path / "junit.xml").getroot().find("testsuite")
+    assert suite is not None and (suite.get("failures"), suite.get("skipped")) == ("0", "1")
+    skipped = {c.get("name") for c in suite.iter("testcase") if c.find("skipped") is not None}
+    assert skipped == {"nothing_captured"}  # cites scored one trace: its skip is in its output, not a skipped case
+    out = io.StringIO()
+    print_summary(result, Console(file=out, width=200))
+    assert "skipped cites: 1 (not scored: the target step has no output" in out.getvalue()

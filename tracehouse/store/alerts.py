@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from tracehouse.domain.outcome import FAILED_SQL
+from tracehouse.domain.rates import CALL_SQL, ERROR_RATE, PASS_RATE, RETRY_AMPLIFICATION_SQL, RETRY_RATE
 from tracehouse.store.client import Store, as_utc
 from tracehouse.store.scope import Scope, project_filter
 
@@ -45,16 +45,11 @@ EVENT_COLUMNS: tuple[str, ...] = (
 )
 
 _GROUP_COLUMNS = {"agent": "agent", "model": "request_model", "provider": "provider"}
-_CALL_TYPES = "('llm', 'tool', 'retrieval', 'embedding')"
-# metric -> (value expression, sample-count expression, default step filter)
+# metric -> (value expression, sample-count expression, default step filter); the rates are the domain's
 _STEP_METRICS: dict[str, tuple[str, str, str]] = {
-    "retry_rate": ("countIf(retry_attempt > 1) / count()", "count()", f"step_type IN {_CALL_TYPES}"),
-    "retry_amplification": (
-        "count() / greatest(count() - countIf(retry_attempt > 1), 1)",
-        "count()",
-        f"step_type IN {_CALL_TYPES}",
-    ),
-    "error_rate": (f"countIf({FAILED_SQL}) / count()", "count()", f"step_type IN {_CALL_TYPES}"),
+    "retry_rate": (RETRY_RATE.value_sql(), "count()", RETRY_RATE.over_sql),
+    "retry_amplification": (RETRY_AMPLIFICATION_SQL, "count()", CALL_SQL),
+    "error_rate": (ERROR_RATE.value_sql(), "count()", ERROR_RATE.over_sql),
     "p95_latency_ms": ("quantile(0.95)(duration_ns) / 1e6", "count()", "step_type = 'llm'"),
     "cost_per_hour": ("sum(ifNull(cost_usd, 0)) * 3600 / {window_s:Float64}", "count()", "1"),
 }
@@ -161,7 +156,7 @@ def _scores_metric(
     where = [
         "created_at >= {since:DateTime64(3, 'UTC')}",
         "created_at < {until:DateTime64(3, 'UTC')}",
-        "passed IS NOT NULL",
+        PASS_RATE.over_sql,
     ]
     where.append(project_filter(scope, params))
     for name, column in (("suite", "suite"), ("score", "name"), ("agent", "agent")):
@@ -171,7 +166,7 @@ def _scores_metric(
     key = "agent" if group_by == "agent" else "''"
     rows = store.rows(
         f"""
-        SELECT project_id, {key} AS key, avg(passed) AS value, count() AS samples
+        SELECT project_id, {key} AS key, {PASS_RATE.value_sql()} AS value, count() AS samples
         FROM {{db}}.scores FINAL
         WHERE {" AND ".join(where)}
         GROUP BY project_id, key

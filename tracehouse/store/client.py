@@ -226,8 +226,14 @@ _UNAVAILABLE_HINTS = ("connection refused", "timed out", "max retries", "cannot 
 
 
 def as_utc(value: datetime) -> datetime:
-    """A time read back from the store, as an aware UTC datetime (chDB may hand DateTime64 back without its zone)."""
+    """A time read back from the store, as an aware UTC datetime (chDB may hand DateTime64 back without its zone).
+    Any naive time in tracehouse means UTC."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def iso_z(value: datetime) -> str:
+    """A time as the JSON API spells it: RFC 3339 in UTC, "Z" for the zone."""
+    return as_utc(value).isoformat().replace("+00:00", "Z")
 
 
 def _first_line(exc: BaseException) -> str:

@@ -8,10 +8,10 @@ the window prune to its hours.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
-from tracehouse.store.client import Store
+from tracehouse.store.client import Store, as_utc
 
 CostKey = Literal["model", "agent"]
 _WINDOW = (
@@ -73,7 +73,7 @@ def costs(store: Store, project_id: str, since: datetime, until: datetime, *, bu
     series: dict[CostKey, dict[tuple[datetime, str], CostPoint]] = {"model": {}, "agent": {}}
     unpriced: dict[str, UnpricedModel] = {}
     for r in rows:
-        bucket = r["bucket"] if r["bucket"].tzinfo else r["bucket"].replace(tzinfo=UTC)
+        bucket = as_utc(r["bucket"])
         keys: tuple[tuple[CostKey, str], ...] = (("model", r["request_model"]), ("agent", r["agent"]))
         for by, key in keys:
             point = series[by].setdefault((bucket, key), CostPoint(bucket, key, 0.0, 0, 0))

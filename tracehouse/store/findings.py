@@ -1,16 +1,17 @@
-"""SQL for the detectors: which traces finished recently, their steps in bulk, the `findings` table, and retry
-rates over a window. Findings are written by `tracehouse.evals.detect`; this module knows only their columns."""
+"""SQL for the detectors: their traces' steps in bulk, the `findings` table and its one record (`Finding`), and retry
+rates over a window. Which traces finished recently is `traces.traces_ended` (the online evaluator reads it too)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from tracehouse.domain.model import Status, Step, StepType
-from tracehouse.store.client import Store, as_utc
+from tracehouse.domain.rates import RETRY_RATE, ratio
+from tracehouse.store.client import Store, as_utc, iso_z
 from tracehouse.store.scope import Scope, project_filter
 
 FINDING_COLUMNS: tuple[str, ...] = (
@@ -29,45 +30,44 @@ FINDING_COLUMNS: tuple[str, ...] = (
 )
 
 
-class FindingLike(Protocol):
-    """What `write_findings` reads of a finding. Read-only members, so a finding whose `kind` is a `StrEnum` fits."""
+@dataclass(slots=True)
+class Finding:
+    """One detected waste pattern, the one shape of a finding everywhere: what the detectors produce, the `findings`
+    table stores (these are its columns) and every endpoint returns (`to_json`, `details` a JSON object).
 
-    @property
-    def id(self) -> str: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def severity(self) -> str: ...
-    @property
-    def trace_id(self) -> str: ...
-    @property
-    def span_ids(self) -> Sequence[str]: ...
-    @property
-    def agents(self) -> Sequence[str]: ...
-    @property
-    def wasted_tokens(self) -> int: ...
-    @property
-    def wasted_cost_usd(self) -> float: ...
-    @property
-    def explanation(self) -> str: ...
-    @property
-    def details(self) -> dict[str, Any]: ...
-    @property
-    def detected_at(self) -> datetime: ...
+    `id` is a hash of (kind, trace, the pattern's anchor), so detecting the same thing again replaces the row
+    (the table is a ReplacingMergeTree keyed by project, kind and id) instead of adding a second one.
+    """
 
-
-@dataclass(frozen=True)
-class EndedTrace:
-    project_id: str
+    id: str
+    kind: str  # loop | duplicate_work | retry_storm
+    severity: str  # info | warning | critical
     trace_id: str
-    start_time: datetime
-    end_time: datetime
-    spans: int
-    last_version: int = 0  # the newest row version of the trace (store/versions.py): when it was last written
-    written_at: datetime | None = None  # the engine's clock at the trace's last insert (the detectors' cursor)
+    span_ids: list[str]
+    agents: list[str]
+    wasted_tokens: int
+    wasted_cost_usd: float
+    explanation: str
+    details: dict[str, Any] = field(default_factory=dict)
+    detected_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": str(self.kind),
+            "severity": str(self.severity),
+            "trace_id": self.trace_id,
+            "span_ids": list(self.span_ids),
+            "agents": list(self.agents),
+            "wasted_tokens": int(self.wasted_tokens),
+            "wasted_cost_usd": float(self.wasted_cost_usd),
+            "explanation": self.explanation,
+            "details": self.details,
+            "detected_at": iso_z(self.detected_at),
+        }
 
 
-def write_findings(store: Store, project_id: str, findings: Sequence[FindingLike]) -> None:
+def write_findings(store: Store, project_id: str, findings: Sequence[Finding]) -> None:
     """One insert; a finding with an id already stored replaces it (ReplacingMergeTree(detected_at) keyed by
     project, kind, id)."""
     if not findings:
@@ -102,8 +102,8 @@ def list_findings(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int = 200,
-) -> list[dict[str, Any]]:
-    """Newest first, one row per finding id (the latest detection), `details` decoded.
+) -> list[Finding]:
+    """Newest first, one row per finding id (the latest detection).
 
     The table's ORDER BY (project_id, kind, id) serves a kind filter; a trace filter uses the trace-id bloom index.
     `LIMIT 1 BY id` keeps the latest detection even before a merge (and across monthly partitions).
@@ -124,7 +124,7 @@ def list_findings(
         params["until"] = as_utc(until)
     rows = store.rows(
         f"""
-        SELECT {", ".join(FINDING_COLUMNS[1:])}
+        SELECT {_COLUMNS}
         FROM {{db}}.findings
         WHERE {" AND ".join(where)}
         ORDER BY detected_at DESC, id
@@ -133,103 +133,7 @@ def list_findings(
         """,
         params,
     )
-    for r in rows:
-        r["detected_at"] = as_utc(r["detected_at"])
-        r["span_ids"] = list(r["span_ids"])
-        r["agents"] = list(r["agents"])
-        try:
-            r["details"] = json.loads(r["details"]) if r["details"] else {}
-        except ValueError:
-            r["details"] = {}
-    return rows
-
-
-def traces_ended_between(
-    store: Store, lo: datetime, hi: datetime, *, scope: Scope, limit: int = 5000
-) -> list[EndedTrace]:
-    """Traces whose last span ended in (lo, hi], oldest end first.
-
-    Reads the `traces` summary (ORDER BY project_id, day, trace_id): the day range bounds the scan to the days
-    that can hold such traces; a trace that started before `lo`'s day by more than a day is not seen.
-    """
-    where = ["day >= toDate({lo:DateTime64(9, 'UTC')}) - 1", "day <= toDate({hi:DateTime64(9, 'UTC')})"]
-    params: dict[str, Any] = {"lo": as_utc(lo), "hi": as_utc(hi), "limit": limit}
-    where.append(project_filter(scope, params))
-    rows = store.rows(
-        f"""
-        SELECT project_id, trace_id, min(start_time) AS start_at, max(end_time) AS end_at,
-               uniqExactMerge(spans) AS n, max(last_version) AS v
-        FROM {{db}}.traces
-        WHERE {" AND ".join(where)}
-        GROUP BY project_id, trace_id
-        HAVING end_at > {{lo:DateTime64(9, 'UTC')}} AND end_at <= {{hi:DateTime64(9, 'UTC')}}
-        ORDER BY end_at, trace_id
-        LIMIT {{limit:UInt32}}
-        """,
-        params,
-    )
-    return [
-        EndedTrace(r["project_id"], r["trace_id"], as_utc(r["start_at"]), as_utc(r["end_at"]), int(r["n"]), int(r["v"]))
-        for r in rows
-    ]
-
-
-@dataclass(frozen=True)
-class WrittenPosition:
-    """A position in the order traces were last written: (insert time, project, trace), exclusive."""
-
-    written_at: datetime
-    project_id: str = ""
-    trace_id: str = ""
-
-
-def traces_written_between(
-    store: Store, after: WrittenPosition, upto: datetime, *, scope: Scope, limit: int = 5000
-) -> list[EndedTrace]:
-    """Traces whose last insert is after `after` and at or before `upto`, in that order (key-set paging: pass the
-    last one back as `after`). A trace written again later comes back again, at its new place.
-
-    The inner read finds the traces written since `after` by the minmax index on `written_at`; the outer one merges
-    each such trace's whole summary. Only traces started within two days of `after` are seen.
-    """
-    params: dict[str, Any] = {
-        "after": as_utc(after.written_at),
-        "ap": after.project_id,
-        "at": after.trace_id,
-        "upto": as_utc(upto),
-        "limit": limit,
-    }
-    scoped = project_filter(scope, params)
-    rows = store.rows(
-        f"""
-        SELECT project_id, trace_id, min(start_time) AS start_at, max(end_time) AS end_at,
-               uniqExactMerge(spans) AS n, max(last_version) AS v, max(written_at) AS w
-        FROM {{db}}.traces
-        WHERE day >= toDate({{after:DateTime64(6, 'UTC')}}) - 2 AND {scoped} AND (project_id, trace_id) IN (
-            SELECT project_id, trace_id FROM {{db}}.traces
-            WHERE day >= toDate({{after:DateTime64(6, 'UTC')}}) - 2 AND {scoped}
-              AND written_at >= {{after:DateTime64(6, 'UTC')}}
-        )
-        GROUP BY project_id, trace_id
-        HAVING w <= {{upto:DateTime64(6, 'UTC')}} AND (w, project_id, trace_id) > ({{after:DateTime64(6, 'UTC')}},
-               {{ap:String}}, {{at:String}})
-        ORDER BY w, project_id, trace_id
-        LIMIT {{limit:UInt32}}
-        """,
-        params,
-    )
-    return [
-        EndedTrace(
-            r["project_id"],
-            r["trace_id"],
-            as_utc(r["start_at"]),
-            as_utc(r["end_at"]),
-            int(r["n"]),
-            int(r["v"]),
-            as_utc(r["w"]),
-        )
-        for r in rows
-    ]
+    return [_row(r) for r in rows]
 
 
 # The detectors need no events, links, previews of input or resource attributes: leave them out of the read.
@@ -347,27 +251,27 @@ class RetryRate:
 
     @property
     def rate(self) -> float:
-        return self.retries / self.calls if self.calls else 0.0
+        return ratio(self.retries, self.calls)
 
 
 _RETRY_GROUP = {"agent": "agent", "provider": "provider", "project": "''"}
 
 
 def retry_rates(store: Store, since: datetime, until: datetime, group_by: str, *, scope: Scope) -> list[RetryRate]:
-    """Per project and group: call steps (model, tool, retrieval, embedding calls) and how many were retries
-    (attempt > 1). The leading (project_id, hour) of the steps' ORDER BY prunes to the window."""
+    """Per project and group: calls and retries as `tracehouse.domain.rates.RETRY_RATE` counts them, read `FINAL` as
+    the alert engine's `retry_rate` is. The leading (project_id, hour) of the steps' ORDER BY prunes to the window."""
     col = _RETRY_GROUP[group_by]
     where = [
         "start_time >= {since:DateTime64(9, 'UTC')}",
         "start_time < {until:DateTime64(9, 'UTC')}",
-        "step_type IN ('llm', 'tool', 'retrieval', 'embedding')",
+        RETRY_RATE.over_sql,
     ]
     params: dict[str, Any] = {"since": as_utc(since), "until": as_utc(until)}
     where.append(project_filter(scope, params))
     rows = store.rows(
         f"""
-        SELECT project_id, {col} AS key, count() AS calls, countIf(retry_attempt > 1) AS retries
-        FROM {{db}}.steps
+        SELECT project_id, {col} AS key, count() AS calls, countIf({RETRY_RATE.counted_sql}) AS retries
+        FROM {{db}}.steps FINAL
         WHERE {" AND ".join(where)}
         GROUP BY project_id, key
         """,
@@ -377,31 +281,19 @@ def retry_rates(store: Store, since: datetime, until: datetime, group_by: str, *
 
 
 # -- reads for the dashboard and the evals ---------------------------------------------------------------------
-_COLUMNS = (
-    "id, kind, severity, trace_id, span_ids, agents, wasted_tokens, wasted_cost_usd, explanation, details, detected_at"
-)
+_COLUMNS = ", ".join(FINDING_COLUMNS[1:])  # a finding's fields
 
 
-@dataclass
-class FindingRow:
-    """One finding as the dashboard shows it; fields are the `findings` columns."""
-
-    id: str
-    kind: str  # loop | duplicate_work | retry_storm
-    severity: str
-    trace_id: str
-    span_ids: list[str]
-    agents: list[str]
-    wasted_tokens: int
-    wasted_cost_usd: float
-    explanation: str
-    details: str
-    detected_at: datetime
+def _details(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
-def _row(r: dict[str, Any]) -> FindingRow:
-    at = r["detected_at"]
-    return FindingRow(
+def _row(r: dict[str, Any]) -> Finding:
+    return Finding(
         id=r["id"],
         kind=r["kind"],
         severity=r["severity"],
@@ -411,12 +303,12 @@ def _row(r: dict[str, Any]) -> FindingRow:
         wasted_tokens=int(r["wasted_tokens"]),
         wasted_cost_usd=float(r["wasted_cost_usd"]),
         explanation=r["explanation"],
-        details=r["details"],
-        detected_at=at if at.tzinfo else at.replace(tzinfo=UTC),
+        details=_details(r["details"]),
+        detected_at=as_utc(r["detected_at"]),
     )
 
 
-def trace_findings(store: Store, project_id: str, trace_id: str) -> list[FindingRow]:
+def trace_findings(store: Store, project_id: str, trace_id: str) -> list[Finding]:
     """Every finding on one trace, most severe kinds first by wasted cost."""
     rows = store.rows(
         f"SELECT {_COLUMNS} FROM {{db}}.findings FINAL"
@@ -479,7 +371,7 @@ def findings_by_agent(store: Store, project_id: str, since: datetime, until: dat
 
 def recent_findings(
     store: Store, project_id: str, since: datetime, until: datetime, *, agent: str | None = None, limit: int = 20
-) -> list[FindingRow]:
+) -> list[Finding]:
     """The most recent findings in the window, optionally only those naming `agent`."""
     params: dict[str, Any] = {"p": project_id, "since": since, "until": until, "limit": limit}
     where = (
@@ -498,5 +390,5 @@ def recent_findings(
 
 
 def findings_as_dicts(store: Store, project_id: str, trace_id: str) -> list[dict[str, Any]]:
-    """One trace's findings as plain dicts (what the evals' behavioural scorers read); [] when none were recorded."""
-    return [asdict(f) for f in trace_findings(store, project_id, trace_id)]
+    """One trace's findings as `GET /api/findings` gives them (what the evals' behavioural scorers read)."""
+    return [f.to_json() for f in trace_findings(store, project_id, trace_id)]

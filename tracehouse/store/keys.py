@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from tracehouse.store.client import Store, StoreError, StoreUnavailable
+from tracehouse.store.client import Store, StoreError, StoreUnavailable, as_utc
 
 KEY_PREFIX = "th_"
 DEFAULT_PROJECT = "default"
@@ -88,7 +88,7 @@ class KeyRing:
                 project_id=r["project_id"],
                 name=r["name"],
                 prefix=r["prefix"],
-                created_at=r["created_at"].replace(tzinfo=UTC),
+                created_at=as_utc(r["created_at"]),
                 revoked=bool(r["revoked"]),
             )
             for r in rows

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from tracehouse.store.client import Store, as_utc
-from tracehouse.store.scope import Scope, project_filter
+from tracehouse.domain.rates import PASS_RATE
+from tracehouse.store.client import Store, as_utc, iso_z
 
 SCORE_COLUMNS: tuple[str, ...] = (
     "project_id",
@@ -57,6 +57,13 @@ class Score:
     comment: str = ""
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
+    def to_json(self) -> dict[str, Any]:
+        """As the scores API takes and returns it (no project: the key decides)."""
+        out = asdict(self)
+        out.pop("project_id")
+        out["created_at"] = iso_z(self.created_at)
+        return out
+
 
 @dataclass
 class EvalRun:
@@ -69,6 +76,14 @@ class EvalRun:
     finished_at: datetime | None = None
     status: str = "running"  # running / passed / failed / error
     summary: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """As the eval-runs API takes and returns it (no project: the key decides); a counted run adds its counts."""
+        out = asdict(self)
+        out.pop("project_id")
+        out["started_at"] = iso_z(self.started_at)
+        out["finished_at"] = iso_z(self.finished_at) if self.finished_at else None
+        return out
 
 
 @dataclass
@@ -265,10 +280,10 @@ def agent_quality(
     where, params = _window(project_id, since, until, suite, name)
     params["b"] = max(60, int(bucket_seconds))
     # pass rate counts only scores that decided pass/fail; errors are scores with label 'error' and no value.
-    aggregates = """
+    aggregates = f"""
         count() AS scores,
         avgOrNull(value) AS mean,
-        countIf(passed = 1) / nullIf(countIf(passed IS NOT NULL), 0) AS pass_rate,
+        {PASS_RATE.numerator_sql()} / nullIf({PASS_RATE.denominator_sql()}, 0) AS pass_rate,
         countIf(passed = 0) AS failed,
         countIf(label = 'error' AND value IS NULL) AS errors
     """
@@ -361,29 +376,6 @@ def _num(value: Any) -> float | None:
     return None if number != number else number  # NaN -> None
 
 
-# -- what the online evaluator and the behavioural scorers read ------------------------------------------------------
-
-
-def finished_traces(
-    store: Store, since: datetime, until: datetime, *, scope: Scope, limit: int = 10_000
-) -> list[tuple[str, str, datetime]]:
-    """(project, trace, last end time) of traces whose last span ended in [since, until), oldest first.
-
-    Reads the `traces` summary (ORDER BY project, day, trace): the day range prunes to the window's days.
-    """
-    where = ["day >= toDate({since:DateTime64(3, 'UTC')}) - 1"]
-    params: dict[str, Any] = {"since": as_utc(since), "until": as_utc(until), "limit": limit}
-    where.append(project_filter(scope, params))
-    rows = store.rows(
-        f"SELECT project_id, trace_id, max(end_time) AS end_at FROM {{db}}.traces WHERE {' AND '.join(where)}"
-        " GROUP BY project_id, trace_id"
-        " HAVING end_at >= {since:DateTime64(3, 'UTC')} AND end_at < {until:DateTime64(3, 'UTC')}"
-        " ORDER BY end_at, trace_id LIMIT {limit:UInt32}",
-        params,
-    )
-    return [(r["project_id"], r["trace_id"], as_utc(r["end_at"])) for r in rows]
-
-
 # -- reads for the dashboard: a trace's scores, groups, trends, failing cases, runs -----------------------------------
 
 _WINDOW = (
@@ -417,16 +409,12 @@ class ScorePoint:
 
 
 @dataclass
-class EvalRunRow:
-    eval_run_id: str
-    suite: str
-    started_at: datetime
-    finished_at: datetime | None
-    status: str
-    summary: str
-    scores: int
-    failed: int
-    mean: float | None
+class EvalRunRow(EvalRun):
+    """An eval run with its scores counted (what the Evals page lists)."""
+
+    scores: int = 0
+    failed: int = 0
+    mean: float | None = None
 
 
 _SCORE_COLUMNS = (
@@ -563,11 +551,7 @@ def failing_scores(
 
 def eval_runs(store: Store, project_id: str, *, limit: int = 50) -> list[EvalRunRow]:
     """The most recent eval runs with their score counts."""
-    runs = store.rows(
-        "SELECT eval_run_id, suite, started_at, finished_at, status, summary FROM {db}.eval_runs FINAL"
-        " WHERE project_id = {p:String} ORDER BY started_at DESC LIMIT {limit:UInt32}",
-        {"p": project_id, "limit": limit},
-    )
+    runs = list_eval_runs(store, project_id, limit=limit)
     if not runs:
         return []
     counts = {
@@ -575,23 +559,19 @@ def eval_runs(store: Store, project_id: str, *, limit: int = 50) -> list[EvalRun
         for r in store.rows(
             "SELECT eval_run_id, count() AS n, countIf(passed = 0) AS bad, avg(value) AS mean FROM {db}.scores FINAL"
             " WHERE project_id = {p:String} AND eval_run_id IN {ids:Array(String)} GROUP BY eval_run_id",
-            {"p": project_id, "ids": [r["eval_run_id"] for r in runs]},
+            {"p": project_id, "ids": [r.eval_run_id for r in runs]},
         )
     }
     out = []
-    for r in runs:
-        c = counts.get(r["eval_run_id"], {})
+    for run in runs:
+        c = counts.get(run.eval_run_id, {})
+        mean = c.get("mean")
         out.append(
             EvalRunRow(
-                eval_run_id=r["eval_run_id"],
-                suite=r["suite"],
-                started_at=as_utc(r["started_at"]),
-                finished_at=as_utc(r["finished_at"]) if r["finished_at"] else None,
-                status=r["status"],
-                summary=r["summary"],
+                **vars(run),
                 scores=int(c.get("n", 0)),
                 failed=int(c.get("bad", 0)),
-                mean=None if c.get("mean") is None else float(c["mean"]),
+                mean=None if mean is None else float(mean),
             )
         )
     return out

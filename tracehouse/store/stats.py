@@ -7,11 +7,11 @@ the project lets the window prune whole ranges of granules.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
-from tracehouse.domain.outcome import FAILED_SQL
-from tracehouse.store.client import Store
+from tracehouse.domain.rates import ERROR_RATE, RETRY_RATE, ratio
+from tracehouse.store.client import Store, as_utc
 from tracehouse.store.traces import BadFilter
 
 GroupBy = Literal["agent", "model", "operation", "service", "provider", "step_type"]
@@ -37,13 +37,14 @@ MAX_SERIES_POINTS = 2000
 
 @dataclass
 class GroupStats:
-    """One group's numbers over the window. Latency is over the group's own invocations (an agent's
-    `invoke_agent` steps) when it has any, else over all its steps. `errors` counts every failed step of the group
-    (`tracehouse.domain.outcome`: its model calls, tools and runs alike), and `error_rate` is errors / steps."""
+    """One group's numbers over the window. `calls` and latency are over the group's own invocations (an agent's
+    `invoke_agent` steps) when it has any, else over all its steps. The rates are `tracehouse.domain.rates`'s, over
+    `call_steps` (its model, tool, retrieval and embedding calls): `errors` failed calls, `retries` retried ones."""
 
     key: str
     steps: int
     calls: int
+    call_steps: int
     errors: int
     error_rate: float
     p50_ms: float
@@ -62,29 +63,32 @@ class SeriesPoint:
     bucket: datetime
     key: str
     calls: int
-    errors: int
+    errors: int  # failed calls (`tracehouse.domain.rates.ERROR_RATE`'s count)
     p95_ms: float
     tokens: int
     cost_usd: float
 
 
 def _window(since: datetime, until: datetime) -> dict[str, Any]:
-    if since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
-    if until.tzinfo is None:
-        until = until.replace(tzinfo=UTC)
+    since, until = as_utc(since), as_utc(until)
     if until <= since:
         raise BadFilter("until: must be after since")
     return {"since": since, "until": until}
 
 
-def _base_where(group_by: str) -> str:
+def _where(group_by: str, project_id: str, key: str | None, params: dict[str, Any]) -> str:
+    """The window, the project, the group's steps and (with `key`) one group; fills in its parameters."""
     if group_by not in GROUP_COLUMNS:
         raise BadFilter(f"group_by: must be one of {', '.join(GROUP_COLUMNS)}")
-    return (
+    params["p"] = project_id
+    where = (
         "project_id = {p:String} AND start_time >= {since:DateTime64(9, 'UTC')}"
         " AND start_time < {until:DateTime64(9, 'UTC')} AND " + _GROUP_FILTER[group_by]
     )
+    if key is not None:
+        where += f" AND {GROUP_COLUMNS[group_by]} = {{key:String}}"
+        params["key"] = key
+    return where
 
 
 _INVOCATION = "(step_type = 'agent' OR step_type = 'workflow')"
@@ -100,12 +104,9 @@ def group_stats(
     key: str | None = None,
 ) -> list[GroupStats]:
     """Per-group count, error rate, p50/p95/p99 latency, tokens, cost, unpriced and retries over [since, until)."""
-    col = GROUP_COLUMNS.get(group_by, "")
-    params = {"p": project_id, **_window(since, until)}
-    where = _base_where(group_by)
-    if key is not None:
-        where += f" AND {col} = {{key:String}}"
-        params["key"] = key
+    params = _window(since, until)
+    where = _where(group_by, project_id, key, params)
+    col = GROUP_COLUMNS[group_by]
     rows = store.rows(
         f"""
         SELECT
@@ -113,7 +114,8 @@ def group_stats(
             count() AS steps,
             countIf({_INVOCATION}) AS invocations,
             if(invocations > 0, invocations, steps) AS calls,
-            countIf({FAILED_SQL}) AS errors,
+            {ERROR_RATE.denominator_sql()} AS call_steps,
+            {ERROR_RATE.numerator_sql()} AS errors,
             if(invocations > 0,
                quantilesIf(0.5, 0.95, 0.99)(duration_ns, {_INVOCATION}),
                quantiles(0.5, 0.95, 0.99)(duration_ns)) AS q,
@@ -121,8 +123,7 @@ def group_stats(
             sum(ifNull(output_tokens, 0)) AS out_tok,
             sum(ifNull(cost_usd, 0)) AS cost,
             countIf(cost_usd IS NULL AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL)) AS unpriced,
-            countIf(retry_attempt > 1) AS retries,
-            countIf(retry_attempt > 0) AS attempted
+            {RETRY_RATE.numerator_sql()} AS retries
         FROM {{db}}.steps FINAL
         WHERE {where}
         GROUP BY key
@@ -135,8 +136,9 @@ def group_stats(
             key=r["key"],
             steps=int(r["steps"]),
             calls=int(r["calls"]),
+            call_steps=int(r["call_steps"]),
             errors=int(r["errors"]),
-            error_rate=int(r["errors"]) / int(r["steps"]) if r["steps"] else 0.0,
+            error_rate=ratio(int(r["errors"]), int(r["call_steps"])),
             p50_ms=float(r["q"][0]) / 1e6,
             p95_ms=float(r["q"][1]) / 1e6,
             p99_ms=float(r["q"][2]) / 1e6,
@@ -145,7 +147,7 @@ def group_stats(
             cost_usd=float(r["cost"]),
             unpriced=int(r["unpriced"]),
             retries=int(r["retries"]),
-            retry_rate=(int(r["retries"]) / int(r["attempted"])) if r["attempted"] else 0.0,
+            retry_rate=ratio(int(r["retries"]), int(r["call_steps"])),
         )
         for r in rows
     ]
@@ -167,19 +169,16 @@ def time_series(
     bucket = bucket_seconds or max(60, int(span // 60))
     if span / bucket > MAX_SERIES_POINTS:
         raise BadFilter(f"bucket_seconds: too small for the window (more than {MAX_SERIES_POINTS} points)")
-    col = GROUP_COLUMNS.get(group_by, "")
-    params: dict[str, Any] = {"p": project_id, "bucket": bucket, **window}
-    where = _base_where(group_by)
-    if key is not None:
-        where += f" AND {col} = {{key:String}}"
-        params["key"] = key
+    params: dict[str, Any] = {"bucket": bucket, **window}
+    where = _where(group_by, project_id, key, params)
+    col = GROUP_COLUMNS[group_by]
     rows = store.rows(
         f"""
         SELECT
             toStartOfInterval(start_time, toIntervalSecond({{bucket:UInt32}})) AS bucket,
             {col} AS key,
             count() AS calls,
-            countIf({FAILED_SQL}) AS errors,
+            {ERROR_RATE.numerator_sql()} AS errors,
             quantile(0.95)(duration_ns) AS p95,
             sum(ifNull(input_tokens, 0) + ifNull(output_tokens, 0)) AS tokens,
             sum(ifNull(cost_usd, 0)) AS cost
@@ -192,7 +191,7 @@ def time_series(
     )
     return [
         SeriesPoint(
-            bucket=r["bucket"].replace(tzinfo=UTC) if r["bucket"].tzinfo is None else r["bucket"],
+            bucket=as_utc(r["bucket"]),
             key=r["key"],
             calls=int(r["calls"]),
             errors=int(r["errors"]),

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from tracehouse.domain.model import Event, Link, Status, Step, StepType, ToolCall
-from tracehouse.store.client import Store
+from tracehouse.store.client import Store, as_utc
 
 # Column order of an insert; names are Step's fields (the table adds duration_ns and version).
 STEP_COLUMNS: tuple[str, ...] = (
@@ -239,7 +239,7 @@ def top_steps(
             tool_name=r["tool_name"],
             status=r["status"],
             error_type=r["error_type"],
-            start_time=r["start_time"] if r["start_time"].tzinfo else r["start_time"].replace(tzinfo=UTC),
+            start_time=as_utc(r["start_time"]),
             duration_ms=int(r["duration_ns"]) / 1e6,
             input_tokens=r["input_tokens"],
             output_tokens=r["output_tokens"],

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from tracehouse.store.client import Store, as_utc
+from tracehouse.store.scope import Scope, project_filter
 
 SortKey = Literal["start_time", "duration", "cost", "spans", "errors"]
 SORT_KEYS: tuple[str, ...] = ("start_time", "duration", "cost", "spans", "errors")
@@ -333,3 +334,103 @@ def linked_counts(store: Store, project_id: str, trace_ids: list[str]) -> dict[s
         {"p": project_id, "ids": trace_ids},
     )
     return {r["trace_id"]: int(r["n"]) for r in rows}
+
+
+@dataclass(frozen=True)
+class EndedTrace:
+    project_id: str
+    trace_id: str
+    start_time: datetime
+    end_time: datetime
+    spans: int
+    last_version: int = 0  # the newest row version of the trace (store/versions.py): when it was last written
+    written_at: datetime | None = None  # the engine's clock at the trace's last insert (the detectors' cursor)
+
+
+def traces_ended(
+    store: Store, since: datetime, until: datetime, *, scope: Scope, limit: int = 10_000
+) -> list[EndedTrace]:
+    """Traces whose last span ended in [since, until), oldest end first: what the detectors and the online
+    evaluator pick up once a trace is done.
+
+    Reads the `traces` summary (ORDER BY project_id, day, trace_id): the day range bounds the scan to the days
+    that can hold such traces; a trace that started more than a day before `since`'s day is not seen.
+    """
+    where = ["day >= toDate({lo:DateTime64(9, 'UTC')}) - 1", "day <= toDate({hi:DateTime64(9, 'UTC')})"]
+    params: dict[str, Any] = {"lo": as_utc(since), "hi": as_utc(until), "limit": limit}
+    where.append(project_filter(scope, params))
+    rows = store.rows(
+        f"""
+        SELECT project_id, trace_id, min(start_time) AS start_at, max(end_time) AS end_at,
+               uniqExactMerge(spans) AS n, max(last_version) AS v
+        FROM {{db}}.traces
+        WHERE {" AND ".join(where)}
+        GROUP BY project_id, trace_id
+        HAVING end_at >= {{lo:DateTime64(9, 'UTC')}} AND end_at < {{hi:DateTime64(9, 'UTC')}}
+        ORDER BY end_at, trace_id
+        LIMIT {{limit:UInt32}}
+        """,
+        params,
+    )
+    return [
+        EndedTrace(r["project_id"], r["trace_id"], as_utc(r["start_at"]), as_utc(r["end_at"]), int(r["n"]), int(r["v"]))
+        for r in rows
+    ]
+
+
+@dataclass(frozen=True)
+class WrittenPosition:
+    """A position in the order traces were last written: (insert time, project, trace), exclusive."""
+
+    written_at: datetime
+    project_id: str = ""
+    trace_id: str = ""
+
+
+def traces_written_between(
+    store: Store, after: WrittenPosition, upto: datetime, *, scope: Scope, limit: int = 5000
+) -> list[EndedTrace]:
+    """Traces whose last insert is after `after` and at or before `upto`, in that order (key-set paging: pass the
+    last one back as `after`). A trace written again later comes back again, at its new place.
+
+    The inner read finds the traces written since `after` by the minmax index on `written_at`; the outer one merges
+    each such trace's whole summary. Only traces started within two days of `after` are seen.
+    """
+    params: dict[str, Any] = {
+        "after": as_utc(after.written_at),
+        "ap": after.project_id,
+        "at": after.trace_id,
+        "upto": as_utc(upto),
+        "limit": limit,
+    }
+    scoped = project_filter(scope, params)
+    rows = store.rows(
+        f"""
+        SELECT project_id, trace_id, min(start_time) AS start_at, max(end_time) AS end_at,
+               uniqExactMerge(spans) AS n, max(last_version) AS v, max(written_at) AS w
+        FROM {{db}}.traces
+        WHERE day >= toDate({{after:DateTime64(6, 'UTC')}}) - 2 AND {scoped} AND (project_id, trace_id) IN (
+            SELECT project_id, trace_id FROM {{db}}.traces
+            WHERE day >= toDate({{after:DateTime64(6, 'UTC')}}) - 2 AND {scoped}
+              AND written_at >= {{after:DateTime64(6, 'UTC')}}
+        )
+        GROUP BY project_id, trace_id
+        HAVING w <= {{upto:DateTime64(6, 'UTC')}} AND (w, project_id, trace_id) > ({{after:DateTime64(6, 'UTC')}},
+               {{ap:String}}, {{at:String}})
+        ORDER BY w, project_id, trace_id
+        LIMIT {{limit:UInt32}}
+        """,
+        params,
+    )
+    return [
+        EndedTrace(
+            r["project_id"],
+            r["trace_id"],
+            as_utc(r["start_at"]),
+            as_utc(r["end_at"]),
+            int(r["n"]),
+            int(r["v"]),
+            as_utc(r["w"]),
+        )
+        for r in rows
+    ]

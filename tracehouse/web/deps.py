@@ -10,6 +10,7 @@ another origin cannot set one without a CORS preflight, which this server never 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from urllib.parse import urlparse
 
@@ -105,3 +106,9 @@ def require_project(request: Request) -> str:
 
 Project = Annotated[str, Depends(require_project)]
 StoreDep = Annotated[Store, Depends(get_store)]
+
+
+def window_or_default(since: datetime | None, until: datetime | None, default: timedelta) -> tuple[datetime, datetime]:
+    """An API's optional `since`/`until`: until defaults to now, since to `default` before until."""
+    until = until or datetime.now(UTC)
+    return since or until - default, until
