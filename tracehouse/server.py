@@ -11,10 +11,9 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -44,10 +43,11 @@ from tracehouse.evals.online import OnlineEvaluator
 from tracehouse.jobs import JobRunner
 from tracehouse.sdk.pricing import load_prices
 from tracehouse.settings import Settings
-from tracehouse.store import DSN, BadFilter, Store, StoreError, StoreUnavailable
+from tracehouse.store import DSN, Store, StoreUnavailable
 from tracehouse.store.keys import DEFAULT_PROJECT, KeyRing
 from tracehouse.store.leases import Lease
 from tracehouse.web.deps import require_project
+from tracehouse.web.errors import install_error_handlers
 
 log = logging.getLogger("tracehouse")
 
@@ -103,37 +103,6 @@ def show_first_key(created: str | None, path: Path) -> None:
         print(f"  default project key: created in {path} (mode 0600; not printed: no terminal)", flush=True)
     else:
         print(f"  default project key: in {path}", flush=True)
-
-
-def _error_body(message: str) -> dict[str, Any]:
-    return {"error": message}
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    """Errors are types mapped to HTTP answers here, once: a message people can act on, never a stack trace."""
-
-    @app.exception_handler(BadFilter)
-    async def _bad_filter(request: Request, exc: BadFilter) -> Response:
-        return JSONResponse(_error_body(str(exc)), status_code=400)
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
-        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-        where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("query", "body", "path"))
-        return JSONResponse(_error_body(f"{where or 'request'}: {first.get('msg')}"), status_code=400)
-
-    @app.exception_handler(HTTPException)
-    async def _http(request: Request, exc: HTTPException) -> Response:
-        return JSONResponse(_error_body(str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
-
-    @app.exception_handler(StoreUnavailable)
-    async def _unavailable(request: Request, exc: StoreUnavailable) -> Response:
-        return JSONResponse(_error_body(f"store unavailable: {exc}"), status_code=503, headers={"Retry-After": "5"})
-
-    @app.exception_handler(StoreError)
-    async def _store(request: Request, exc: StoreError) -> Response:
-        log.error("store error: %s", exc)
-        return JSONResponse(_error_body("the store could not answer this query"), status_code=500)
 
 
 def build_app(settings: Settings) -> FastAPI:

@@ -11,11 +11,13 @@ import platformdirs
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from tracehouse.errors import BadInput
+
 CONFIG_ENV = "TRACEHOUSE_CONFIG"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
-class SettingsError(ValueError):
+class SettingsError(BadInput, ValueError):
     """A setting that cannot be used; the message is one line naming it."""
 
 
