@@ -108,11 +108,13 @@ class ClientError(TracehouseError):
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+        if status is not None and status not in (400, 401, 403):
+            self.exit_code = EXIT_FAILED  # the server answered: what was asked for is not there or not possible
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     """One line on stderr and exit `code`: how every command ends on an error."""
-    click.echo(f"tracehouse: {message.strip().splitlines()[0] if message.strip() else 'failed'}", err=True)
+    click.echo(f"error: {message.strip().splitlines()[0] if message.strip() else 'failed'}", err=True)
     sys.exit(code)
 
 

@@ -23,6 +23,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from tracehouse import admin
 from tracehouse._version import __version__
+from tracehouse.client import ProjectOut
 from tracehouse.collector.finaliser import Finaliser
 from tracehouse.collector.metrics import CollectorMetrics
 from tracehouse.collector.receiver import http as otlp_http
@@ -41,17 +42,17 @@ from tracehouse.evals.detect import api as findings_api
 from tracehouse.evals.detect.service import DetectionService
 from tracehouse.evals.online import OnlineEvaluator
 from tracehouse.jobs import JobRunner
+from tracehouse.sdk.local import KEY_FILE
 from tracehouse.sdk.pricing import load_prices
 from tracehouse.settings import Settings
 from tracehouse.store import DSN, Store, StoreUnavailable
 from tracehouse.store.keys import DEFAULT_PROJECT, KeyRing
 from tracehouse.store.leases import Lease
-from tracehouse.web.deps import require_project
+from tracehouse.web.deps import Project, require_project
 from tracehouse.web.errors import install_error_handlers
 
 log = logging.getLogger("tracehouse")
 
-DEFAULT_KEY_FILE = "default-key"
 DOCS_ASSETS = "/docs-assets"
 JOBS_LEASE = "jobs"
 
@@ -83,7 +84,7 @@ class Readiness(BaseModel):
 
 def ensure_default_key(keyring: KeyRing, data_dir: Path) -> tuple[str | None, Path]:
     """On first start, a key for the default project, saved (0600) in the data dir; returns a key created now."""
-    path = data_dir / DEFAULT_KEY_FILE
+    path = data_dir / KEY_FILE
     if any(r.project_id == DEFAULT_PROJECT and not r.revoked for r in keyring.list()) and path.exists():
         return None, path
     key, _ = keyring.create(DEFAULT_PROJECT, "default key (created at first start)")
@@ -177,6 +178,11 @@ def build_app(settings: Settings) -> FastAPI:
             problems=problems,
         )
         return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+
+    @app.get("/api/project", tags=["ops"], response_model=ProjectOut)
+    def project(project: Project) -> ProjectOut:
+        """The project the presented key belongs to (what a client checks its `--project` against)."""
+        return ProjectOut(project=project)
 
     @app.get("/metrics", tags=["ops"], dependencies=[Depends(ops_access)], response_class=PlainTextResponse)
     def metrics(request: Request) -> Response:

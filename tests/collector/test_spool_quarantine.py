@@ -104,7 +104,7 @@ def test_a_second_process_on_one_spool_is_refused_in_one_line(tmp_path: Path) ->
             check=False,
         )
         assert r.returncode == 1 and "Traceback" not in r.stderr
-        expected = f"tracehouse: spool {tmp_path / 'spool'} is open in another process (a running server?)"
+        expected = f"error: spool {tmp_path / 'spool'} is open in another process (a running server?)"
         assert r.stderr.strip() == expected
     finally:
         held.close()
