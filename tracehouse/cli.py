@@ -97,28 +97,19 @@ def main() -> None:
 @click.option("--cluster", help="Render the sharded, replicated DDL for this ClickHouse cluster.")
 def schema(apply_: bool, cluster: str | None, **flags: Any) -> None:
     """Print (or apply) the ClickHouse schema."""
-    from tracehouse.store import DSN, Store, StoreError
+    from tracehouse.store import DSN, Store
+    from tracehouse.store.cluster import apply_cluster_schema, cluster_ddl, statements_text
     from tracehouse.store.schema import SchemaOptions, single_node_ddl
 
     settings = settings_from(**flags)
     options = SchemaOptions(database=settings.database, retention_days=settings.retention_days, cluster=cluster)
-    from tracehouse.store.cluster import (
-        ClusterDDLError,
-        apply_cluster_schema,
-        cluster_ddl,
-        statements_text,
-    )
-
-    try:
-        if not apply_:
-            click.echo(statements_text(cluster_ddl(options) if cluster else single_node_ddl(options)))
-            return
-        store = Store(DSN.parse(settings.store_dsn, default_database=settings.database))
-        if cluster:
-            version = apply_cluster_schema(store, options)
-            click.echo(f"schema at version {version} on cluster {cluster} in {store.dsn.redacted()}")
-        else:
-            version = store.migrate(settings.retention_days)
-            click.echo(f"schema at version {version} in {store.dsn.redacted()}")
-    except (StoreError, ClusterDDLError) as exc:
-        fail(str(exc), 1)
+    if not apply_:
+        click.echo(statements_text(cluster_ddl(options) if cluster else single_node_ddl(options)))
+        return
+    store = Store(DSN.parse(settings.store_dsn, default_database=settings.database))
+    if cluster:
+        version = apply_cluster_schema(store, options)
+        click.echo(f"schema at version {version} on cluster {cluster} in {store.dsn.redacted()}")
+    else:
+        version = store.migrate(settings.retention_days)
+        click.echo(f"schema at version {version} in {store.dsn.redacted()}")

@@ -249,9 +249,7 @@ def start_runtime(app: FastAPI, settings: Settings) -> list[Service]:
     admin.write_admin_file(settings.data_dir, endpoint)
     app.state.admin_token = admin_token
 
-    if not settings.no_auth and schema_ready:
-        created, path = ensure_default_key(keyring, settings.data_dir)
-        show_first_key(created, path)
+    first_key = ensure_default_key(keyring, settings.data_dir) if not settings.no_auth and schema_ready else None
 
     def project_for_key(key: str | None) -> str | None:
         return DEFAULT_PROJECT if settings.no_auth else keyring.project_for(key)
@@ -279,6 +277,7 @@ def start_runtime(app: FastAPI, settings: Settings) -> list[Service]:
     app.state.jobs = runner
     for service in services:
         service.start()
+    # The banner comes once everything it names is listening, so no start-up log line lands inside it.
     print(
         f"tracehouse {__version__} listening\n"
         f"  dashboard + API   http://{settings.host}:{settings.port}/\n"
@@ -287,6 +286,8 @@ def start_runtime(app: FastAPI, settings: Settings) -> list[Service]:
         f"  store             {store.dsn.redacted()}",
         flush=True,
     )
+    if first_key is not None:
+        show_first_key(*first_key)
     return services
 
 
