@@ -141,17 +141,16 @@ def runs_group() -> None:
 @runs_group.command("interrupts")
 @DB_OPTION
 @click.option("--run", "trace_id", default=None, help="Only this run's interrupts.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line instead of a table.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of a table.")
 def list_interrupts(db: Path, trace_id: str | None, as_json: bool) -> None:
     """List pending interrupts: questions, tool approvals, arbitrations, contracts, in-doubt effects."""
     found = _with_store(db, lambda store: store.pending_interrupts(run_id(trace_id)))
     if as_json:
-        for i in found:
-            click.echo(
-                json.dumps(
-                    {"trace_id": i.trace_id, "interrupt_id": i.interrupt_id, "kind": i.kind, "payload": i.payload}
-                )
-            )
+        rows = [
+            {"trace_id": i.trace_id, "interrupt_id": i.interrupt_id, "kind": i.kind, "payload": i.payload}
+            for i in found
+        ]
+        click.echo(json.dumps({"interrupts": rows}, indent=2, default=str))
         return
     if not found:
         click.echo("no pending interrupts")

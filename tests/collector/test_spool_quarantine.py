@@ -63,7 +63,10 @@ def test_poison_record_is_quarantined_reported_and_replayable(make_server: Any, 
     server.stop()
 
     listed = spool_cmd(data, "list")
-    assert listed.returncode == 0 and listed.stdout.split()[0] == str(poison), listed
+    header, row = listed.stdout.splitlines()
+    assert listed.returncode == 0 and header.split()[0] == "SEQ" and row.split()[0] == str(poison), listed
+    [record] = json.loads(spool_cmd(data, "list", "--json").stdout)["records"]
+    assert record["seq"] == poison and record["project"] == "default" and "DecodeError" in record["why"]
     shown = json.loads(spool_cmd(data, "show", str(poison)).stdout)
     assert shown["project"] == "default" and "DecodeError" in shown["reason"] and "request_error" in shown
 
