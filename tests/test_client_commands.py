@@ -137,6 +137,10 @@ def test_keys_list_has_a_header_row_json_and_never_wraps_when_piped(live: Server
     keys = json.loads(only.stdout)["keys"]
     assert [(k["project"], k["name"], k["revoked"]) for k in keys] == [("team-wide", long_name.strip(), False)]
     assert re.fullmatch(r"th_\w+", keys[0]["prefix"])
+    named = run("keys", "list", "--server", live.url, "--json", *common)  # the same server, named
+    assert named.returncode == 0 and "team-wide" in named.stdout, named.stderr
+    nobody = f"http://127.0.0.1:{free_port()}"
+    one_line_error(run("keys", "list", "--server", nobody, *common), 1, f"no tracehouse server answers at {nobody}")
     missing = run("keys", "create", *common)
     one_line_error(missing, 2, "--project")
     unknown = run("keys", "revoke", "th_nope", *common)
