@@ -15,9 +15,9 @@ from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from tracehouse.cli import fail
 from tracehouse.collector.quarantine import Quarantine, QuarantinedRecord, QuarantineError
 from tracehouse.collector.spool import Spool, SpoolFull, SpoolLocked
+from tracehouse.errors import fail
 from tracehouse.output import echo_json, json_option, table
 from tracehouse.settings import Settings, SettingsError, load_settings
 
