@@ -14,9 +14,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tracehouse.collector.spool import Record, decode_records, encode_record
+from tracehouse.errors import NotFound
 
 
-class QuarantineError(LookupError):
+class QuarantineError(NotFound, LookupError):
     """No quarantined record has that sequence number."""
 
 

@@ -33,6 +33,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from tracehouse.errors import TracehouseError
+
 log = logging.getLogger(__name__)
 
 _MAGIC = 0x54485332  # "THS2"
@@ -49,7 +51,7 @@ class SpoolWriteFailed(SpoolFull):
     """An append failed (disk full, I/O error) and was rolled back; the caller should answer 'retry later'."""
 
 
-class SpoolLocked(RuntimeError):
+class SpoolLocked(TracehouseError, RuntimeError):
     """Another process has this spool open."""
 
 

@@ -14,17 +14,18 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 import jinja2
-from fastapi import Depends, HTTPException, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi import Depends, Query, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
 from tracehouse.dashboard import format as fmt
 from tracehouse.domain.rates import DEFINITIONS, RATES
-from tracehouse.store import BadFilter, StoreError, StoreUnavailable
+from tracehouse.errors import TracehouseError
+from tracehouse.store import BadFilter
 from tracehouse.store.client import as_utc
 from tracehouse.web.deps import resolve_project
+from tracehouse.web.errors import ANSWERED, http_answer, json_error
 
 log = logging.getLogger(__name__)
 
@@ -56,13 +57,12 @@ _env.globals["metric_definitions"] = DEFINITIONS
 templates = Jinja2Templates(env=_env)
 
 
-class PageError(Exception):
+class PageError(TracehouseError):
     """An error shown to a person as a page (and to a program as JSON): status and one-line message."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
-        self.status = status
-        self.message = message
+        self.http_status = status
 
 
 class LoginRequired(Exception):
@@ -75,14 +75,6 @@ def render(request: Request, template: str, context: dict[str, Any], status: int
     response = templates.TemplateResponse(request, template, ctx, status_code=status)
     response.headers.update(SECURITY_HEADERS)
     return response
-
-
-def _validation_message(exc: RequestValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:3]:
-        loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body"))
-        parts.append(f"{loc or 'request'}: {err.get('msg', 'invalid')}")
-    return "; ".join(parts) or "invalid request"
 
 
 def _error_page(request: Request, status: int, message: str) -> HTMLResponse:
@@ -113,24 +105,11 @@ class PageRoute(APIRoute):
             except LoginRequired:
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
-            except RequestValidationError as exc:
-                return _error_page(request, 400, _validation_message(exc))
-            except BadFilter as exc:
-                return _error_page(request, 400, str(exc))
-            except PageError as exc:
-                return _error_page(request, exc.status, exc.message)
-            except HTTPException as exc:
-                return _error_page(request, exc.status_code, str(exc.detail))
-            except StoreUnavailable as exc:
-                log.warning("store unavailable: %s", exc)
-                return _error_page(request, 503, "the store cannot be reached right now; try again shortly")
+            except ANSWERED as exc:
+                status, message, _ = http_answer(exc)
+                return _error_page(request, status, message)
 
         return handler
-
-
-def _json_error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    # The server's own error shape (tracehouse/server.py): {"error": message}.
-    return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
 class ApiRoute(APIRoute):
@@ -142,20 +121,8 @@ class ApiRoute(APIRoute):
         async def handler(request: Request) -> Response:
             try:
                 return await inner(request)
-            except RequestValidationError as exc:
-                return _json_error(400, _validation_message(exc))
-            except BadFilter as exc:
-                return _json_error(400, str(exc))
-            except PageError as exc:
-                return _json_error(exc.status, exc.message)
-            except HTTPException as exc:
-                return _json_error(exc.status_code, str(exc.detail), dict(exc.headers or {}))
-            except StoreUnavailable as exc:
-                log.warning("store unavailable: %s", exc)
-                return _json_error(503, "store unavailable", {"Retry-After": "5"})
-            except StoreError:
-                log.exception("store error")
-                return _json_error(500, "the store could not answer this query")
+            except ANSWERED as exc:
+                return json_error(exc)
 
         return handler
 

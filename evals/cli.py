@@ -11,39 +11,41 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from tracehouse.evals.datasets import DatasetError
-from tracehouse.evals.registry import ScorerError
-from tracehouse.evals.suite import SuiteError, load_suite, parse_when
-from tracehouse.store import BadFilter, Store, StoreError
+from tracehouse import output
+from tracehouse.errors import EXIT_USAGE, BadInput, TracehouseError, TracehouseGroup
+from tracehouse.evals.suite import load_suite, parse_when
+from tracehouse.settings import ClientSettings, client_options, direct_dsn_option
+from tracehouse.store import Store
 
-DEFAULT_URL = "http://127.0.0.1:4318"
+if TYPE_CHECKING:
+    from tracehouse.client import Client
+    from tracehouse.evals.sources import ScoreSink, TraceSource
+
 EXIT_THRESHOLD = 1
-EXIT_USAGE = 2
-_USAGE_ERRORS = (SuiteError, DatasetError, ScorerError, BadFilter, StoreError, OSError, ValueError)
 
 
-def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    click.echo(f"error: {message}".splitlines()[0], err=True)
-    sys.exit(code)
+def _fail(message: str) -> NoReturn:
+    raise BadInput(message)
 
 
 @contextmanager
 def _one_line_errors() -> Iterator[None]:
-    from tracehouse.evals.sources import SourceError
-
+    """A file that cannot be read or written is bad usage too (exit 2, one line), like every TracehouseError here."""
     try:
         yield
-    except (SourceError, *_USAGE_ERRORS) as exc:
-        _fail(str(exc) or type(exc).__name__)
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, TracehouseError):
+            raise
+        raise BadInput(str(exc) or type(exc).__name__) from None
 
 
-@click.group("eval")
+@click.group("eval", cls=TracehouseGroup, error_exit_code=EXIT_USAGE)
 def eval_group() -> None:
     """Run eval suites against stored traces, run experiments over datasets, compare them."""
 
@@ -68,23 +70,8 @@ def _trace_judges(url: str, api_key: str | None) -> Callable[[], None]:
 
 @eval_group.command("run")
 @click.argument("suite_file", metavar="SUITE", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--server",
-    "server_url",
-    envvar="TRACEHOUSE_URL",
-    default=None,
-    help=f"tracehouse server to read traces from and write scores to (default {DEFAULT_URL}).",
-)
-@click.option(
-    "--api-key", envvar="TRACEHOUSE_API_KEY", default=None, help="API key for --server (or TRACEHOUSE_API_KEY)."
-)
-@click.option(
-    "--dsn",
-    envvar="TRACEHOUSE_DSN",
-    default=None,
-    help="Read and write ClickHouse directly (http(s)://user:pass@host:8123/db) instead of a server.",
-)
-@click.option("--project", default=None, help="Project with --dsn (default: the suite's select.project or 'default').")
+@client_options()
+@direct_dsn_option
 @click.option("--since", default=None, help="Override select.since (30m, 24h, 7d or ISO-8601).")
 @click.option("--until", default=None, help="Override select.until.")
 @click.option("--sample", type=click.FloatRange(0, 1, min_open=True), default=None, help="Override select.sample.")
@@ -107,10 +94,8 @@ def _trace_judges(url: str, api_key: str | None) -> Callable[[], None]:
 )
 def run_command(
     suite_file: Path,
-    server_url: str | None,
-    api_key: str | None,
+    client: ClientSettings,
     dsn: str | None,
-    project: str | None,
     since: str | None,
     until: str | None,
     sample: float | None,
@@ -123,68 +108,69 @@ def run_command(
     trace_evals: bool,
 ) -> None:
     """Run SUITE against stored traces; exit 1 when a threshold fails (a CI gate)."""
+    from tracehouse.client import Client
     from tracehouse.evals.report import print_summary, write_junit
     from tracehouse.evals.runner import run_suite
-    from tracehouse.evals.sources import ApiClient, ApiSink, ApiSource, StoreSink, StoreSource
+    from tracehouse.evals.sources import ApiSink, ApiSource, StoreSink, StoreSource
 
-    if dsn and server_url:
-        _fail("give --server or --dsn, not both")
+    if dsn and client.url:
+        raise BadInput("give --server or --dsn, not both")
     if out is not None and out.suffix.lower() not in (".csv", ".parquet"):
-        _fail("--out: must end in .csv or .parquet")
+        raise BadInput("--out: must end in .csv or .parquet")
     console = Console(stderr=True)
+    suite = load_suite(suite_file)
+    for key, when in (("since", since), ("until", until)):
+        if when is not None:
+            try:
+                parse_when(when)
+            except ValueError as exc:
+                raise BadInput(f"--{key}: {exc}") from None
+    overrides = {
+        k: v for k, v in {"since": since, "until": until, "sample": sample, "limit": limit}.items() if v is not None
+    }
+    suite.select = suite.select.model_copy(update=overrides)
+    shutdown: Callable[[], None] = lambda: None  # noqa: E731
+    store: Store | None = None
+    api: Client | None = None
+    if dsn:
+        if dsn.startswith("chdb://"):
+            raise BadInput("--dsn: an embedded store belongs to its server; use --server URL (or a ClickHouse DSN)")
+        store = Store(dsn)
+        proj = client.project or suite.select.project or "default"
+        source: TraceSource = StoreSource(store, proj, link_base or "")
+        sink: ScoreSink | None = None if no_write else StoreSink(store, proj)
+    else:
+        api = Client(client)
+        api.check_project()
+        source, sink = ApiSource(api), None if no_write else ApiSink(api)
+        if trace_evals and any(s.type == "llm_judge" for s in suite.scorers):
+            shutdown = _trace_judges(api.url, client.key)
+    try:
+        with Progress(
+            TextColumn("scoring"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=not console.is_terminal,
+        ) as bar:
+            task = bar.add_task("traces", total=None)
+            result = run_suite(
+                suite,
+                source,
+                sink,
+                concurrency=concurrency,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    finally:
+        shutdown()
+        if api is not None:
+            api.close()
+        if store is not None:
+            store.close()
+    print_summary(result, output.console())
     with _one_line_errors():
-        suite = load_suite(suite_file)
-        overrides = {
-            k: v for k, v in {"since": since, "until": until, "sample": sample, "limit": limit}.items() if v is not None
-        }
-        for key, when in (("since", since), ("until", until)):
-            if when is not None:
-                try:
-                    parse_when(when)
-                except ValueError as exc:
-                    _fail(f"--{key}: {exc}")
-        suite.select = suite.select.model_copy(update=overrides)
-        shutdown: Callable[[], None] = lambda: None  # noqa: E731
-        store: Store | None = None
-        client: ApiClient | None = None
-        if dsn:
-            if dsn.startswith("chdb://"):
-                _fail("--dsn: an embedded store belongs to its server; use --server URL (or a ClickHouse http(s) DSN)")
-            store = Store(dsn)
-            proj = project or suite.select.project or "default"
-            source: Any = StoreSource(store, proj, link_base or "")
-            sink: Any = None if no_write else StoreSink(store, proj)
-        else:
-            client = ApiClient(server_url or DEFAULT_URL, api_key)
-            source = ApiSource(client)
-            sink = None if no_write else ApiSink(client)
-            if trace_evals and any(s.type == "llm_judge" for s in suite.scorers):
-                shutdown = _trace_judges(client.url, api_key)
-        try:
-            with Progress(
-                TextColumn("scoring"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console,
-                transient=True,
-                disable=not console.is_terminal,
-            ) as bar:
-                task = bar.add_task("traces", total=None)
-                result = run_suite(
-                    suite,
-                    source,
-                    sink,
-                    concurrency=concurrency,
-                    progress=lambda done, total: bar.update(task, completed=done, total=total),
-                )
-        finally:
-            shutdown()
-            if client is not None:
-                client.close()
-            if store is not None:
-                store.close()
-        print_summary(result, Console(width=None if sys.stdout.isatty() else 140))
         if junit is not None:
             write_junit(result, junit)
         if out is not None:

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tracehouse.errors import BadInput
 
-class DatasetError(ValueError):
+
+class DatasetError(BadInput, ValueError):
     """A dataset file that cannot be read; the message names the file and the line."""
 
 

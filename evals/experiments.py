@@ -33,6 +33,7 @@ from opentelemetry.trace import StatusCode
 from tracehouse.collector.normalise import normalise_request
 from tracehouse.domain.model import Step
 from tracehouse.domain.outcome import failed
+from tracehouse.errors import BadInput
 from tracehouse.evals.datasets import Case, Dataset
 from tracehouse.evals.model import TraceData
 from tracehouse.evals.runner import CASE_ID_ATTR, score_trace
@@ -46,7 +47,7 @@ PREVIEW_CHARS = 2000
 _EPS = 1e-9
 
 
-class ExperimentError(ValueError):
+class ExperimentError(BadInput, ValueError):
     """An experiment that cannot run or be read; one line saying why."""
 
 

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from tracehouse.errors import BadInput
 from tracehouse.evals.model import ScoreResult
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -27,7 +28,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 CONTEXT_NAMES = frozenset({"trace", "step", "output", "input", "expected", "summary", "steps", "findings"})
 
 
-class ScorerError(ValueError):
+class ScorerError(BadInput, ValueError):
     """A scorer that cannot be used as configured (unknown name, bad params); the message names the field."""
 
 

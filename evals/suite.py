@@ -31,11 +31,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tracehouse.domain.model import Step
+from tracehouse.errors import BadInput
 from tracehouse.evals.registry import ScorerDef, ScorerError, get_scorer
 from tracehouse.store.client import as_utc
 
 
-class SuiteError(ValueError):
+class SuiteError(BadInput, ValueError):
     """A suite that cannot be used; the message is one line naming the file and the field."""
 
 

@@ -4,7 +4,6 @@ and answer what paused runs are waiting for (the run continues when its process 
 from __future__ import annotations
 
 import json
-import os
 import time
 import urllib.error
 import urllib.request
@@ -13,6 +12,7 @@ from typing import Any
 
 import click
 
+from ..sdk.local import local_key
 from .demo import DEFAULT_ENDPOINT, run_demo
 from .errors import OrchestratorError
 from .remote import pull_answers
@@ -20,24 +20,28 @@ from .state import Interrupt, InterruptNotFound, SQLiteStateStore, answer_interr
 from .tracing import run_id
 
 
+# The shared client flags (`tracehouse.settings.client_options`), spelled out here: the demo runs on the plain
+# install, where that module cannot be imported. tests/test_cli.py checks they stay the same.
 @click.command("demo")
 @click.option(
-    "--endpoint",
-    default=DEFAULT_ENDPOINT,
-    show_default=True,
-    help="tracehouse server (OTLP/HTTP) that receives the demo traces.",
+    "--server",
+    "server",
+    envvar="TRACEHOUSE_URL",
+    default=None,
+    help=f"The tracehouse server (TRACEHOUSE_URL) [{DEFAULT_ENDPOINT}].",
 )
+@click.option("--endpoint", "alias_endpoint", default=None, hidden=True)
 @click.option(
     "--api-key",
     envvar="TRACEHOUSE_API_KEY",
     default=None,
-    help="Project API key (or TRACEHOUSE_API_KEY); default: the local server's first key, <data-dir>/default-key.",
+    help="Project API key (TRACEHOUSE_API_KEY) [the local server's: <data-dir>/default-key].",
 )
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="The local server's data directory, where its first key is (default: the server's default).",
+    help="The local server's data directory: its first key and admin token (TRACEHOUSE_DATA_DIR).",
 )
 @click.option(
     "--eval/--no-eval",
@@ -52,8 +56,16 @@ from .tracing import run_id
     show_default=True,
     help="Read the traces back from the server to be sure it stored them (off for a plain OTLP receiver).",
 )
-def demo(endpoint: str, api_key: str | None, data_dir: Path | None, run_eval: bool, check: bool) -> None:
+def demo(
+    server: str | None,
+    alias_endpoint: str | None,
+    api_key: str | None,
+    data_dir: Path | None,
+    run_eval: bool,
+    check: bool,
+) -> None:
     """Run example multi-agent workflows (fake model, no network) and send their traces to tracehouse."""
+    endpoint = server or alias_endpoint or DEFAULT_ENDPOINT
     api_key = api_key or local_key(data_dir)
     report = run_demo(endpoint, api_key, echo=click.echo)
     if not report.runs:
@@ -64,24 +76,6 @@ def demo(endpoint: str, api_key: str | None, data_dir: Path | None, run_eval: bo
             raise click.ClickException(problem)
     if run_eval:
         _score(endpoint, api_key, [r.trace_id for r in report.runs])
-
-
-def _default_data_dir() -> Path:
-    try:  # the server's own default (platformdirs comes with the server extra)
-        import platformdirs
-
-        return Path(platformdirs.user_data_dir("tracehouse"))
-    except ImportError:
-        return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "tracehouse"
-
-
-def local_key(data_dir: Path | None) -> str | None:
-    """The first key a local server wrote at its first start, if this user can read it."""
-    path = (data_dir or Path(os.environ.get("TRACEHOUSE_DATA_DIR") or _default_data_dir())) / "default-key"
-    try:
-        return path.read_text().strip() or None
-    except OSError:
-        return None
 
 
 def stored(endpoint: str, api_key: str | None, trace_ids: list[str], timeout_s: float = 30.0) -> str:
@@ -149,17 +143,16 @@ def runs_group() -> None:
 @runs_group.command("interrupts")
 @DB_OPTION
 @click.option("--run", "trace_id", default=None, help="Only this run's interrupts.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line instead of a table.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of a table.")
 def list_interrupts(db: Path, trace_id: str | None, as_json: bool) -> None:
     """List pending interrupts: questions, tool approvals, arbitrations, contracts, in-doubt effects."""
     found = _with_store(db, lambda store: store.pending_interrupts(run_id(trace_id)))
     if as_json:
-        for i in found:
-            click.echo(
-                json.dumps(
-                    {"trace_id": i.trace_id, "interrupt_id": i.interrupt_id, "kind": i.kind, "payload": i.payload}
-                )
-            )
+        rows = [
+            {"trace_id": i.trace_id, "interrupt_id": i.interrupt_id, "kind": i.kind, "payload": i.payload}
+            for i in found
+        ]
+        click.echo(json.dumps({"interrupts": rows}, indent=2, default=str))
         return
     if not found:
         click.echo("no pending interrupts")

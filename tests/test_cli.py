@@ -130,7 +130,7 @@ def test_demo_finds_the_local_servers_key_and_fails_loudly_when_the_server_refus
             "-m",
             "tracehouse",
             "demo",
-            "--endpoint",
+            "--server",
             server.url,
             "--data-dir",
             str(server.data_dir),
@@ -142,7 +142,7 @@ def test_demo_finds_the_local_servers_key_and_fails_loudly_when_the_server_refus
         env=env,
     )
     assert ok.returncode == 0, ok.stderr
-    refused = run("demo", "--endpoint", server.url, "--api-key", "th_not_a_key", "--no-eval")
+    refused = run("demo", "--server", server.url, "--api-key", "th_not_a_key", "--no-eval")
     assert refused.returncode == 1
     assert "refused the demo's traces (401)" in refused.stderr
     assert "Traceback" not in refused.stderr

@@ -92,8 +92,8 @@ RULES = (
         ),
     ),
     Rule(
-        "dashboard and evals read through the store, the domain and web (and sdk's names); evals never import the"
-        " dashboard",
+        "dashboard and evals read through the store, the domain and web (and sdk's names), and their commands talk to"
+        " a server through the one client; evals never import the dashboard",
         lambda m: within(m, "tracehouse.dashboard", "tracehouse.evals"),
         lambda t: (
             within(
@@ -106,7 +106,15 @@ RULES = (
                 "tracehouse.sdk",
                 "tracehouse.jobs",
             )
-            or t in ("tracehouse", "tracehouse._version", "tracehouse.errors", "tracehouse.settings")
+            or t
+            in (
+                "tracehouse",
+                "tracehouse._version",
+                "tracehouse.errors",
+                "tracehouse.settings",
+                "tracehouse.client",
+                "tracehouse.output",
+            )
         ),
     ),
     Rule(

@@ -3,32 +3,27 @@
 from __future__ import annotations
 
 import importlib
-import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import click
 
 from tracehouse._version import __version__
+from tracehouse.errors import TracehouseGroup, fail
+
+if TYPE_CHECKING:
+    from tracehouse.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def fail(message: str, code: int = 2) -> None:
-    """One line on stderr and a non-zero exit: how every command reports bad input."""
-    click.echo(f"tracehouse: {message}", err=True)
-    sys.exit(code)
-
-
-def settings_from(**flags: Any):  # -> Settings (its module needs the server extra)
-    from tracehouse.settings import SettingsError, load_settings
+def settings_from(**flags: Any) -> Settings:
+    """Settings from a command's flags; a bad one ends the command with one line (exit 2)."""
+    from tracehouse.settings import load_settings
 
     config = flags.pop("config", None)
-    try:
-        return load_settings(config, **flags)
-    except SettingsError as exc:
-        fail(str(exc))
+    return load_settings(config, **flags)
 
 
 def store_options(fn: F) -> F:
@@ -44,12 +39,13 @@ def store_options(fn: F) -> F:
     return fn
 
 
-class LazyGroup(click.Group):
+class LazyGroup(TracehouseGroup):
     """Commands the other parts contribute, imported only when run (click's documented lazy-loading pattern), so
     `pip install tracehouse` without the server extra still runs `tracehouse demo`."""
 
     lazy: ClassVar[dict[str, str]] = {
         "serve": "tracehouse.serve_cli:serve",
+        "keys": "tracehouse.keys_cli:keys_group",
         "demo": "tracehouse.orchestrator.cli:demo",
         "eval": "tracehouse.evals.cli:eval_group",
         "alerts": "tracehouse.evals.alerting.cli:alerts_group",
@@ -94,52 +90,6 @@ def main() -> None:
     """tracehouse: observability and evaluation for multi-agent LLM systems."""
 
 
-@main.group()
-def keys() -> None:
-    """Create, list and revoke API keys (each key belongs to one project).
-
-    With a server running on the data directory, the commands go through it (the admin token and its URL are in
-    <data-dir>/admin); with none, they open the store themselves.
-    """
-
-
-@keys.command("create")
-@store_options
-@click.option("--project", required=True, help="Project the key gives access to.")
-@click.option("--name", default="", help="A note to recognise the key by.")
-def keys_create(project: str, name: str, **flags: Any) -> None:
-    """Make a key for PROJECT; it is printed once (only its hash is stored)."""
-    from tracehouse.keys_cli import key_admin
-
-    result = key_admin(settings_from(**flags)).create(project, name)
-    click.echo(f"{result['key']}\n(project {result['project']}; shown once — store it now)")
-
-
-@keys.command("list")
-@store_options
-def keys_list(**flags: Any) -> None:
-    """List every key: its first characters (what `keys revoke` takes), project, state, creation time and name."""
-    from tracehouse.keys_cli import key_admin
-
-    row = "{:<13} {:<20} {:<8} {:<19}  {}"
-    click.echo(row.format("PREFIX", "PROJECT", "STATE", "CREATED (UTC)", "NAME"))
-    for k in key_admin(settings_from(**flags)).list():
-        state = "revoked" if k["revoked"] else "active"
-        created = k["created_at"][:19].replace("T", " ")
-        click.echo(row.format(k["prefix"] + "…", k["project"], state, created, k["name"]))
-
-
-@keys.command("revoke")
-@store_options
-@click.argument("prefix")
-def keys_revoke(prefix: str, **flags: Any) -> None:
-    """Revoke the key starting with PREFIX (as `keys list` shows it)."""
-    from tracehouse.keys_cli import key_admin
-
-    record = key_admin(settings_from(**flags)).revoke(prefix)
-    click.echo(f"revoked {record['prefix']}… of project {record['project']}")
-
-
 @main.command()
 @store_options
 @click.option("--apply", "apply_", is_flag=True, help="Run the DDL against the store instead of printing it.")
@@ -147,28 +97,19 @@ def keys_revoke(prefix: str, **flags: Any) -> None:
 @click.option("--cluster", help="Render the sharded, replicated DDL for this ClickHouse cluster.")
 def schema(apply_: bool, cluster: str | None, **flags: Any) -> None:
     """Print (or apply) the ClickHouse schema."""
-    from tracehouse.store import DSN, Store, StoreError
+    from tracehouse.store import DSN, Store
+    from tracehouse.store.cluster import apply_cluster_schema, cluster_ddl, statements_text
     from tracehouse.store.schema import SchemaOptions, single_node_ddl
 
     settings = settings_from(**flags)
     options = SchemaOptions(database=settings.database, retention_days=settings.retention_days, cluster=cluster)
-    from tracehouse.store.cluster import (
-        ClusterDDLError,
-        apply_cluster_schema,
-        cluster_ddl,
-        statements_text,
-    )
-
-    try:
-        if not apply_:
-            click.echo(statements_text(cluster_ddl(options) if cluster else single_node_ddl(options)))
-            return
-        store = Store(DSN.parse(settings.store_dsn, default_database=settings.database))
-        if cluster:
-            version = apply_cluster_schema(store, options)
-            click.echo(f"schema at version {version} on cluster {cluster} in {store.dsn.redacted()}")
-        else:
-            version = store.migrate(settings.retention_days)
-            click.echo(f"schema at version {version} in {store.dsn.redacted()}")
-    except (StoreError, ClusterDDLError) as exc:
-        fail(str(exc), 1)
+    if not apply_:
+        click.echo(statements_text(cluster_ddl(options) if cluster else single_node_ddl(options)))
+        return
+    store = Store(DSN.parse(settings.store_dsn, default_database=settings.database))
+    if cluster:
+        version = apply_cluster_schema(store, options)
+        click.echo(f"schema at version {version} on cluster {cluster} in {store.dsn.redacted()}")
+    else:
+        version = store.migrate(settings.retention_days)
+        click.echo(f"schema at version {version} in {store.dsn.redacted()}")

@@ -10,7 +10,7 @@ from typing import Any, get_args, get_origin
 import click
 from pydantic.fields import FieldInfo
 
-from tracehouse.cli import fail, settings_from
+from tracehouse.cli import settings_from
 from tracehouse.settings import Settings
 
 # The settings `serve` takes as flags; every other one is a TRACEHOUSE_* variable or a TOML key (same names).
@@ -80,23 +80,13 @@ def serve(**flags: Any) -> None:
 
     import uvicorn
 
-    from tracehouse.collector.spool import SpoolLocked, check_unlocked
-    from tracehouse.evals.alerting import RuleFileError
-    from tracehouse.evals.suite import SuiteError
+    from tracehouse.collector.spool import check_unlocked
     from tracehouse.server import build_app
-    from tracehouse.store import StoreError
 
     flags["online_suites"] = list(flags["online_suites"]) or None
     settings = settings_from(**flags)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        check_unlocked(settings.spool_dir)
-        app = build_app(settings)
-    except (RuleFileError, SuiteError) as exc:
-        fail(str(exc))
-    except SpoolLocked as exc:
-        fail(str(exc), 1)
-    try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
-    except StoreError as exc:
-        fail(str(exc), 1)
+    # A bad rules file, suite or price table, or a spool in use, ends here with one line (tracehouse.errors).
+    check_unlocked(settings.spool_dir)
+    app = build_app(settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)

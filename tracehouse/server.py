@@ -11,10 +11,9 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -24,6 +23,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from tracehouse import admin
 from tracehouse._version import __version__
+from tracehouse.client import ProjectOut
 from tracehouse.collector.finaliser import Finaliser
 from tracehouse.collector.metrics import CollectorMetrics
 from tracehouse.collector.receiver import http as otlp_http
@@ -43,16 +43,17 @@ from tracehouse.evals.detect import api as findings_api
 from tracehouse.evals.detect.service import DetectionService
 from tracehouse.evals.online import OnlineEvaluator
 from tracehouse.jobs import JobRunner
+from tracehouse.sdk.local import KEY_FILE
 from tracehouse.sdk.pricing import load_prices
 from tracehouse.settings import Settings
-from tracehouse.store import DSN, BadFilter, Store, StoreError, StoreUnavailable
+from tracehouse.store import DSN, Store, StoreUnavailable
 from tracehouse.store.keys import DEFAULT_PROJECT, KeyRing
 from tracehouse.store.leases import Lease
-from tracehouse.web.deps import require_project
+from tracehouse.web.deps import Project, require_project
+from tracehouse.web.errors import install_error_handlers
 
 log = logging.getLogger("tracehouse")
 
-DEFAULT_KEY_FILE = "default-key"
 DOCS_ASSETS = "/docs-assets"
 JOBS_LEASE = "jobs"
 
@@ -84,7 +85,7 @@ class Readiness(BaseModel):
 
 def ensure_default_key(keyring: KeyRing, data_dir: Path) -> tuple[str | None, Path]:
     """On first start, a key for the default project, saved (0600) in the data dir; returns a key created now."""
-    path = data_dir / DEFAULT_KEY_FILE
+    path = data_dir / KEY_FILE
     if any(r.project_id == DEFAULT_PROJECT and not r.revoked for r in keyring.list()) and path.exists():
         return None, path
     key, _ = keyring.create(DEFAULT_PROJECT, "default key (created at first start)")
@@ -104,37 +105,6 @@ def show_first_key(created: str | None, path: Path) -> None:
         print(f"  default project key: created in {path} (mode 0600; not printed: no terminal)", flush=True)
     else:
         print(f"  default project key: in {path}", flush=True)
-
-
-def _error_body(message: str) -> dict[str, Any]:
-    return {"error": message}
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    """Errors are types mapped to HTTP answers here, once: a message people can act on, never a stack trace."""
-
-    @app.exception_handler(BadFilter)
-    async def _bad_filter(request: Request, exc: BadFilter) -> Response:
-        return JSONResponse(_error_body(str(exc)), status_code=400)
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
-        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-        where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("query", "body", "path"))
-        return JSONResponse(_error_body(f"{where or 'request'}: {first.get('msg')}"), status_code=400)
-
-    @app.exception_handler(HTTPException)
-    async def _http(request: Request, exc: HTTPException) -> Response:
-        return JSONResponse(_error_body(str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
-
-    @app.exception_handler(StoreUnavailable)
-    async def _unavailable(request: Request, exc: StoreUnavailable) -> Response:
-        return JSONResponse(_error_body(f"store unavailable: {exc}"), status_code=503, headers={"Retry-After": "5"})
-
-    @app.exception_handler(StoreError)
-    async def _store(request: Request, exc: StoreError) -> Response:
-        log.error("store error: %s", exc)
-        return JSONResponse(_error_body("the store could not answer this query"), status_code=500)
 
 
 def build_app(settings: Settings) -> FastAPI:
@@ -211,6 +181,11 @@ def build_app(settings: Settings) -> FastAPI:
         )
         return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 
+    @app.get("/api/project", tags=["ops"], response_model=ProjectOut)
+    def project(project: Project) -> ProjectOut:
+        """The project the presented key belongs to (what a client checks its `--project` against)."""
+        return ProjectOut(project=project)
+
     @app.get("/metrics", tags=["ops"], dependencies=[Depends(ops_access)], response_class=PlainTextResponse)
     def metrics(request: Request) -> Response:
         registry = request.app.state.metrics.registry
@@ -276,9 +251,7 @@ def start_runtime(app: FastAPI, settings: Settings) -> list[Service]:
     admin.write_admin_file(settings.data_dir, endpoint)
     app.state.admin_token = admin_token
 
-    if not settings.no_auth and schema_ready:
-        created, path = ensure_default_key(keyring, settings.data_dir)
-        show_first_key(created, path)
+    first_key = ensure_default_key(keyring, settings.data_dir) if not settings.no_auth and schema_ready else None
 
     def project_for_key(key: str | None) -> str | None:
         return DEFAULT_PROJECT if settings.no_auth else keyring.project_for(key)
@@ -306,6 +279,7 @@ def start_runtime(app: FastAPI, settings: Settings) -> list[Service]:
     app.state.jobs = runner
     for service in services:
         service.start()
+    # The banner comes once everything it names is listening, so no start-up log line lands inside it.
     print(
         f"tracehouse {__version__} listening\n"
         f"  dashboard + API   http://{settings.host}:{settings.port}/\n"
@@ -314,6 +288,8 @@ def start_runtime(app: FastAPI, settings: Settings) -> list[Service]:
         f"  store             {store.dsn.redacted()}",
         flush=True,
     )
+    if first_key is not None:
+        show_first_key(*first_key)
     return services
 
 

@@ -3,24 +3,25 @@ variables, which override the TOML file (`--config` or $TRACEHOUSE_CONFIG), whic
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import platformdirs
+import click
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from tracehouse.errors import BadInput
+from tracehouse.sdk.local import default_data_dir, local_key
 
 CONFIG_ENV = "TRACEHOUSE_CONFIG"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
-class SettingsError(ValueError):
+class SettingsError(BadInput, ValueError):
     """A setting that cannot be used; the message is one line naming it."""
-
-
-def default_data_dir() -> Path:
-    return Path(platformdirs.user_data_dir("tracehouse"))
 
 
 class Settings(BaseSettings):
@@ -111,6 +112,103 @@ class Settings(BaseSettings):
         if config:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config))
         return tuple(sources)
+
+
+DEFAULT_URL = "http://127.0.0.1:4318"
+
+
+class ClientSettings(BaseSettings):
+    """What every command that talks to a running server is told: where it is, with which key, for which project.
+
+    Flags (`client_options`) override `TRACEHOUSE_URL`, `TRACEHOUSE_API_KEY`, `TRACEHOUSE_PROJECT` and
+    `TRACEHOUSE_DATA_DIR`. Without a key, the key a local server made at its first start is used.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="TRACEHOUSE_", extra="ignore")
+
+    url: str | None = Field(
+        None, pattern=r"^https?://", description=f"The tracehouse server (TRACEHOUSE_URL) [{DEFAULT_URL}]."
+    )
+    api_key: str | None = Field(
+        None, description="Project API key (TRACEHOUSE_API_KEY) [the local server's: <data-dir>/default-key]."
+    )
+    project: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="Project (TRACEHOUSE_PROJECT): the one --dsn reads and writes, or that keys are made for; over a "
+        "server the key decides, and a different --project is refused.",
+    )
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="The local server's data directory: its first key and admin token (TRACEHOUSE_DATA_DIR).",
+    )
+
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def server_url(self) -> str:
+        return (self.url or DEFAULT_URL).rstrip("/")
+
+    @property
+    def key(self) -> str | None:
+        return self.api_key or local_key(self.data_dir)
+
+
+# The flag of each client setting; an old flag name stays as a hidden alias for one release (0.x -> 0.y).
+CLIENT_FLAGS = {"url": "--server", "api_key": "--api-key", "project": "--project", "data_dir": "--data-dir"}
+CLIENT_ALIASES = {"url": ("--endpoint",)}
+
+
+def client_options(*names: str) -> Callable[[Any], Any]:
+    """The flags every client command shares, made from `ClientSettings` (all of them unless `names` says which);
+    the command receives them as one `client: ClientSettings` argument."""
+    chosen = names or tuple(CLIENT_FLAGS)
+
+    def decorate(fn: Any) -> Any:
+        @functools.wraps(fn)
+        def command(*args: Any, **kwargs: Any) -> Any:
+            given = {name: kwargs.pop(name, None) for name in CLIENT_FLAGS}
+            for name, aliases in CLIENT_ALIASES.items():
+                for alias in aliases:
+                    old = kwargs.pop(_dest(alias), None)
+                    given[name] = given[name] or old
+            kwargs["client"] = load_client_settings(**given)
+            return fn(*args, **kwargs)
+
+        for name in reversed(chosen):
+            info = ClientSettings.model_fields[name]
+            kind = click.Path(file_okay=False, path_type=Path) if name == "data_dir" else str
+            command = click.option(CLIENT_FLAGS[name], name, type=kind, default=None, help=info.description)(command)
+            for alias in CLIENT_ALIASES.get(name, ()):
+                command = click.option(alias, _dest(alias), type=kind, default=None, hidden=True)(command)
+        return command
+
+    return decorate
+
+
+direct_dsn_option = click.option(
+    "--dsn",
+    envvar="TRACEHOUSE_DSN",
+    default=None,
+    help="Read and write ClickHouse directly (http(s)://user:pass@host:8123/db) instead of a server (TRACEHOUSE_DSN).",
+)
+
+
+def _dest(alias: str) -> str:
+    return "alias_" + alias.removeprefix("--").replace("-", "_")
+
+
+def load_client_settings(**given: Any) -> ClientSettings:
+    """Client settings from flags (None meaning "not given") over the environment; one-line errors."""
+    try:
+        return ClientSettings(**{k: v for k, v in given.items() if v is not None})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]) if first["loc"] else "settings"
+        raise SettingsError(f"{CLIENT_FLAGS.get(name, name)}: {first['msg']}") from None
 
 
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:

@@ -15,9 +15,10 @@ from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from tracehouse.cli import fail
 from tracehouse.collector.quarantine import Quarantine, QuarantinedRecord, QuarantineError
 from tracehouse.collector.spool import Spool, SpoolFull, SpoolLocked
+from tracehouse.errors import fail
+from tracehouse.output import echo_json, json_option, table
 from tracehouse.settings import Settings, SettingsError, load_settings
 
 
@@ -59,23 +60,45 @@ def spool_group() -> None:
 
 @spool_group.command("list")
 @_where
-def list_cmd(config: str | None, data_dir: Path | None) -> None:
+@json_option
+def list_cmd(config: str | None, data_dir: Path | None, as_json: bool) -> None:
     """One line per quarantined record: sequence, project, size, spans, when, why."""
     quarantine = Quarantine(_settings(config, data_dir).spool_dir)
-    try:
-        held = quarantine.all()
-    except QuarantineError as exc:
-        fail(str(exc), 1)
+    held = quarantine.all()
+    rows = [_summary(q) for q in held]
+    if as_json:
+        echo_json({"records": rows})
+        return
     if not held:
         click.echo(f"no records in quarantine ({quarantine.directory})")
         return
-    for q in held:
-        spans = _spans(q.record.payload)
-        reason = q.reason.strip().splitlines()[-1] if q.reason.strip() else "?"
-        click.echo(
-            f"{q.record.seq:>8}  {q.record.project_id:<20} {len(q.record.payload):>9} B  "
-            f"{'?' if spans is None else spans:>6} spans  {q.quarantined_at}  {reason[:100]}"
-        )
+    table(
+        None,
+        ("SEQ", "PROJECT", "BYTES", "SPANS", "QUARANTINED AT", "WHY"),
+        [
+            (
+                r["seq"],
+                r["project"],
+                r["bytes"],
+                "?" if r["spans"] is None else r["spans"],
+                r["quarantined_at"],
+                r["why"],
+            )
+            for r in rows
+        ],
+    )
+
+
+def _summary(q: QuarantinedRecord) -> dict[str, Any]:
+    reason = q.reason.strip().splitlines()[-1] if q.reason.strip() else "?"
+    return {
+        "seq": q.record.seq,
+        "project": q.record.project_id,
+        "bytes": len(q.record.payload),
+        "spans": _spans(q.record.payload),
+        "quarantined_at": q.quarantined_at,
+        "why": reason[:200],
+    }
 
 
 def _as_json(q: QuarantinedRecord) -> dict[str, Any]:

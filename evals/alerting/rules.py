@@ -33,6 +33,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from tracehouse.errors import BadInput
+
 Metric = Literal[
     "retry_rate", "retry_amplification", "error_rate", "p95_latency_ms", "cost_per_hour", "findings", "eval_pass_rate"
 ]
@@ -45,7 +47,7 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 
-class RuleFileError(ValueError):
+class RuleFileError(BadInput, ValueError):
     """A rules file (or a rule sent to the API) that cannot be used; the message is one line naming the field."""
 
 

@@ -63,7 +63,10 @@ def test_poison_record_is_quarantined_reported_and_replayable(make_server: Any, 
     server.stop()
 
     listed = spool_cmd(data, "list")
-    assert listed.returncode == 0 and listed.stdout.split()[0] == str(poison), listed
+    header, row = listed.stdout.splitlines()
+    assert listed.returncode == 0 and header.split()[0] == "SEQ" and row.split()[0] == str(poison), listed
+    [record] = json.loads(spool_cmd(data, "list", "--json").stdout)["records"]
+    assert record["seq"] == poison and record["project"] == "default" and "DecodeError" in record["why"]
     shown = json.loads(spool_cmd(data, "show", str(poison)).stdout)
     assert shown["project"] == "default" and "DecodeError" in shown["reason"] and "request_error" in shown
 
@@ -104,7 +107,7 @@ def test_a_second_process_on_one_spool_is_refused_in_one_line(tmp_path: Path) ->
             check=False,
         )
         assert r.returncode == 1 and "Traceback" not in r.stderr
-        expected = f"tracehouse: spool {tmp_path / 'spool'} is open in another process (a running server?)"
+        expected = f"error: spool {tmp_path / 'spool'} is open in another process (a running server?)"
         assert r.stderr.strip() == expected
     finally:
         held.close()

@@ -16,11 +16,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.dashboard.bigtrace import big_trace_steps
+from tracehouse.client import Client, summary_from_json
 from tracehouse.dashboard import analysis, views
 from tracehouse.dashboard.views import MAX_ROWS
 from tracehouse.domain.model import Step
 from tracehouse.domain.tree import TraceTree
-from tracehouse.evals.sources import ApiClient, ApiSource, summary_from_json
+from tracehouse.evals.sources import ApiSource
+from tracehouse.settings import ClientSettings
 from tracehouse.store import Store, insert_steps
 
 N = 3000
@@ -204,7 +206,8 @@ def test_one_steps_own_time_is_what_the_whole_trace_analysis_says(project_id: st
 
 def test_an_eval_source_reads_every_page_of_a_big_trace(client: TestClient, big: tuple[str, list[Step]]) -> None:
     trace_id, steps = big
-    source = ApiSource(ApiClient("http://testserver", None, http=cast(httpx.Client, client)))  # TestClient is one
+    settings = ClientSettings(url="http://testserver", api_key=None)
+    source = ApiSource(Client(settings, http=cast(httpx.Client, client)))  # TestClient is one
     summary = summary_from_json(client.get(f"/api/traces/{trace_id}").json()["summary"])
     got = source.load(summary).steps
     assert [s.span_id for s in got] == [sid for sid, _ in TraceTree(steps).order]

@@ -12,10 +12,12 @@ from pathlib import Path
 import pandas as pd
 from rich.console import Console
 
+from tracehouse.client import Client
 from tracehouse.domain.model import Status
 from tracehouse.evals import load_suite, run_suite
 from tracehouse.evals.report import print_summary, write_junit
-from tracehouse.evals.sources import ApiClient, ApiSink, ApiSource, StoreSink, StoreSource
+from tracehouse.evals.sources import ApiSink, ApiSource, StoreSink, StoreSource
+from tracehouse.settings import ClientSettings
 from tracehouse.store import Store
 from tracehouse.store.scores import failure_shares, list_eval_runs, list_scores
 
@@ -88,7 +90,7 @@ def test_by_agent_table_and_export(store: Store, project_id: str, tmp_path: Path
 
 def test_api_mode_run_reads_and_writes_through_the_server(evals_app: EvalApp, store: Store, tmp_path: Path) -> None:
     seed(store, evals_app.project_id)
-    client = ApiClient("http://testserver", evals_app.api_key, http=evals_app.client)
+    client = Client(ClientSettings(url="http://testserver", api_key=evals_app.api_key), http=evals_app.client)
     result = run_suite(load_suite(suite_file(tmp_path)), ApiSource(client), ApiSink(client))
     assert result.traces == 3
     scores = evals_app.client.get("/api/scores", params={"name": "cites"}).json()["scores"]

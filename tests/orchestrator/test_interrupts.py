@@ -69,7 +69,7 @@ def test_ctx_interrupt_pauses_without_errors_and_resumes_with_a_validated_answer
 
         listed = _cli("interrupts", "--db", str(db))
         assert listed.exit_code == 0 and "question" in listed.output and "Where should the teapot go?" in listed.output
-        [pending] = [json.loads(line) for line in _cli("interrupts", "--db", str(db), "--json").output.splitlines()]
+        [pending] = json.loads(_cli("interrupts", "--db", str(db), "--json").output)["interrupts"]
         assert pending["payload"]["schema"]["required"] == ["street", "city"]
 
         bad = _cli("answer", "--db", str(db), paused.trace_id, pending["interrupt_id"][:8], '{"street": "1 Quay"}')

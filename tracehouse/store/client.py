@@ -19,6 +19,7 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 from clickhouse_connect.driver.query import QueryResult
 
+from tracehouse.errors import ServerError, Unavailable
 from tracehouse.store.schema import (
     DEFAULT_RETENTION_DAYS,
     SCHEMA_VERSION,
@@ -29,12 +30,22 @@ from tracehouse.store.schema import (
 log = logging.getLogger(__name__)
 
 
-class StoreError(RuntimeError):
-    """Base of the store's errors."""
+class StoreError(ServerError, RuntimeError):
+    """Base of the store's errors: a fault of the server's (its detail goes to the log, not to the HTTP answer)."""
+
+    @property
+    def public_message(self) -> str:
+        return "the store could not answer this query"
 
 
-class StoreUnavailable(StoreError):
+class StoreUnavailable(StoreError, Unavailable):
     """ClickHouse cannot be reached (or the embedded store is owned by another process)."""
+
+    http_status = 503
+
+    @property
+    def public_message(self) -> str:
+        return "store unavailable: the store cannot be reached right now; try again shortly"
 
 
 class BadDSN(StoreError, ValueError):

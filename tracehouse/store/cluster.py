@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from tracehouse.errors import TracehouseError
 from tracehouse.store.client import Store
 from tracehouse.store.schema import MIGRATIONS, SCHEMA_VERSION, SchemaOptions, render
 
@@ -64,7 +65,7 @@ _ENGINE = re.compile(r"ENGINE = (\w*)MergeTree(?:\(([^()]*)\))?")
 _COLUMN_ALTER = re.compile(r"^(ADD|DROP|MODIFY|RENAME|COMMENT) COLUMN\b", re.I)
 
 
-class ClusterDDLError(ValueError):
+class ClusterDDLError(TracehouseError, ValueError):
     """A cluster name or a migration statement the cluster renderer cannot use (named in the message)."""
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
+from tracehouse.errors import BadInput
 from tracehouse.store.client import Store, as_utc
 from tracehouse.store.scope import Scope, project_filter
 
@@ -22,7 +23,7 @@ SORT_KEYS: tuple[str, ...] = ("start_time", "duration", "cost", "spans", "errors
 MAX_PAGE = 500
 
 
-class BadFilter(ValueError):
+class BadFilter(BadInput, ValueError):
     """A filter or cursor that cannot be used (named in the message)."""
 
 
