@@ -1,5 +1,6 @@
 /* The trace page: collapsible step tree, waterfall ticks, step selection (detail loaded as a server-rendered,
-   autoescaped fragment), find-in-trace and the critical-path filter. Built for 5,000+ rows: rows are flat, in
+   autoescaped fragment), the step panel's messages (raw JSON toggle, long messages unfolded, a tool result's call
+   scrolled to), find-in-trace and the critical-path filter. Built for 5,000+ rows: rows are flat, in
    depth-first order, and hidden rows cost no layout. A big trace arrives with only its shown rows: a collapsed row
    marked data-lazy fetches its children (/api/traces/{id}/children/{span}) when opened, and every value from the
    trace goes into the page as text (textContent / attributes), never as HTML. */
@@ -271,6 +272,38 @@
       rows.forEach(function (r, i) { r.hidden = !show[i]; });
     }, 120);
   });
+  // The step panel's messages: delegated, since each selection replaces the panel.
+  detail.addEventListener("click", function (ev) {
+    var raw = ev.target.closest("[data-raw-toggle]");
+    if (raw) {
+      var on = raw.getAttribute("aria-pressed") !== "true";
+      raw.setAttribute("aria-pressed", on ? "true" : "false");
+      var box = raw.closest(".messages");
+      box.querySelector("[data-view='chat']").hidden = on;
+      box.querySelector("[data-view='raw']").hidden = !on;
+      return;
+    }
+    var more = ev.target.closest("[data-expand]");
+    if (more) {
+      var msg = more.closest(".msg");
+      var open = msg.classList.toggle("clamp") === false;
+      more.setAttribute("aria-expanded", open ? "true" : "false");
+      more.textContent = open ? "Show less" : more.getAttribute("data-label");
+      return;
+    }
+    var jump = ev.target.closest("[data-jump]");
+    if (jump) {
+      var target = document.getElementById(jump.getAttribute("data-jump"));
+      if (!target) return;
+      ev.preventDefault();
+      var owner = target.closest(".msg") || target;
+      if (owner.classList.contains("clamp")) owner.querySelector("[data-expand]").click();
+      target.scrollIntoView({block: "nearest"});
+      owner.classList.add("flash");
+      setTimeout(function () { owner.classList.remove("flash"); }, 1200);
+    }
+  });
+
   var m = /^#step-([0-9a-f]+)$/.exec(location.hash);
   if (m && byId[m[1]] !== undefined) { revealRow(byId[m[1]]); rows[byId[m[1]]].scrollIntoView({block: "center"}); }
 })();
