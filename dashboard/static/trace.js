@@ -72,7 +72,9 @@
     if (c.score_count) name.appendChild(el("span", "badge score", c.score_count + " score" + (c.score_count > 1 ? "s" : "")));
     if (c.children) name.appendChild(el("span", "muted small hidden-count", "+" + c.descendants));
     tr.appendChild(name);
-    tr.appendChild(el("td", "", c.agent));
+    var agent = el("td", "", c.agent);
+    agent.title = c.agent;
+    tr.appendChild(agent);
     tr.appendChild(el("td", "num", c.duration));
     var wf = el("td", "wf-col");
     var NS = "http://www.w3.org/2000/svg";
