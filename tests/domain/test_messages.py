@@ -174,6 +174,27 @@ def test_tracehouse_sdk_tool_call_arguments_and_result() -> None:
     assert shape(t.output) == [("tool", "delivered", [], "call_9")]
 
 
+def test_tracehouse_sdk_chat_messages_and_plain_text_answer() -> None:
+    """The SDK's LLM spans: OpenAI-shaped input messages (with its own extra keys), the answer as plain text."""
+    step = Step("p", "t" * 32, "1" * 16, "", 0, 1, "chat fake-small")
+    step.attributes = {
+        "gen_ai.input.messages": json.dumps(
+            [
+                {"role": "system", "content": "You are market_researcher."},
+                {"role": "system", "content": 'Pinned state: {"goal": "x"}', "pinned": True},
+                {"role": "user", "content": "How big is the market?"},
+            ]
+        ),
+        "gen_ai.output.messages": "Market: 2.1 GW installed, 14% CAGR",
+    }
+    t = transcript(step)
+    assert [m.role for m in t.input] == ["system", "system", "user"]
+    assert shape(t.output) == [("assistant", "Market: 2.1 GW installed, 14% CAGR", [], "")]
+    assert t.output[0].parts[0].kind is PartKind.TEXT
+    empty = Step("p", "t" * 32, "2" * 16, "", 0, 1, "chat", attributes={"gen_ai.output.messages": ""})
+    assert transcript(empty).empty
+
+
 def test_older_genai_prompt_events_and_attributes() -> None:
     """<= 1.27: gen_ai.content.prompt / completion events carrying gen_ai.prompt / gen_ai.completion JSON."""
     step = Step("p", "t" * 32, "1" * 16, "", 0, 1, "chat")

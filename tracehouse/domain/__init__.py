@@ -7,4 +7,5 @@ its own copy of a rule. Pure: no store, no HTTP, no clock.
 - `tree`: one trace's parent/child structure, cycle-safe and bounded.
 - `attribution`: the agent of a step, what counts as a model call, who owns the usage, each hand-off once.
 - `outcome`: a failed step.
+- `messages`: a step's conversation, one shape from every convention's content.
 """

@@ -184,9 +184,10 @@ class _Reader:
         self.t = t
 
     def inputs(self, attrs: Mapping[str, str], events: Events, step: Step) -> Iterator[list[Message]]:
-        yield self.genai([attrs.get(sc.GEN_AI_SYSTEM_INSTRUCTIONS)], [attrs.get(sc.GEN_AI_INPUT_MESSAGES)])
+        yield self.genai([attrs.get(sc.GEN_AI_SYSTEM_INSTRUCTIONS)], [attrs.get(sc.GEN_AI_INPUT_MESSAGES)], "user")
         details = [b for n, b in events if n == _DETAILS_EVENT]
-        yield self.genai(_values(details, sc.GEN_AI_SYSTEM_INSTRUCTIONS), _values(details, sc.GEN_AI_INPUT_MESSAGES))
+        system = _values(details, sc.GEN_AI_SYSTEM_INSTRUCTIONS)
+        yield self.genai(system, _values(details, sc.GEN_AI_INPUT_MESSAGES), "user")
         yield self.flattened(attrs, _OI_IN, "message")
         yield self.flattened(attrs, _TL_IN, "")
         yield self.events(events)[0]
@@ -200,9 +201,9 @@ class _Reader:
             yield self.loose(attrs.get(key), "", requests=True)
 
     def outputs(self, attrs: Mapping[str, str], events: Events, step: Step) -> Iterator[list[Message]]:
-        yield self.genai([], [attrs.get(sc.GEN_AI_OUTPUT_MESSAGES)])
+        yield self.genai([], [attrs.get(sc.GEN_AI_OUTPUT_MESSAGES)], "assistant")
         details = [b for n, b in events if n == _DETAILS_EVENT]
-        yield self.genai([], _values(details, sc.GEN_AI_OUTPUT_MESSAGES))
+        yield self.genai([], _values(details, sc.GEN_AI_OUTPUT_MESSAGES), "assistant")
         yield self.flattened(attrs, _OI_OUT, "message")
         yield self.flattened(attrs, _TL_OUT, "")
         yield self.events(events)[1]
@@ -215,21 +216,25 @@ class _Reader:
         for key in _VALUE_KEYS_OUT:
             yield self.loose(attrs.get(key), "", responses=True)
 
-    def genai(self, system: Sequence[str | None], messages: Sequence[str | None]) -> list[Message]:
-        """GenAI: system instructions (a list of parts) first, then each JSON list of messages in turn."""
+    def genai(self, system: Sequence[str | None], messages: Sequence[str | None], role: str) -> list[Message]:
+        """GenAI: system instructions (a list of parts) first, then each JSON list of messages in turn; `role` for
+        a message that names none."""
         out: list[Message] = []
         for text in system:
-            if text is not None:
+            if text:
                 value = self.load(text)
                 out.append(_with_content(Message("system"), text if value is None else value))
         for text in messages:
-            if text is not None:
-                out += self.message_list(text, "")
+            if text:
+                out += self.message_list(text, role)
         return out
 
     def message_list(self, source: str | list[Any], role: str) -> list[Message]:
-        """A list of messages (JSON text or parsed), or one message; anything else is one raw message."""
+        """A list of messages (JSON text or parsed), or one message; plain text is one message of `role`; anything
+        else (JSON that is not messages, or broken) is one raw message."""
         value = self.load(source) if isinstance(source, str) else source
+        if isinstance(source, str) and (isinstance(value, str) or (value is None and source.lstrip()[:1] not in "[{")):
+            return [_with_content(Message(role), value if isinstance(value, str) else source)]
         if isinstance(value, dict):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(m, dict) for m in value):
