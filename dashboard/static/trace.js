@@ -195,6 +195,19 @@
     }
   });
 
+  // Bring a row to the middle of the tree's own scroll box, and the tree and panel into the window: a link from
+  // below (a finding, a hand-off) lands with both in view. On a narrow screen the tree has no box of its own.
+  var grid = table.closest(".tree-grid");
+  var box = table.closest(".tree-scroll");
+  function showRow(r) {
+    if (getComputedStyle(box).overflowY === "visible") { r.scrollIntoView({block: "center"}); return; }
+    var g = grid.getBoundingClientRect();
+    if (g.top < 0 || g.bottom > window.innerHeight + 1) {
+      window.scrollTo(0, Math.max(0, window.scrollY + Math.min(g.top, g.bottom - window.innerHeight)));
+    }
+    box.scrollTop += r.getBoundingClientRect().top - box.getBoundingClientRect().top - box.clientHeight / 2;
+  }
+
   var detail = document.getElementById("step-detail");
   function select(spanId, push) {
     var i = byId[spanId];
@@ -202,7 +215,7 @@
     revealRow(i);
     rows.forEach(function (r) { r.classList.remove("selected"); });
     rows[i].classList.add("selected");
-    rows[i].scrollIntoView({block: "center"});
+    showRow(rows[i]);
     fetch("/traces/" + traceId + "/steps/" + spanId, {credentials: "same-origin"})
       .then(function (resp) { return resp.ok ? resp.text() : Promise.reject(resp.status); })
       .then(function (html) { detail.innerHTML = html; })  // server-rendered with autoescape on
@@ -298,6 +311,8 @@
       var target = document.getElementById(jump.getAttribute("data-jump"));
       if (!target) return;
       ev.preventDefault();
+      var folded = target.closest("details");
+      if (folded) folded.open = true;
       var owner = target.closest(".msg") || target;
       if (owner.classList.contains("clamp")) owner.querySelector("[data-expand]").click();
       target.scrollIntoView({block: "nearest"});
@@ -307,5 +322,5 @@
   });
 
   var m = /^#step-([0-9a-f]+)$/.exec(location.hash);
-  if (m && byId[m[1]] !== undefined) { revealRow(byId[m[1]]); rows[byId[m[1]]].scrollIntoView({block: "center"}); }
+  if (m && byId[m[1]] !== undefined) { revealRow(byId[m[1]]); showRow(rows[byId[m[1]]]); }
 })();

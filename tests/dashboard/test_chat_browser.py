@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -247,3 +248,37 @@ def test_first_screen_of_a_many_agent_trace(site: tuple[str, str, str], store: S
     assert graph["width"] >= 700 and graph["height"] >= 380, graph
     expect(page.locator("#agent-graph canvas").first).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "chat-agent-graph.png"))
+
+
+def test_a_finding_below_brings_its_step_and_the_panel_into_view(
+    site: tuple[str, str, str], store: Store, page: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    url, project, _ = site
+    steps = load_fixture(store, project, "openai_agents_retry_storm_openinference")
+    target = max(steps, key=lambda s: s.start_time_ns)  # the last step: at the bottom of the tree
+    columns = ["project_id", "id", "kind", "severity", "trace_id", "span_ids", "agents", "wasted_tokens"]
+    columns += ["wasted_cost_usd", "explanation", "details", "detected_at"]
+    row = [project, uuid.uuid4().hex[:16], "retry_storm", "high", target.trace_id, [target.span_id], ["a"], 0, 0.0]
+    row += ["flaky_lookup retried 5 times", "{}", datetime.now(UTC)]
+    store.insert("findings", [[v] for v in row], columns)
+    page.goto(f"{url}/traces/{target.trace_id}")
+    finding = page.locator("li.finding a.finding-step").first
+    finding.scroll_into_view_if_needed()
+    assert page.evaluate("window.scrollY") > 300
+    finding.click()
+    expect(page.locator(f"#step-detail .step-detail[data-span='{target.span_id}']")).to_be_visible()
+    tr, panel, tree = box(page, f"#step-{target.span_id}"), box(page, "#step-detail"), box(page, ".tree-scroll")
+    assert panel["y"] >= 0 and panel["y"] + panel["height"] <= VIEWPORT["height"] + 1, panel
+    assert tree["y"] <= tr["y"] and tr["y"] + tr["height"] <= tree["y"] + tree["height"], (tr, tree)
+    shot(page, "finding-selected")
+    # 24 input messages: the middle of the history folds, the start and the latest turns stay open.
+    detail = page.locator("#step-detail")
+    history = detail.locator("details.history")
+    expect(history.locator("summary")).to_have_text("18 earlier messages")
+    expect(history.locator(".msg").first).to_be_hidden()
+    expect(detail.locator("[data-view='chat'] > .msg")).to_have_count(6 + 1)  # 2 + 4 open, and the answer
+    detail.locator("a", has_text="Output ↓").click()
+    out = box(page, f"#out-{target.span_id}")
+    assert panel["y"] <= out["y"] <= panel["y"] + panel["height"], "the output heading scrolled into the panel"
