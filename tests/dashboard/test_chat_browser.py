@@ -152,7 +152,8 @@ def test_raw_json_toggle_and_long_messages_fold(site: tuple[str, str, str], stor
         request_model="m",
         attributes={
             "gen_ai.input.messages": (
-                '[{"role": "user", "parts": [{"type": "text", "content": "short question"}]},'
+                '[{"role": "user", "parts": [{"type": "text", "content": "short question"},'
+                ' {"type": "blob", "modality": "image", "mime_type": "image/png", "content": "iVBORw0KGgo="}]},'
                 f' {{"role": "assistant", "parts": [{{"type": "text", "content": {json.dumps(long_text)}}}]}}]'
             ),
             "gen_ai.output.messages": '[{"role": "assistant", "parts": [{"type": "text", "content": "**done**"}]}]',
@@ -167,6 +168,7 @@ def test_raw_json_toggle_and_long_messages_fold(site: tuple[str, str, str], stor
     assert folded is not None and folded["height"] < 260
     expect(detail.locator(".msg.r-user:not(.long)")).to_have_count(1)  # a short message is never folded
     expect(detail.locator(".md strong")).to_have_text("done")  # markdown rendered
+    expect(detail.locator(".msg.r-user .media")).to_have_text("image image/png")  # a placeholder, never loaded
     button = long_msg.locator("[data-expand]")
     button.click()
     expect(button).to_have_attribute("aria-expanded", "true")
