@@ -14,7 +14,9 @@ from enum import Enum
 from typing import Any, Literal
 
 from tracehouse.dashboard import analysis
+from tracehouse.dashboard.content import ChatView, chat_view
 from tracehouse.dashboard.web import PageError, Window
+from tracehouse.domain.messages import CONTENT_EVENTS, Transcript, is_content_attribute, transcript
 from tracehouse.domain.model import Step
 from tracehouse.evals.alerting.service import AlertService
 from tracehouse.store import (
@@ -180,8 +182,12 @@ class StepDetail:
     findings: list[Finding]
     scores: list[Score]
     self_ns: int
-    attributes: list[tuple[str, str]]
+    attributes: list[tuple[str, str]]  # less the message content, which `messages` shows
     resource_attributes: list[tuple[str, str]]
+    messages: Transcript
+    chat: ChatView
+    content_attributes: int  # attributes left out of `attributes` because `messages` shows them
+    content_events: frozenset[str] = CONTENT_EVENTS
 
 
 @dataclass
@@ -228,14 +234,22 @@ def step_detail(
 ) -> StepDetail:
     """The step panel; `full` is the step with every column (the tree may hold it without content and maps)."""
     s = full or tree.by_id[span_id]
+    messages = transcript(s)
+    asked = {c.id for m in messages.output for c in m.tool_calls if c.id}
+    ran_by = {
+        t.tool_call_id: sid for sid, t in tree.by_id.items() if asked and t.tool_call_id in asked and sid != span_id
+    }
     return StepDetail(
         step=s,
         why=analysis.why(tree, span_id),
         findings=[f for f in findings if span_id in f.span_ids],
         scores=[x for x in scores if x.span_id == span_id],
         self_ns=self_ns,
-        attributes=sorted(s.attributes.items()),
+        attributes=sorted((k, v) for k, v in s.attributes.items() if not is_content_attribute(k)),
+        content_attributes=sum(1 for k in s.attributes if is_content_attribute(k)),
         resource_attributes=sorted(s.resource_attributes.items()),
+        messages=messages,
+        chat=chat_view(messages, s.span_id, ran_by),
     )
 
 
@@ -449,6 +463,9 @@ def trace_view(store: Store, project: str, trace_id: str, *, span: str | None = 
 
 
 def _selected(store: Store, project: str, shape: _TraceShape, span: str | None) -> StepDetail | None:
+    """The step panel's step: the one asked for, else the trace's first root (what the whole run was given and
+    answered)."""
+    span = span or (shape.tree.order[0][0] if shape.tree.order else None)
     if span is None:
         return None
     full = _full_step(store, project, shape.summary, span)

@@ -197,14 +197,36 @@ class WhyOut(BaseModel):
     router_decision: str
 
 
+class MessageToolCallOut(BaseModel):
+    """A tool call a message carries; `arguments` is the JSON text the model wrote."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+class MessageOut(BaseModel):
+    """One message, the same shape whichever convention the span spoke: `role` is system / user / assistant / tool
+    (or "" when the span named none), `content` its text (media as `[image image/png]`-style placeholders), and a
+    tool result carries the `tool_call_id` of the call it answers."""
+
+    role: str
+    content: str
+    tool_calls: list[MessageToolCallOut]
+    tool_call_id: str
+
+
 class StepDetailOut(BaseModel):
-    """One step with why it ran, its own time, findings and scores."""
+    """One step with why it ran, its own time, findings, scores, and its messages (`input_messages`: what it was
+    given, `output_messages`: what it answered; both empty when content was not captured)."""
 
     step: StepOut
     self_time_ms: float
     why: WhyOut
     findings: list[Finding]
     scores: list[dict[str, Any]]
+    input_messages: list[MessageOut]
+    output_messages: list[MessageOut]
 
 
 class StatsOut(BaseModel):

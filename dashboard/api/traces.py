@@ -24,6 +24,7 @@ from tracehouse.dashboard.api.trace_models import (
 from tracehouse.dashboard.format import duration_ns
 from tracehouse.dashboard.params import TraceQuery, api_trace_query
 from tracehouse.dashboard.web import ApiRoute, PageError
+from tracehouse.domain.messages import Message
 from tracehouse.domain.model import Step
 from tracehouse.domain.tree import TraceTree
 from tracehouse.store import (
@@ -279,7 +280,8 @@ def api_trace_analysis(trace_id: str, project: Project, store: StoreDep) -> dict
 
 @router.get("/traces/{trace_id}/steps/{span_id}", response_model=StepDetailOut)
 def api_step(trace_id: str, span_id: str, project: Project, store: StoreDep) -> dict[str, Any]:
-    """One step with why it ran (parent, previous sibling, hand-off, router decision), its findings and scores."""
+    """One step with why it ran (parent, previous sibling, hand-off, router decision), its findings and scores, and
+    its messages in one shape for every convention (`tracehouse.domain.messages`)."""
     if not re.fullmatch(r"[0-9a-fA-F]{1,32}", span_id):
         raise PageError(400, "span id must be 1-32 hexadecimal characters")
     d = views.step_view(store, project, _trace_id(trace_id), span_id.lower())
@@ -298,7 +300,14 @@ def api_step(trace_id: str, span_id: str, project: Project, store: StoreDep) -> 
         },
         "findings": views.to_jsonable(d.findings),
         "scores": views.to_jsonable(d.scores),
+        "input_messages": [message_json(m) for m in d.messages.input],
+        "output_messages": [message_json(m) for m in d.messages.output],
     }
+
+
+def message_json(m: Message) -> dict[str, Any]:
+    calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in m.tool_calls]
+    return {"role": m.role, "content": m.content, "tool_calls": calls, "tool_call_id": m.tool_call_id}
 
 
 @router.get("/stats/{group_by}", response_model=StatsOut)

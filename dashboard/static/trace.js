@@ -1,5 +1,6 @@
 /* The trace page: collapsible step tree, waterfall ticks, step selection (detail loaded as a server-rendered,
-   autoescaped fragment), find-in-trace and the critical-path filter. Built for 5,000+ rows: rows are flat, in
+   autoescaped fragment), the step panel's messages (raw JSON toggle, long messages unfolded, a tool result's call
+   scrolled to), find-in-trace and the critical-path filter. Built for 5,000+ rows: rows are flat, in
    depth-first order, and hidden rows cost no layout. A big trace arrives with only its shown rows: a collapsed row
    marked data-lazy fetches its children (/api/traces/{id}/children/{span}) when opened, and every value from the
    trace goes into the page as text (textContent / attributes), never as HTML. */
@@ -71,7 +72,9 @@
     if (c.score_count) name.appendChild(el("span", "badge score", c.score_count + " score" + (c.score_count > 1 ? "s" : "")));
     if (c.children) name.appendChild(el("span", "muted small hidden-count", "+" + c.descendants));
     tr.appendChild(name);
-    tr.appendChild(el("td", "", c.agent));
+    var agent = el("td", "", c.agent);
+    agent.title = c.agent;
+    tr.appendChild(agent);
     tr.appendChild(el("td", "num", c.duration));
     var wf = el("td", "wf-col");
     var NS = "http://www.w3.org/2000/svg";
@@ -192,6 +195,19 @@
     }
   });
 
+  // Bring a row to the middle of the tree's own scroll box, and the tree and panel into the window: a link from
+  // below (a finding, a hand-off) lands with both in view. On a narrow screen the tree has no box of its own.
+  var grid = table.closest(".tree-grid");
+  var box = table.closest(".tree-scroll");
+  function showRow(r) {
+    if (getComputedStyle(box).overflowY === "visible") { r.scrollIntoView({block: "center"}); return; }
+    var g = grid.getBoundingClientRect();
+    if (g.top < 0 || g.bottom > window.innerHeight + 1) {
+      window.scrollTo(0, Math.max(0, window.scrollY + Math.min(g.top, g.bottom - window.innerHeight)));
+    }
+    box.scrollTop += r.getBoundingClientRect().top - box.getBoundingClientRect().top - box.clientHeight / 2;
+  }
+
   var detail = document.getElementById("step-detail");
   function select(spanId, push) {
     var i = byId[spanId];
@@ -199,7 +215,7 @@
     revealRow(i);
     rows.forEach(function (r) { r.classList.remove("selected"); });
     rows[i].classList.add("selected");
-    rows[i].scrollIntoView({block: "center"});
+    showRow(rows[i]);
     fetch("/traces/" + traceId + "/steps/" + spanId, {credentials: "same-origin"})
       .then(function (resp) { return resp.ok ? resp.text() : Promise.reject(resp.status); })
       .then(function (html) { detail.innerHTML = html; })  // server-rendered with autoescape on
@@ -271,6 +287,40 @@
       rows.forEach(function (r, i) { r.hidden = !show[i]; });
     }, 120);
   });
+  // The step panel's messages: delegated, since each selection replaces the panel.
+  detail.addEventListener("click", function (ev) {
+    var raw = ev.target.closest("[data-raw-toggle]");
+    if (raw) {
+      var on = raw.getAttribute("aria-pressed") !== "true";
+      raw.setAttribute("aria-pressed", on ? "true" : "false");
+      var box = raw.closest(".messages");
+      box.querySelector("[data-view='chat']").hidden = on;
+      box.querySelector("[data-view='raw']").hidden = !on;
+      return;
+    }
+    var more = ev.target.closest("[data-expand]");
+    if (more) {
+      var msg = more.closest(".msg");
+      var open = msg.classList.toggle("clamp") === false;
+      more.setAttribute("aria-expanded", open ? "true" : "false");
+      more.textContent = open ? "Show less" : more.getAttribute("data-label");
+      return;
+    }
+    var jump = ev.target.closest("[data-jump]");
+    if (jump) {
+      var target = document.getElementById(jump.getAttribute("data-jump"));
+      if (!target) return;
+      ev.preventDefault();
+      var folded = target.closest("details");
+      if (folded) folded.open = true;
+      var owner = target.closest(".msg") || target;
+      if (owner.classList.contains("clamp")) owner.querySelector("[data-expand]").click();
+      target.scrollIntoView({block: "nearest"});
+      owner.classList.add("flash");
+      setTimeout(function () { owner.classList.remove("flash"); }, 1200);
+    }
+  });
+
   var m = /^#step-([0-9a-f]+)$/.exec(location.hash);
-  if (m && byId[m[1]] !== undefined) { revealRow(byId[m[1]]); rows[byId[m[1]]].scrollIntoView({block: "center"}); }
+  if (m && byId[m[1]] !== undefined) { revealRow(byId[m[1]]); showRow(rows[byId[m[1]]]); }
 })();

@@ -8,4 +8,5 @@ its own copy of a rule. Pure: no store, no HTTP, no clock.
 - `attribution`: the agent of a step, what counts as a model call, who owns the usage, each hand-off once.
 - `outcome`: a failed step.
 - `rates`: error rate, retry rate and amplification: what is counted, over which steps, as Python and SQL.
+- `messages`: a step's conversation, one shape from every convention's content.
 """

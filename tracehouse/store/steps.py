@@ -317,6 +317,7 @@ _LIGHT_FIELDS: tuple[str, ...] = (
     "output_tokens",
     "cost_usd",
     "tool_name",
+    "tool_call_id",  # links a model's tool call to the step that ran it
     "handoff_source",
     "handoff_target",
     "retry_attempt",
